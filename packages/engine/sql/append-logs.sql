@@ -1,0 +1,21 @@
+-- Log lines from the holders of active attempts, one event per batch of one attempt on the
+-- task's log topic. Lines with a stale token are refused and recorded, never applied.
+WITH r AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(attempt_id bigint, token uuid, lines jsonb)
+), valid AS (
+  SELECT a.id, a.task_id, a.number, t.job_id, r.lines FROM r
+  JOIN attempts a ON a.id = r.attempt_id AND a.token = r.token AND a.status = 'active'
+  JOIN tasks t ON t.id = a.task_id
+), logged AS (
+  INSERT INTO events (topic, kind, subject, job_id, data)
+  SELECT 'task/' || v.task_id || '/log', 'task.log', v.task_id::text, v.job_id,
+         jsonb_build_object('taskId', v.task_id::text, 'attempt', v.number, 'lines', v.lines)
+  FROM valid v ORDER BY v.id
+), refused AS (
+  INSERT INTO events (topic, kind, subject, data)
+  SELECT 'refusals', 'report.refused', r.attempt_id::text,
+         jsonb_build_object('report', 'log', 'attemptId', r.attempt_id::text)
+  FROM r WHERE NOT EXISTS (SELECT 1 FROM valid v WHERE v.id = r.attempt_id)
+)
+SELECT r.attempt_id::text AS attempt_id, EXISTS (SELECT 1 FROM valid v WHERE v.id = r.attempt_id) AS accepted
+FROM r

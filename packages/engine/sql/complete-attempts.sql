@@ -1,0 +1,20 @@
+-- Results from the holders of active attempts: the attempt and its task succeed. An attempt ends
+-- once: a second report, or one with a stale token, is refused and recorded, never applied.
+WITH r AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(attempt_id bigint, token uuid, result jsonb)
+), ended AS (
+  UPDATE attempts a SET status = 'succeeded', finished_at = now()
+  FROM r WHERE a.id = r.attempt_id AND a.token = r.token AND a.status = 'active'
+  RETURNING a.id, a.task_id, r.result
+), applied AS (
+  UPDATE tasks t SET status = 'succeeded', result = e.result, progress = 1, finished_at = now()
+  FROM ended e WHERE t.id = e.task_id
+  RETURNING t.id
+), refused AS (
+  INSERT INTO events (topic, kind, subject, data)
+  SELECT 'refusals', 'report.refused', r.attempt_id::text,
+         jsonb_build_object('report', 'result', 'attemptId', r.attempt_id::text)
+  FROM r WHERE NOT EXISTS (SELECT 1 FROM ended e WHERE e.id = r.attempt_id)
+)
+SELECT r.attempt_id::text AS attempt_id, EXISTS (SELECT 1 FROM ended e WHERE e.id = r.attempt_id) AS accepted
+FROM r

@@ -1,0 +1,31 @@
+-- Failures from the holders of active attempts. The task goes back to the queue after a back-off
+-- while attempts remain and the failure is retryable, is cancelled if a cancel was requested, and
+-- fails for good otherwise.
+WITH r AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(attempt_id bigint, token uuid, error jsonb, retry boolean)
+), ended AS (
+  UPDATE attempts a SET status = 'failed', finished_at = now(), error = r.error
+  FROM r WHERE a.id = r.attempt_id AND a.token = r.token AND a.status = 'active'
+  RETURNING a.id, a.task_id, r.error, r.retry
+), next AS (
+  SELECT e.task_id, e.error, status_after_failure(t.cancel_requested, t.attempt, t.max_attempts, e.retry) AS status
+  FROM ended e JOIN tasks t ON t.id = e.task_id
+), applied AS (
+  UPDATE tasks t SET
+    status = n.status,
+    error = n.error,
+    run_at = CASE WHEN n.status = 'queued'
+                  THEN now() + retry_delay(t.attempt, t.backoff_initial_ms, t.backoff_max_ms)
+                  ELSE t.run_at END,
+    progress = CASE WHEN n.status = 'queued' THEN 0 ELSE t.progress END,
+    finished_at = CASE WHEN n.status = 'queued' THEN NULL ELSE now() END
+  FROM next n WHERE t.id = n.task_id
+  RETURNING t.id
+), refused AS (
+  INSERT INTO events (topic, kind, subject, data)
+  SELECT 'refusals', 'report.refused', r.attempt_id::text,
+         jsonb_build_object('report', 'failure', 'attemptId', r.attempt_id::text)
+  FROM r WHERE NOT EXISTS (SELECT 1 FROM ended e WHERE e.id = r.attempt_id)
+)
+SELECT r.attempt_id::text AS attempt_id, EXISTS (SELECT 1 FROM ended e WHERE e.id = r.attempt_id) AS accepted
+FROM r

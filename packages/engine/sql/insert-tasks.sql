@@ -1,0 +1,22 @@
+-- Every task of a job in one statement, expanded here rather than sent row by row: a stage is one
+-- task, one task per item (the item's keys over the stage params), or one per frame of a range.
+-- Ids follow the ORDER BY, so submission order is index order.
+INSERT INTO tasks (job_id, idx, stage, task_type, params, priority, run_at, status, tags,
+                   max_attempts, timeout_ms, backoff_initial_ms, backoff_max_ms)
+SELECT $1::uuid, s.first_index + e.i - 1, s.stage, s.task_type, e.params, $2, coalesce($3::timestamptz, now()),
+       CASE WHEN s.stage = 0 THEN 'queued' ELSE 'blocked' END,
+       ARRAY(SELECT jsonb_array_elements_text(s.tags)), s.max_attempts, s.timeout_ms, $4, $5
+FROM jsonb_to_recordset($6::jsonb) AS s(stage int, first_index int, task_type text, params jsonb,
+       items jsonb, frame_start int, frame_end int, frame_step int, tags jsonb, max_attempts int,
+       timeout_ms int)
+CROSS JOIN LATERAL (
+  SELECT s.params || x.item AS params, x.i FROM jsonb_array_elements(s.items) WITH ORDINALITY AS x(item, i)
+  WHERE s.items IS NOT NULL
+  UNION ALL
+  SELECT s.params || jsonb_build_object('frame', g.frame), g.i
+  FROM generate_series(s.frame_start, s.frame_end, s.frame_step) WITH ORDINALITY AS g(frame, i)
+  WHERE s.frame_start IS NOT NULL
+  UNION ALL
+  SELECT s.params, 1 WHERE s.items IS NULL AND s.frame_start IS NULL
+) AS e
+ORDER BY s.stage, e.i

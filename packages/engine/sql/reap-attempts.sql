@@ -1,0 +1,37 @@
+-- The lease reaper: active attempts whose lease expired (the worker stopped renewing it) or that
+-- ran past the task's timeout are given up. Their tasks are retried after a back-off, cancelled if
+-- a cancel was requested, or failed when no attempts remain. Timed-out attempts are returned so the
+-- server can stop what may still run.
+WITH due AS (
+  SELECT id FROM attempts
+  WHERE status = 'active' AND least(lease_expires_at, deadline_at) <= now()
+  ORDER BY id LIMIT $1
+  FOR UPDATE SKIP LOCKED
+), ended AS (
+  UPDATE attempts a SET
+    status = CASE WHEN a.deadline_at <= now() THEN 'timed_out' ELSE 'lost' END,
+    finished_at = now(),
+    error = CASE WHEN a.deadline_at <= now()
+      THEN jsonb_build_object('code', 'DROVER_E_TASK_TIMEOUT',
+             'message', 'The attempt ran longer than the task''s timeout and was stopped.')
+      ELSE jsonb_build_object('code', 'DROVER_E_WORKER_LOST',
+             'message', 'The worker stopped renewing its lease, so the attempt was given up.') END
+  FROM due WHERE a.id = due.id
+  RETURNING a.id, a.task_id, a.worker_id, a.status, a.error
+), next AS (
+  SELECT e.task_id, e.error, status_after_failure(t.cancel_requested, t.attempt, t.max_attempts, true) AS status
+  FROM ended e JOIN tasks t ON t.id = e.task_id
+), applied AS (
+  UPDATE tasks t SET
+    status = n.status,
+    error = n.error,
+    run_at = CASE WHEN n.status = 'queued'
+                  THEN now() + retry_delay(t.attempt, t.backoff_initial_ms, t.backoff_max_ms)
+                  ELSE t.run_at END,
+    progress = CASE WHEN n.status = 'queued' THEN 0 ELSE t.progress END,
+    finished_at = CASE WHEN n.status = 'queued' THEN NULL ELSE now() END
+  FROM next n WHERE t.id = n.task_id
+  RETURNING t.id
+)
+SELECT e.id::text AS attempt_id, e.task_id::text AS task_id, e.worker_id::text AS worker_id, e.status
+FROM ended e ORDER BY e.id

@@ -1,0 +1,23 @@
+-- Progress (0..1, or null to keep it) and a status message from the holders of active attempts.
+-- The first report marks a leased task running. Reports with a stale token are refused and
+-- recorded on the refusals topic, never applied.
+WITH r AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(attempt_id bigint, token uuid, progress double precision, message text)
+), valid AS (
+  SELECT a.id, a.task_id, r.progress, r.message FROM r
+  JOIN attempts a ON a.id = r.attempt_id AND a.token = r.token AND a.status = 'active'
+), applied AS (
+  UPDATE tasks t SET
+    status = 'running',
+    progress = coalesce(least(1, greatest(0, v.progress)), t.progress),
+    message = coalesce(v.message, t.message)
+  FROM valid v WHERE t.id = v.task_id AND t.status IN ('leased', 'running')
+  RETURNING t.id
+), refused AS (
+  INSERT INTO events (topic, kind, subject, data)
+  SELECT 'refusals', 'report.refused', r.attempt_id::text,
+         jsonb_build_object('report', 'progress', 'attemptId', r.attempt_id::text)
+  FROM r WHERE NOT EXISTS (SELECT 1 FROM valid v WHERE v.id = r.attempt_id)
+)
+SELECT r.attempt_id::text AS attempt_id, EXISTS (SELECT 1 FROM valid v WHERE v.id = r.attempt_id) AS accepted
+FROM r

@@ -1,0 +1,290 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DroverError, TaskId, JobId, parseOrThrow } from '@drover/protocol';
+import type {
+  Assignment,
+  AttemptRecord,
+  HostStats,
+  JobRecord,
+  JobStatus,
+  TaskRecord,
+  WorkerRecord,
+  WorkerState,
+} from '@drover/protocol';
+import type { Database } from './database.js';
+import { LockFile } from './lock-file.js';
+import { checkSchema, migrate } from './migrate.js';
+import type { MigrationReport } from './migrate.js';
+import { PgDatabase } from './pg-database.js';
+import { PgliteDatabase } from './pglite-database.js';
+import { Statements } from './statements.js';
+import { submitJob } from './submit.js';
+import type { SubmitResult } from './submit.js';
+import { claimTasks, loseWorkerAttempts, reapAttempts, renewLeases } from './leases.js';
+import type { ClaimRequest, Lease, ReapedAttempt, RenewResult } from './leases.js';
+import { appendLogs, completeAttempts, failAttempts, reportProgress } from './reports.js';
+import type { FailureReport, LogBatch, ProgressReport, ReportOutcome, ResultReport } from './reports.js';
+import { cancel } from './cancel.js';
+import type { CancelResult } from './cancel.js';
+import { headCursor, readEvents } from './events.js';
+import type { EventPage, ReadEventsRequest } from './events.js';
+import { registerWorker, setWorkerState, touchWorkers } from './workers.js';
+import type { WorkerRegistration } from './workers.js';
+import { applyRetention } from './retention.js';
+import type { RetentionPolicy } from './retention.js';
+
+export interface EngineOptions {
+  /**
+   * A PostgreSQL connection string. When given, the engine uses that server ("external" mode);
+   * otherwise it runs PGlite in `dataDir` ("embedded" mode).
+   */
+  databaseUrl?: string | undefined;
+  /** Where embedded mode keeps its database and lock file. @defaultValue `./data` */
+  dataDir?: string | undefined;
+  /** The PostgreSQL schema for Drover's tables. @defaultValue `drover` */
+  schema?: string | undefined;
+  /**
+   * Apply missing migrations on open. Embedded mode owns its database and migrates by default; a
+   * shared server is migrated by `drover migrate`, and opening only checks the schema.
+   * @defaultValue true when embedded, false when external
+   */
+  migrate?: boolean | undefined;
+  /** Connections to an external server. @defaultValue 10 */
+  poolSize?: number | undefined;
+}
+
+/**
+ * The task engine: the only code that speaks SQL. Everything a farm does to its jobs, tasks,
+ * attempts, workers and events goes through one of these methods.
+ *
+ * @example
+ * const engine = await openEngine({ dataDir: './data' });
+ * const { job } = await engine.submit({ group: 'alice', taskType: 'hello', params: {} });
+ */
+export class Engine {
+  readonly #db: Database;
+  readonly #sql: Statements;
+  readonly #lock: LockFile | undefined;
+  /** What opening applied, when it migrated. */
+  readonly migration: MigrationReport | undefined;
+
+  constructor(db: Database, sql: Statements, lock: LockFile | undefined, migration: MigrationReport | undefined) {
+    this.#db = db;
+    this.#sql = sql;
+    this.#lock = lock;
+    this.migration = migration;
+  }
+
+  /** `embedded` (PGlite) or `external` (a PostgreSQL server). */
+  get kind(): Database['kind'] {
+    return this.#db.kind;
+  }
+
+  /** The channel on which the engine's notifications arrive (see `listen`). */
+  get channel(): string {
+    return `${this.#db.schema}_events`;
+  }
+
+  // Jobs and tasks.
+
+  /** Validates and stores a job with all its tasks; acknowledged only after the commit. */
+  submit(input: unknown): Promise<SubmitResult> {
+    return submitJob(this.#db, this.#sql, input);
+  }
+
+  async getJob(jobId: string): Promise<JobRecord> {
+    parseOrThrow(JobId, jobId, 'job id');
+    const [row] = await this.#db.query<{ job: JobRecord }>(this.#sql.get('get-job'), [jobId]);
+    if (!row) throw new DroverError('DROVER_E_NOT_FOUND', `There is no job ${jobId}.`);
+    return row.job;
+  }
+
+  /** A group's jobs, newest first. */
+  async listJobs(query: {
+    group: string;
+    statuses?: JobStatus[];
+    /** Only jobs created before this time: pass the last job's `createdAt` for the next page. */
+    before?: string;
+    /** @defaultValue 100 */
+    limit?: number;
+  }): Promise<JobRecord[]> {
+    const rows = await this.#db.query<{ job: JobRecord }>(this.#sql.get('list-jobs'), [
+      query.group,
+      query.statuses ?? null,
+      query.before ?? null,
+      clamp(query.limit ?? 100, 1, 1000),
+    ]);
+    return rows.map((r) => r.job);
+  }
+
+  async getTask(taskId: string): Promise<TaskRecord> {
+    parseOrThrow(TaskId, taskId, 'task id');
+    const [row] = await this.#db.query<{ task: TaskRecord }>(this.#sql.get('get-task'), [taskId]);
+    if (!row) throw new DroverError('DROVER_E_NOT_FOUND', `There is no task ${taskId}.`);
+    return row.task;
+  }
+
+  /** A job's tasks in index order. */
+  async listTasks(jobId: string, page: { fromIndex?: number; limit?: number } = {}): Promise<TaskRecord[]> {
+    parseOrThrow(JobId, jobId, 'job id');
+    const rows = await this.#db.query<{ task: TaskRecord }>(this.#sql.get('list-tasks'), [
+      jobId,
+      page.fromIndex ?? 0,
+      clamp(page.limit ?? 1000, 1, 10_000),
+    ]);
+    return rows.map((r) => r.task);
+  }
+
+  async listAttempts(taskId: string): Promise<AttemptRecord[]> {
+    parseOrThrow(TaskId, taskId, 'task id');
+    const rows = await this.#db.query<{ attempt: AttemptRecord }>(this.#sql.get('list-attempts'), [taskId]);
+    return rows.map((r) => r.attempt);
+  }
+
+  /** Cancels a job: queued tasks never start; held ones are returned for the server to stop. */
+  cancelJob(jobId: string, reason: string): Promise<CancelResult> {
+    parseOrThrow(JobId, jobId, 'job id');
+    return cancel(this.#db, this.#sql, { jobId }, reason);
+  }
+
+  /** Cancels one task (and the later stages that wait on it). */
+  async cancelTask(taskId: string, reason: string): Promise<CancelResult> {
+    const task = await this.getTask(taskId);
+    return cancel(this.#db, this.#sql, { jobId: task.jobId, taskId }, reason);
+  }
+
+  // Workers and their attempts.
+
+  registerWorker(input: WorkerRegistration): Promise<{ worker: WorkerRecord; created: boolean }> {
+    return registerWorker(this.#db, this.#sql, input);
+  }
+
+  async getWorker(workerId: string): Promise<WorkerRecord> {
+    const [row] = await this.#db.query<{ worker: WorkerRecord }>(this.#sql.get('get-worker'), [workerId]);
+    if (!row) throw new DroverError('DROVER_E_NOT_FOUND', `There is no worker ${workerId}.`);
+    return row.worker;
+  }
+
+  async listWorkers(): Promise<WorkerRecord[]> {
+    const rows = await this.#db.query<{ worker: WorkerRecord }>(this.#sql.get('list-workers'));
+    return rows.map((r) => r.worker);
+  }
+
+  async setWorkerState(workerId: string, state: WorkerState): Promise<WorkerRecord> {
+    const worker = await setWorkerState(this.#db, this.#sql, workerId, state);
+    if (!worker) throw new DroverError('DROVER_E_NOT_FOUND', `There is no worker ${workerId}.`);
+    return worker;
+  }
+
+  /** Heartbeats: marks workers seen now, with their host stats. */
+  touchWorkers(beats: readonly { workerId: string; stats?: HostStats }[]): Promise<void> {
+    return touchWorkers(this.#db, this.#sql, beats);
+  }
+
+  claim(request: ClaimRequest): Promise<Assignment[]> {
+    return claimTasks(this.#db, this.#sql, request);
+  }
+
+  renewLeases(leases: readonly Lease[], leaseMs?: number): Promise<RenewResult> {
+    return renewLeases(this.#db, this.#sql, leases, leaseMs);
+  }
+
+  /** Marks leased tasks running: the worker has started them. */
+  start(leases: readonly Lease[]): Promise<ReportOutcome[]> {
+    return reportProgress(this.#db, this.#sql, leases);
+  }
+
+  reportProgress(reports: readonly ProgressReport[]): Promise<ReportOutcome[]> {
+    return reportProgress(this.#db, this.#sql, reports);
+  }
+
+  appendLogs(batches: readonly LogBatch[]): Promise<ReportOutcome[]> {
+    return appendLogs(this.#db, this.#sql, batches);
+  }
+
+  complete(reports: readonly ResultReport[]): Promise<ReportOutcome[]> {
+    return completeAttempts(this.#db, this.#sql, reports);
+  }
+
+  fail(reports: readonly FailureReport[]): Promise<ReportOutcome[]> {
+    return failAttempts(this.#db, this.#sql, reports);
+  }
+
+  /** The lease reaper's pass. */
+  reapExpired(limit?: number): Promise<ReapedAttempt[]> {
+    return reapAttempts(this.#db, this.#sql, limit);
+  }
+
+  /** A worker's connection closed: its attempts are lost now and their tasks retried. */
+  loseWorkerAttempts(workerId: string, reason = 'The worker disconnected.'): Promise<{ attemptId: string; taskId: string }[]> {
+    return loseWorkerAttempts(this.#db, this.#sql, workerId, reason);
+  }
+
+  // Events.
+
+  readEvents(request: ReadEventsRequest): Promise<EventPage> {
+    return readEvents(this.#db, this.#sql, request);
+  }
+
+  headCursor(topic: string): Promise<string> {
+    return headCursor(this.#db, this.#sql, topic);
+  }
+
+  /**
+   * Calls `onNotify` when events are appended (with the topics, one per line, or `*`) and with
+   * `queue` when tasks become claimable. Resolves to a function that stops listening.
+   */
+  listen(onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+    return this.#db.listen(this.channel, onNotify);
+  }
+
+  applyRetention(policy: RetentionPolicy): Promise<number> {
+    return applyRetention(this.#db, this.#sql, policy);
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#db.close();
+    } finally {
+      this.#lock?.release();
+    }
+  }
+}
+
+/** Opens the engine on PGlite in a data directory, or on a PostgreSQL server. */
+export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
+  const schema = options.schema ?? 'drover';
+  const sql = new Statements();
+  if (options.databaseUrl) {
+    const db = await PgDatabase.open(options.databaseUrl, schema, options.poolSize);
+    try {
+      const migration = options.migrate ? await migrate(db) : undefined;
+      if (!migration) await checkSchema(db);
+      return new Engine(db, sql, undefined, migration);
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  }
+  const dataDir = resolve(options.dataDir ?? 'data');
+  mkdirSync(dataDir, { recursive: true });
+  const lock = LockFile.acquire(join(dataDir, 'drover.lock'));
+  try {
+    const db = await PgliteDatabase.open(join(dataDir, 'pg'), schema);
+    try {
+      const migration = options.migrate === false ? undefined : await migrate(db);
+      if (!migration) await checkSchema(db);
+      return new Engine(db, sql, lock, migration);
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(Math.max(Math.trunc(value), min), max);
+}

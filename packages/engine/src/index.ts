@@ -1,0 +1,13 @@
+export { Engine, openEngine } from './engine.js';
+export type { EngineOptions } from './engine.js';
+export { migrate, schemaVersion, checkSchema } from './migrate.js';
+export type { MigrationReport } from './migrate.js';
+export { DEFAULT_LEASE_MS } from './leases.js';
+export type { ClaimRequest, Lease, ReapedAttempt, RenewResult } from './leases.js';
+export type { FailureReport, LogBatch, ProgressReport, ReportOutcome, ResultReport } from './reports.js';
+export type { CancelResult, TaskToStop } from './cancel.js';
+export type { EventPage, ReadEventsRequest } from './events.js';
+export type { SubmitResult } from './submit.js';
+export type { WorkerRegistration } from './workers.js';
+export type { RetentionPolicy } from './retention.js';
+export { SUBMISSION_DEFAULTS } from './expand.js';

@@ -1,0 +1,111 @@
+import type { Assignment, TaskRecord } from '@drover/protocol';
+import type { Database } from './database.js';
+import type { Statements } from './statements.js';
+
+/** Proof that a report comes from the current attempt of a task. */
+export interface Lease {
+  attemptId: string;
+  token: string;
+}
+
+export interface ClaimRequest {
+  workerId: string;
+  /** The task types the worker can run. */
+  taskTypes: readonly string[];
+  /** The worker's tags: a task is claimed only if the worker has every tag it requires. */
+  tags: readonly string[];
+  /** At most this many tasks: the worker's free slots. */
+  limit: number;
+  /** How long the lease lasts unless renewed, in milliseconds. @defaultValue 30,000 */
+  leaseMs?: number;
+}
+
+export const DEFAULT_LEASE_MS = 30_000;
+
+interface ClaimRow {
+  task: TaskRecord;
+  attempt_id: string;
+  token: string;
+  lease_expires_at: Date;
+  deadline_at: Date;
+}
+
+/** Claims up to `limit` tasks for one online worker, opening an attempt with a lease for each. */
+export async function claimTasks(db: Database, sql: Statements, request: ClaimRequest): Promise<Assignment[]> {
+  if (request.limit <= 0 || request.taskTypes.length === 0) return [];
+  const rows = await db.query<ClaimRow>(sql.get('claim-tasks'), [
+    request.workerId,
+    request.taskTypes,
+    request.tags,
+    request.limit,
+    request.leaseMs ?? DEFAULT_LEASE_MS,
+  ]);
+  return rows.map((row) => ({
+    task: row.task,
+    attemptId: row.attempt_id,
+    token: row.token,
+    leaseExpiresAt: new Date(row.lease_expires_at).toISOString(),
+    deadlineAt: new Date(row.deadline_at).toISOString(),
+  }));
+}
+
+export interface RenewResult {
+  /** The attempts whose leases now run to `leaseExpiresAt`. */
+  renewed: { attemptId: string; leaseExpiresAt: string }[];
+  /** The attempts that are no longer active: their workers must stop them. */
+  stale: string[];
+}
+
+/** Renews many leases in one statement (a worker's heartbeat). */
+export async function renewLeases(
+  db: Database,
+  sql: Statements,
+  leases: readonly Lease[],
+  leaseMs = DEFAULT_LEASE_MS,
+): Promise<RenewResult> {
+  if (leases.length === 0) return { renewed: [], stale: [] };
+  const rows = await db.query<{ attempt_id: string; lease_expires_at: Date }>(sql.get('renew-leases'), [
+    leases.map((l) => l.attemptId),
+    leases.map((l) => l.token),
+    leaseMs,
+  ]);
+  const renewed = new Set(rows.map((r) => r.attempt_id));
+  return {
+    renewed: rows.map((r) => ({
+      attemptId: r.attempt_id,
+      leaseExpiresAt: new Date(r.lease_expires_at).toISOString(),
+    })),
+    stale: leases.map((l) => l.attemptId).filter((id) => !renewed.has(id)),
+  };
+}
+
+export interface ReapedAttempt {
+  attemptId: string;
+  taskId: string;
+  workerId: string;
+  /** `lost`: the lease ran out; `timed_out`: the task's timeout passed (stop the process). */
+  status: 'lost' | 'timed_out';
+}
+
+/** The lease reaper's pass: gives up attempts whose lease expired or whose deadline passed. */
+export async function reapAttempts(db: Database, sql: Statements, limit = 1000): Promise<ReapedAttempt[]> {
+  const rows = await db.query<{ attempt_id: string; task_id: string; worker_id: string; status: 'lost' | 'timed_out' }>(
+    sql.get('reap-attempts'),
+    [limit],
+  );
+  return rows.map((r) => ({ attemptId: r.attempt_id, taskId: r.task_id, workerId: r.worker_id, status: r.status }));
+}
+
+/** A worker went away: all its attempts are lost now and their tasks retried. */
+export async function loseWorkerAttempts(
+  db: Database,
+  sql: Statements,
+  workerId: string,
+  reason: string,
+): Promise<{ attemptId: string; taskId: string }[]> {
+  const rows = await db.query<{ attempt_id: string; task_id: string }>(sql.get('lose-worker-attempts'), [
+    workerId,
+    reason,
+  ]);
+  return rows.map((r) => ({ attemptId: r.attempt_id, taskId: r.task_id }));
+}

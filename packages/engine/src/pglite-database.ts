@@ -1,0 +1,66 @@
+import { PGlite } from '@electric-sql/pglite';
+import type { Transaction } from '@electric-sql/pglite';
+import { checkSchemaName } from './database.js';
+import type { Database, Queryable } from './database.js';
+
+/**
+ * PGlite (PostgreSQL compiled to WebAssembly) in a data directory, inside this process.
+ *
+ * It is a single backend: transactions run one after another, never interleaved, so
+ * `FOR UPDATE SKIP LOCKED` never has anything to skip. Each query yields to the event loop
+ * first, because a tight loop of PGlite queries never lets timers run.
+ */
+export class PgliteDatabase implements Database {
+  readonly kind = 'embedded';
+  readonly schema: string;
+  readonly #pg: PGlite;
+
+  private constructor(pg: PGlite, schema: string) {
+    this.#pg = pg;
+    this.schema = schema;
+  }
+
+  /** Opens (creating if needed) the PGlite cluster in `dir`. The caller owns the directory lock. */
+  static async open(dir: string, schema: string): Promise<PgliteDatabase> {
+    checkSchemaName(schema);
+    const pg = await PGlite.create(dir);
+    await pg.exec(`SET TimeZone = 'UTC'; CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path = ${schema}`);
+    return new PgliteDatabase(pg, schema);
+  }
+
+  async query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<Row[]> {
+    await yieldToEventLoop();
+    const result = await this.#pg.query<Row>(sql, params as unknown[] | undefined);
+    return result.rows;
+  }
+
+  async exec(sql: string): Promise<void> {
+    await yieldToEventLoop();
+    await this.#pg.exec(sql);
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    await yieldToEventLoop();
+    return this.#pg.transaction(async (tx: Transaction) =>
+      fn({
+        query: async <Row>(sql: string, params?: readonly unknown[]) =>
+          (await tx.query<Row>(sql, params as unknown[] | undefined)).rows,
+        exec: async (sql: string) => {
+          await tx.exec(sql);
+        },
+      }),
+    );
+  }
+
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+    return this.#pg.listen(channel, onNotify);
+  }
+
+  async close(): Promise<void> {
+    await this.#pg.close();
+  }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

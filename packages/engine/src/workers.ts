@@ -1,0 +1,54 @@
+import { HostStats, Tag, TaskTypeName, WorkerName, WorkerState, parseOrThrow } from '@drover/protocol';
+import type { WorkerRecord } from '@drover/protocol';
+import { z } from 'zod';
+import type { Database } from './database.js';
+import type { Statements } from './statements.js';
+
+export const WorkerRegistration = z.object({
+  name: WorkerName,
+  host: z.string().min(1).max(255),
+  tags: z.array(Tag).max(64).default([]),
+  taskTypes: z.array(TaskTypeName).max(1000),
+  slots: z.int().min(1).max(1024),
+});
+export type WorkerRegistration = z.input<typeof WorkerRegistration>;
+
+/** Registers a worker by name, or brings back the one of that name with its identity. */
+export async function registerWorker(
+  db: Database,
+  sql: Statements,
+  input: WorkerRegistration,
+): Promise<{ worker: WorkerRecord; created: boolean }> {
+  const w = parseOrThrow(WorkerRegistration, input, 'worker registration');
+  const [row] = await db.query<{ worker: WorkerRecord; created: boolean }>(sql.get('upsert-worker'), [
+    w.name,
+    w.host,
+    w.tags,
+    w.taskTypes,
+    w.slots,
+  ]);
+  if (!row) throw new Error('upsert-worker returned no row');
+  return row;
+}
+
+export async function setWorkerState(
+  db: Database,
+  sql: Statements,
+  workerId: string,
+  state: WorkerState,
+): Promise<WorkerRecord | undefined> {
+  parseOrThrow(WorkerState, state, 'worker state');
+  const [row] = await db.query<{ worker: WorkerRecord }>(sql.get('set-worker-state'), [workerId, state]);
+  return row?.worker;
+}
+
+/** Heartbeats of many workers in one statement. */
+export async function touchWorkers(
+  db: Database,
+  sql: Statements,
+  beats: readonly { workerId: string; stats?: HostStats }[],
+): Promise<void> {
+  if (beats.length === 0) return;
+  const rows = beats.map((b) => ({ id: b.workerId, stats: b.stats ? parseOrThrow(HostStats, b.stats, 'host stats') : null }));
+  await db.query(sql.get('touch-workers'), [JSON.stringify(rows)]);
+}

@@ -1,0 +1,151 @@
+/** The JSON-RPC 2.0 specification's own error codes. */
+export const RpcCode = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+} as const;
+
+interface CatalogueEntry {
+  /** The JSON-RPC numeric code: the spec's own, or one of Drover's in -32000..-32099. */
+  readonly rpc: number;
+  /** Whether the same request may succeed if sent again later. */
+  readonly retryable: boolean;
+  /** What happened and what to do about it. */
+  readonly message: string;
+}
+
+/**
+ * Every error that crosses the wire, by its stable string code. The string is the contract: match
+ * on `error.data.code`, never on the message.
+ */
+export const errorCatalogue = {
+  DROVER_E_PARSE: {
+    rpc: RpcCode.ParseError,
+    retryable: false,
+    message: 'The request is not valid JSON. Send a JSON-RPC 2.0 request object or an array of them.',
+  },
+  DROVER_E_INVALID_REQUEST: {
+    rpc: RpcCode.InvalidRequest,
+    retryable: false,
+    message:
+      'The request is not a JSON-RPC 2.0 request. Send {"jsonrpc": "2.0", "method": ..., "params": ..., "id": ...}.',
+  },
+  DROVER_E_METHOD_NOT_FOUND: {
+    rpc: RpcCode.MethodNotFound,
+    retryable: false,
+    message: 'There is no such method. Methods are named noun.verb, such as jobs.submit.',
+  },
+  DROVER_E_INVALID_PARAMS: {
+    rpc: RpcCode.InvalidParams,
+    retryable: false,
+    message: 'The params do not match the method. Fix the fields listed in error.data.details.',
+  },
+  DROVER_E_INTERNAL: {
+    rpc: RpcCode.InternalError,
+    retryable: true,
+    message: 'The server failed to handle the request. Try again; if it persists, read the server log.',
+  },
+  DROVER_E_NOT_FOUND: {
+    rpc: -32004,
+    retryable: false,
+    message: 'No such record. Check the id; finished jobs are deleted after the retention period.',
+  },
+  DROVER_E_IDEMPOTENCY_CONFLICT: {
+    rpc: -32009,
+    retryable: false,
+    message:
+      'This idempotency key was used for a different submission in this group. Use a new key, or resend the first submission unchanged.',
+  },
+  DROVER_E_DATA_DIR_LOCKED: {
+    rpc: -32010,
+    retryable: false,
+    message:
+      'Another Drover process owns this data directory. Stop it, or connect to it instead of opening the directory twice.',
+  },
+  DROVER_E_DATABASE_UNAVAILABLE: {
+    rpc: -32011,
+    retryable: true,
+    message: 'The database does not answer. Check DROVER_DATABASE_URL and that the server is running.',
+  },
+  DROVER_E_SCHEMA_TOO_NEW: {
+    rpc: -32012,
+    retryable: false,
+    message:
+      'The database was migrated by a newer Drover than this one. Upgrade this Drover to the version that migrated it.',
+  },
+  DROVER_E_SCHEMA_TOO_OLD: {
+    rpc: -32013,
+    retryable: false,
+    message: 'The database schema is behind this Drover. Run `drover migrate`, then start again.',
+  },
+  DROVER_E_STALE_LEASE: {
+    rpc: -32020,
+    retryable: false,
+    message:
+      'This report carries a lease token that is no longer current: the attempt was lost, timed out or finished. Stop working on the task.',
+  },
+  DROVER_E_TASK_TIMEOUT: {
+    rpc: -32021,
+    retryable: false,
+    message: "The attempt ran longer than the task's timeout and was stopped. Raise timeoutMs if the work needs longer.",
+  },
+  DROVER_E_LEASE_EXPIRED: {
+    rpc: -32022,
+    retryable: false,
+    message:
+      'The worker stopped renewing its lease (it died, hung or lost its connection), so the attempt was given up.',
+  },
+  DROVER_E_DEPENDENCY_FAILED: {
+    rpc: -32023,
+    retryable: false,
+    message: 'A task this one waits on failed or was cancelled, so this one will never run.',
+  },
+  DROVER_E_CANCELLED: {
+    rpc: -32024,
+    retryable: false,
+    message: 'The task was cancelled.',
+  },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** The `data` member of a JSON-RPC error object that Drover sends. */
+export interface DroverErrorData {
+  code: ErrorCode;
+  retryable: boolean;
+  details?: unknown;
+}
+
+/**
+ * An error that crosses the wire: a stable code, the JSON-RPC numeric code, whether a retry may
+ * help, and details (such as the fields that failed validation). `cause` is kept when wrapping.
+ */
+export class DroverError extends Error {
+  override readonly name = 'DroverError';
+  readonly code: ErrorCode;
+  readonly rpcCode: number;
+  readonly retryable: boolean;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message?: string, options?: { details?: unknown; cause?: unknown }) {
+    const entry = errorCatalogue[code];
+    super(message ?? entry.message, { cause: options?.cause });
+    this.code = code;
+    this.rpcCode = entry.rpc;
+    this.retryable = entry.retryable;
+    this.details = options?.details;
+  }
+
+  /** The JSON-RPC error object for this error. */
+  toRpcError(): { code: number; message: string; data: DroverErrorData } {
+    const data: DroverErrorData = { code: this.code, retryable: this.retryable };
+    if (this.details !== undefined) data.details = this.details;
+    return { code: this.rpcCode, message: this.message, data };
+  }
+}
+
+export function isDroverError(error: unknown, code?: ErrorCode): error is DroverError {
+  return error instanceof DroverError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+
+/** A job's id: a UUID, chosen by the engine at submission. */
+export const JobId = z.uuid();
+export type JobId = z.infer<typeof JobId>;
+
+/**
+ * A task's id: a decimal string. Tasks are numbered in submission order across the whole farm,
+ * which is what "submission order" in claims means. Treat it as opaque.
+ */
+export const TaskId = z.string().regex(/^[1-9][0-9]{0,18}$/, 'a task id is a decimal string');
+export type TaskId = z.infer<typeof TaskId>;
+
+/** An attempt's id: a decimal string, like a task's. */
+export const AttemptId = z.string().regex(/^[1-9][0-9]{0,18}$/, 'an attempt id is a decimal string');
+export type AttemptId = z.infer<typeof AttemptId>;
+
+/** A worker's id: a UUID, kept for as long as the worker's name is. */
+export const WorkerId = z.uuid();
+export type WorkerId = z.infer<typeof WorkerId>;
+
+/** The secret that proves a report comes from the current attempt of a task. */
+export const LeaseToken = z.uuid();
+export type LeaseToken = z.infer<typeof LeaseToken>;
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+const NAME_HINT = '1 to 64 characters: letters, digits, ".", "_", ":" or "-", starting with a letter or digit';
+
+/** A group: the namespace that owns jobs (a user, a team, a dataset). */
+export const GroupName = z.string().regex(NAME, `a group name is ${NAME_HINT}`);
+/** A task type's name, such as `fractal.julia`. */
+export const TaskTypeName = z.string().regex(NAME, `a task type name is ${NAME_HINT}`);
+/** A tag a worker offers and a task may require, such as `gpu` or `site:madison`. */
+export const Tag = z.string().regex(NAME, `a tag is ${NAME_HINT}`);
+/** A worker's name: the same name is the same worker. */
+export const WorkerName = z.string().regex(NAME, `a worker name is ${NAME_HINT}`);
+
+/**
+ * A position in the event log. Opaque: pass back what you were given. The empty string means
+ * "from the beginning".
+ */
+export const Cursor = z.string().regex(/^$|^[0-9]+:[0-9]+$/, 'a cursor is one the server returned');
+export type Cursor = z.infer<typeof Cursor>;

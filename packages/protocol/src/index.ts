@@ -1,0 +1,52 @@
+export {
+  AttemptId,
+  Cursor,
+  GroupName,
+  JobId,
+  LeaseToken,
+  Tag,
+  TaskId,
+  TaskTypeName,
+  WorkerId,
+  WorkerName,
+} from './ids.js';
+export {
+  AttemptStatus,
+  JobStatus,
+  TaskStatus,
+  WorkerState,
+  TERMINAL_JOB_STATUSES,
+  TERMINAL_TASK_STATUSES,
+  isTerminalJobStatus,
+  isTerminalTaskStatus,
+} from './statuses.js';
+export {
+  Backoff,
+  FrameRange,
+  JobSubmission,
+  JsonObject,
+  MAX_TASKS_PER_JOB,
+  MAX_TIMEOUT_MS,
+  StageSubmission,
+  stageTaskCount,
+} from './submission.js';
+export type { ParsedJobSubmission } from './submission.js';
+export {
+  Assignment,
+  AttemptRecord,
+  EventKind,
+  EventRecord,
+  HostStats,
+  JobRecord,
+  LogLine,
+  TaskCounts,
+  TaskError,
+  TaskRecord,
+  WorkerRecord,
+} from './records.js';
+export { Topic, topics } from './topics.js';
+export { DroverError, RpcCode, errorCatalogue, isDroverError } from './errors.js';
+export type { DroverErrorData, ErrorCode } from './errors.js';
+export { RpcBatch, RpcErrorObject, RpcFailure, RpcRequest, RpcResponse, RpcSuccess } from './jsonrpc.js';
+export { parseOrThrow } from './validate.js';
+export type { FieldIssue } from './validate.js';

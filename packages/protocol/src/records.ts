@@ -1,0 +1,162 @@
+import { z } from 'zod';
+import { AttemptId, Cursor, GroupName, JobId, LeaseToken, TaskId, WorkerId } from './ids.js';
+import { AttemptStatus, JobStatus, TaskStatus, WorkerState } from './statuses.js';
+import { JsonObject } from './submission.js';
+
+const Time = z.iso.datetime({ offset: true });
+
+/** What went wrong in a task or an attempt. */
+export const TaskError = z.object({
+  message: z.string(),
+  /** A stable code when Drover itself ended the attempt (`DROVER_E_TASK_TIMEOUT`, ...). */
+  code: z.string().optional(),
+  stack: z.string().optional(),
+});
+export type TaskError = z.infer<typeof TaskError>;
+
+/** How many of a job's tasks are in each status. */
+export const TaskCounts = z.object({
+  queued: z.int(),
+  blocked: z.int(),
+  leased: z.int(),
+  running: z.int(),
+  succeeded: z.int(),
+  failed: z.int(),
+  cancelled: z.int(),
+});
+export type TaskCounts = z.infer<typeof TaskCounts>;
+
+export const JobRecord = z.object({
+  id: JobId,
+  group: GroupName,
+  name: z.string(),
+  taskType: z.string(),
+  params: JsonObject,
+  status: JobStatus,
+  priority: z.int(),
+  /** 0..1: finished tasks count whole, running ones by their own progress. */
+  progress: z.number().min(0).max(1),
+  taskCount: z.int(),
+  counts: TaskCounts,
+  idempotencyKey: z.string().nullable(),
+  cancelReason: z.string().nullable(),
+  createdAt: Time,
+  updatedAt: Time,
+  startedAt: Time.nullable(),
+  finishedAt: Time.nullable(),
+});
+export type JobRecord = z.infer<typeof JobRecord>;
+
+export const TaskRecord = z.object({
+  id: TaskId,
+  jobId: JobId,
+  /** The task's position in its job, from 0, in submission order across all stages. */
+  index: z.int(),
+  /** 0 for the first stage; a stage waits for all tasks of the one before. */
+  stage: z.int(),
+  taskType: z.string(),
+  params: JsonObject,
+  status: TaskStatus,
+  priority: z.int(),
+  runAt: Time,
+  /** How many attempts have started. */
+  attempt: z.int(),
+  maxAttempts: z.int(),
+  timeoutMs: z.int(),
+  tags: z.array(z.string()),
+  progress: z.number().min(0).max(1),
+  message: z.string().nullable(),
+  result: z.json().nullable(),
+  error: TaskError.nullable(),
+  /** Set when a cancel reached the task while a worker held it: the worker must stop it. */
+  cancelRequested: z.boolean(),
+  workerId: WorkerId.nullable(),
+  createdAt: Time,
+  startedAt: Time.nullable(),
+  finishedAt: Time.nullable(),
+});
+export type TaskRecord = z.infer<typeof TaskRecord>;
+
+export const AttemptRecord = z.object({
+  id: AttemptId,
+  taskId: TaskId,
+  /** 1 for the first attempt of the task. */
+  number: z.int(),
+  workerId: WorkerId,
+  status: AttemptStatus,
+  leaseExpiresAt: Time,
+  deadlineAt: Time,
+  startedAt: Time,
+  finishedAt: Time.nullable(),
+  error: TaskError.nullable(),
+});
+export type AttemptRecord = z.infer<typeof AttemptRecord>;
+
+/** A worker's host at its last heartbeat. */
+export const HostStats = z.object({
+  /** CPU busy, 0..1 over the last interval. */
+  cpu: z.number().min(0).max(1).optional(),
+  /** Bytes of memory in use and in total. */
+  memoryUsed: z.number().min(0).optional(),
+  memoryTotal: z.number().min(0).optional(),
+  /** The 1, 5 and 15 minute load averages. */
+  load: z.array(z.number()).max(3).optional(),
+});
+export type HostStats = z.infer<typeof HostStats>;
+
+export const WorkerRecord = z.object({
+  id: WorkerId,
+  name: z.string(),
+  host: z.string(),
+  tags: z.array(z.string()),
+  taskTypes: z.array(z.string()),
+  slots: z.int(),
+  state: WorkerState,
+  stats: HostStats,
+  lastSeenAt: Time,
+  createdAt: Time,
+});
+export type WorkerRecord = z.infer<typeof WorkerRecord>;
+
+/** A task handed to a worker: the task and the lease that lets the worker report on it. */
+export const Assignment = z.object({
+  task: TaskRecord,
+  attemptId: AttemptId,
+  token: LeaseToken,
+  leaseExpiresAt: Time,
+  deadlineAt: Time,
+});
+export type Assignment = z.infer<typeof Assignment>;
+
+/** What an event says happened to its subject. */
+export const EventKind = z.enum([
+  'job.added',
+  'job.updated',
+  'job.removed',
+  'task.updated',
+  'task.log',
+  'worker.added',
+  'worker.updated',
+  'report.refused',
+]);
+export type EventKind = z.infer<typeof EventKind>;
+
+export const EventRecord = z.object({
+  /** Read on from here to get only what came after this event. */
+  cursor: Cursor,
+  topic: z.string(),
+  kind: EventKind,
+  /** The id of the job, task or worker the event is about. */
+  subject: z.string(),
+  data: z.json(),
+  at: Time,
+});
+export type EventRecord = z.infer<typeof EventRecord>;
+
+/** One batch of log lines of one attempt, as carried by a `task.log` event. */
+export const LogLine = z.object({
+  at: Time,
+  stream: z.enum(['stdout', 'stderr', 'log']),
+  line: z.string().max(64 * 1024),
+});
+export type LogLine = z.infer<typeof LogLine>;
