@@ -9,7 +9,8 @@ WITH r AS (
 ), applied AS (
   UPDATE tasks t SET
     status = 'running',
-    progress = coalesce(least(1, greatest(0, v.progress)), t.progress),
+    -- greatest() ignores nulls, so a report without progress must be caught first.
+    progress = CASE WHEN v.progress IS NULL THEN t.progress ELSE least(1, greatest(0, v.progress)) END,
     message = coalesce(v.message, t.message)
   FROM valid v WHERE t.id = v.task_id AND t.status IN ('leased', 'running')
   RETURNING t.id
