@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DroverError, EventRecord, JobRecord } from '@drover/protocol';
+import { backend, openTestEngine, readEventsUntil, sleep, uniqueType } from './harness.js';
+import type { TestEngine } from './harness.js';
+
+describe(`events (${backend})`, () => {
+  let t: TestEngine;
+  before(async () => {
+    t = await openTestEngine();
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it("appends an event for every change of a job and its tasks, in order, on the job's and the group's topics", async () => {
+    const type = uniqueType();
+    const group = `ev-${process.pid}`;
+    const { job } = await t.engine.submit({ group, taskType: type, items: [{ i: 0 }, { i: 1 }] });
+    const { worker } = await t.engine.registerWorker({ name: uniqueType('w'), host: 'h', taskTypes: [type], slots: 2 });
+    const held = await t.engine.claim({ workerId: worker.id, taskTypes: [type], tags: [], limit: 2 });
+    await t.engine.reportProgress(held.map((a) => ({ ...a, progress: 0.5 })));
+    await t.engine.complete(held.map((a) => ({ ...a, result: a.task.index })));
+
+    const onJob = await readEventsUntil(t.engine, `job/${job.id}`, (events) =>
+      events.some((e) => e.kind === 'job.updated' && (e.data as JobRecord).status === 'succeeded'),
+    );
+    for (const event of onJob) EventRecord.parse(event);
+    const taskStatuses = onJob
+      .filter((e) => e.kind === 'task.updated')
+      .map((e) => [e.subject, (e.data as { status: string }).status]);
+    const [a0, a1] = held.map((a) => a.task.id);
+    assert.deepEqual(taskStatuses, [
+      [a0, 'leased'],
+      [a1, 'leased'],
+      [a0, 'running'],
+      [a1, 'running'],
+      [a0, 'succeeded'],
+      [a1, 'succeeded'],
+    ]);
+    assert.equal(onJob[0]?.kind, 'job.added');
+    const jobProgress = onJob.filter((e) => e.kind.startsWith('job.')).map((e) => (e.data as JobRecord).progress);
+    assert.deepEqual(jobProgress, [0, 0, 0.5, 1]);
+
+    const onGroup = await readEventsUntil(t.engine, `jobs/${group}`, (events) => events.length >= 4);
+    assert.deepEqual(
+      onGroup.map((e) => e.kind),
+      ['job.added', 'job.updated', 'job.updated', 'job.updated'],
+    );
+    assert.ok(onGroup.every((e) => e.subject === job.id));
+
+    // Cursors only grow, and reading after one returns exactly what follows it.
+    const cursors = onJob.map((e) => e.cursor);
+    const middle = onJob[3];
+    assert.ok(middle);
+    const rest = await t.engine.readEvents({ topic: `job/${job.id}`, after: middle.cursor });
+    assert.deepEqual(
+      rest.events.map((e) => e.cursor),
+      cursors.slice(4),
+    );
+    const page = await t.engine.readEvents({ topic: `job/${job.id}`, after: '', limit: 3 });
+    assert.deepEqual(
+      page.events.map((e) => e.cursor),
+      cursors.slice(0, 3),
+    );
+    assert.equal(page.cursor, cursors[2]);
+  });
+
+  it('gives a head cursor from which only new events are read', async () => {
+    const group = `head-${process.pid}`;
+    await t.engine.submit({ group, taskType: uniqueType() });
+    await readEventsUntil(t.engine, `jobs/${group}`, (events) => events.length >= 1);
+    const head = await t.engine.headCursor(`jobs/${group}`);
+    assert.deepEqual((await t.engine.readEvents({ topic: `jobs/${group}`, after: head })).events, []);
+    const { job } = await t.engine.submit({ group, taskType: uniqueType() });
+    const next = await readEventsUntil(t.engine, `jobs/${group}`, (events) => events.length >= 1, { after: head });
+    assert.deepEqual(
+      next.map((e) => [e.kind, e.subject]),
+      [['job.added', job.id]],
+    );
+    assert.equal(await t.engine.headCursor('jobs/nobody-here'), '');
+  });
+
+  it('records workers joining and changing state', async () => {
+    const name = uniqueType('w');
+    const { worker } = await t.engine.registerWorker({ name, host: 'h', taskTypes: ['x'], slots: 1 });
+    await t.engine.setWorkerState(worker.id, 'draining');
+    const events = await readEventsUntil(t.engine, 'workers', (all) => all.filter((e) => e.subject === worker.id).length >= 2);
+    assert.deepEqual(
+      events.filter((e) => e.subject === worker.id).map((e) => [e.kind, (e.data as { state: string }).state]),
+      [
+        ['worker.added', 'online'],
+        ['worker.updated', 'draining'],
+      ],
+    );
+  });
+
+  it('notifies listeners with the topics touched, and when tasks become claimable', async () => {
+    const payloads: string[] = [];
+    const stop = await t.engine.listen((payload) => payloads.push(payload));
+    try {
+      const group = `notify-${process.pid}`;
+      const { job } = await t.engine.submit({ group, taskType: uniqueType() });
+      const deadline = Date.now() + 5000;
+      const seen = () => payloads.flatMap((p) => p.split('\n'));
+      while (!(seen().includes(`jobs/${group}`) && seen().includes('queue')) && Date.now() < deadline) await sleep(10);
+      assert.ok(seen().includes(`jobs/${group}`), `got ${JSON.stringify(payloads)}`);
+      assert.ok(seen().includes(`job/${job.id}`));
+      assert.ok(seen().includes('queue'));
+    } finally {
+      await stop();
+    }
+  });
+
+  it('rejects an unknown topic or a malformed cursor', async () => {
+    for (const request of [
+      { topic: 'everything', after: '' },
+      { topic: 'jobs/ok', after: 'yesterday' },
+    ]) {
+      await assert.rejects(
+        t.engine.readEvents(request),
+        (error: unknown) => error instanceof DroverError && error.code === 'DROVER_E_INVALID_PARAMS',
+      );
+    }
+  });
+});
