@@ -4,8 +4,12 @@
 WITH r AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(attempt_id bigint, token uuid, error jsonb, retry boolean)
 ), ended AS (
-  UPDATE attempts a SET status = 'failed', finished_at = now(), error = r.error
-  FROM r WHERE a.id = r.attempt_id AND a.token = r.token AND a.status = 'active'
+  -- An attempt that ends after a cancel reached its task ends cancelled, whatever stopped it.
+  UPDATE attempts a SET
+    status = CASE WHEN t.cancel_requested THEN 'cancelled' ELSE 'failed' END,
+    finished_at = now(), error = r.error
+  FROM r, tasks t
+  WHERE a.id = r.attempt_id AND a.token = r.token AND a.status = 'active' AND t.id = a.task_id
   RETURNING a.id, a.task_id, r.error, r.retry
 ), next AS (
   SELECT e.task_id, e.error, status_after_failure(t.cancel_requested, t.attempt, t.max_attempts, e.retry) AS status

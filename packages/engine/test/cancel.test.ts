@@ -48,6 +48,12 @@ describe(`cancel (${backend})`, () => {
     assert.ok(first && second);
     await t.engine.fail([{ ...first, error: { message: 'stopped', code: 'DROVER_E_CANCELLED' } }]);
     await t.engine.fail([{ ...second, error: { message: 'killed by SIGTERM' } }]);
+    for (const a of held) {
+      assert.deepEqual(
+        (await t.engine.listAttempts(a.task.id)).map((x) => x.status),
+        ['cancelled'],
+      );
+    }
     const finished = await t.engine.getJob(job.id);
     assert.equal(finished.status, 'cancelled');
     assert.deepEqual([finished.counts.cancelled, finished.taskCount], [5, 5]);

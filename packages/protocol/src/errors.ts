@@ -24,7 +24,8 @@ export const errorCatalogue = {
   DROVER_E_PARSE: {
     rpc: RpcCode.ParseError,
     retryable: false,
-    message: 'The request is not valid JSON. Send a JSON-RPC 2.0 request object or an array of them.',
+    message:
+      'The request is not valid JSON. Send a JSON-RPC 2.0 request object or an array of them.',
   },
   DROVER_E_INVALID_REQUEST: {
     rpc: RpcCode.InvalidRequest,
@@ -45,7 +46,8 @@ export const errorCatalogue = {
   DROVER_E_INTERNAL: {
     rpc: RpcCode.InternalError,
     retryable: true,
-    message: 'The server failed to handle the request. Try again; if it persists, read the server log.',
+    message:
+      'The server failed to handle the request. Try again; if it persists, read the server log.',
   },
   DROVER_E_NOT_FOUND: {
     rpc: -32004,
@@ -67,7 +69,8 @@ export const errorCatalogue = {
   DROVER_E_DATABASE_UNAVAILABLE: {
     rpc: -32011,
     retryable: true,
-    message: 'The database does not answer. Check DROVER_DATABASE_URL and that the server is running.',
+    message:
+      'The database does not answer. Check DROVER_DATABASE_URL and that the server is running.',
   },
   DROVER_E_SCHEMA_TOO_NEW: {
     rpc: -32012,
@@ -89,7 +92,8 @@ export const errorCatalogue = {
   DROVER_E_TASK_TIMEOUT: {
     rpc: -32021,
     retryable: false,
-    message: "The attempt ran longer than the task's timeout and was stopped. Raise timeoutMs if the work needs longer.",
+    message:
+      "The attempt ran longer than the task's timeout and was stopped. Raise timeoutMs if the work needs longer.",
   },
   DROVER_E_LEASE_EXPIRED: {
     rpc: -32022,

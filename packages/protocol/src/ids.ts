@@ -12,7 +12,9 @@ export const TaskId = z.string().regex(/^[1-9][0-9]{0,18}$/, 'a task id is a dec
 export type TaskId = z.infer<typeof TaskId>;
 
 /** An attempt's id: a decimal string, like a task's. */
-export const AttemptId = z.string().regex(/^[1-9][0-9]{0,18}$/, 'an attempt id is a decimal string');
+export const AttemptId = z
+  .string()
+  .regex(/^[1-9][0-9]{0,18}$/, 'an attempt id is a decimal string');
 export type AttemptId = z.infer<typeof AttemptId>;
 
 /** A worker's id: a UUID, kept for as long as the worker's name is. */
@@ -24,7 +26,8 @@ export const LeaseToken = z.uuid();
 export type LeaseToken = z.infer<typeof LeaseToken>;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
-const NAME_HINT = '1 to 64 characters: letters, digits, ".", "_", ":" or "-", starting with a letter or digit';
+const NAME_HINT =
+  '1 to 64 characters: letters, digits, ".", "_", ":" or "-", starting with a letter or digit';
 
 /** A group: the namespace that owns jobs (a user, a team, a dataset). */
 export const GroupName = z.string().regex(NAME, `a group name is ${NAME_HINT}`);

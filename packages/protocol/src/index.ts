@@ -47,6 +47,13 @@ export {
 export { Topic, topics } from './topics.js';
 export { DroverError, RpcCode, errorCatalogue, isDroverError } from './errors.js';
 export type { DroverErrorData, ErrorCode } from './errors.js';
-export { RpcBatch, RpcErrorObject, RpcFailure, RpcRequest, RpcResponse, RpcSuccess } from './jsonrpc.js';
+export {
+  RpcBatch,
+  RpcErrorObject,
+  RpcFailure,
+  RpcRequest,
+  RpcResponse,
+  RpcSuccess,
+} from './jsonrpc.js';
 export { parseOrThrow } from './validate.js';
 export type { FieldIssue } from './validate.js';

@@ -59,7 +59,10 @@ export const Backoff = z
     /** @defaultValue 300,000 (5 minutes) */
     maxMs: z.int().min(0).max(MAX_TIMEOUT_MS).default(300_000),
   })
-  .refine((b) => b.maxMs >= b.initialMs, { message: 'maxMs must be at least initialMs', path: ['maxMs'] });
+  .refine((b) => b.maxMs >= b.initialMs, {
+    message: 'maxMs must be at least initialMs',
+    path: ['maxMs'],
+  });
 export type Backoff = z.infer<typeof Backoff>;
 
 /**
@@ -104,8 +107,12 @@ export type JobSubmission = z.input<typeof JobSubmission>;
 export type ParsedJobSubmission = z.output<typeof JobSubmission>;
 
 /** How many tasks one stage expands into. */
-export function stageTaskCount(stage: { items?: unknown[] | undefined; frames?: FrameRange | undefined }): number {
+export function stageTaskCount(stage: {
+  items?: unknown[] | undefined;
+  frames?: FrameRange | undefined;
+}): number {
   if (stage.items) return stage.items.length;
-  if (stage.frames) return Math.floor((stage.frames.end - stage.frames.start) / stage.frames.step) + 1;
+  if (stage.frames)
+    return Math.floor((stage.frames.end - stage.frames.start) / stage.frames.step) + 1;
   return 1;
 }

@@ -11,7 +11,11 @@ export interface FieldIssue {
  * Parses `input` with `schema`, or throws `DROVER_E_INVALID_PARAMS` listing every field at fault,
  * so a user can fix them all at once.
  */
-export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  what: string,
+): z.output<S> {
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   const details: FieldIssue[] = parsed.error.issues.map((issue) => ({
