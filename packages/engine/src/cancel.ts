@@ -42,14 +42,21 @@ export async function cancel(
     // Only a whole-job cancel marks the job, which also keeps later stages from being released.
     const rows =
       target.taskId === undefined
-        ? await tx.query<{ job: JobRecord }>(sql.get('set-job-cancel-reason'), [target.jobId, reason])
+        ? await tx.query<{ job: JobRecord }>(sql.get('set-job-cancel-reason'), [
+            target.jobId,
+            reason,
+          ])
         : await tx.query<{ job: JobRecord }>(sql.get('get-job'), [target.jobId]);
     const job = rows[0]?.job;
     if (!job) throw new DroverError('DROVER_E_NOT_FOUND', `There is no job ${target.jobId}.`);
     return {
       job,
       cancelled: cancelled.map((r) => r.task_id),
-      toStop: toStop.map((r) => ({ taskId: r.task_id, attemptId: r.attempt_id, workerId: r.worker_id })),
+      toStop: toStop.map((r) => ({
+        taskId: r.task_id,
+        attemptId: r.attempt_id,
+        workerId: r.worker_id,
+      })),
     };
   });
 }

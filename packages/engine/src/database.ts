@@ -24,7 +24,9 @@ export interface Database extends Queryable {
 /** Schema names are put into SQL text, so only plain identifiers are allowed. */
 export function checkSchemaName(schema: string): string {
   if (!/^[a-z_][a-z0-9_]{0,40}$/.test(schema)) {
-    throw new TypeError(`schema must be a lowercase SQL identifier of at most 41 characters, got ${JSON.stringify(schema)}`);
+    throw new TypeError(
+      `schema must be a lowercase SQL identifier of at most 41 characters, got ${JSON.stringify(schema)}`,
+    );
   }
   return schema;
 }

@@ -23,7 +23,13 @@ import type { SubmitResult } from './submit.js';
 import { claimTasks, loseWorkerAttempts, reapAttempts, renewLeases } from './leases.js';
 import type { ClaimRequest, Lease, ReapedAttempt, RenewResult } from './leases.js';
 import { appendLogs, completeAttempts, failAttempts, reportProgress } from './reports.js';
-import type { FailureReport, LogBatch, ProgressReport, ReportOutcome, ResultReport } from './reports.js';
+import type {
+  FailureReport,
+  LogBatch,
+  ProgressReport,
+  ReportOutcome,
+  ResultReport,
+} from './reports.js';
 import { cancel } from './cancel.js';
 import type { CancelResult } from './cancel.js';
 import { headCursor, readEvents } from './events.js';
@@ -68,7 +74,12 @@ export class Engine {
   /** What opening applied, when it migrated. */
   readonly migration: MigrationReport | undefined;
 
-  constructor(db: Database, sql: Statements, lock: LockFile | undefined, migration: MigrationReport | undefined) {
+  constructor(
+    db: Database,
+    sql: Statements,
+    lock: LockFile | undefined,
+    migration: MigrationReport | undefined,
+  ) {
     this.#db = db;
     this.#sql = sql;
     this.#lock = lock;
@@ -125,7 +136,10 @@ export class Engine {
   }
 
   /** A job's tasks in index order. */
-  async listTasks(jobId: string, page: { fromIndex?: number; limit?: number } = {}): Promise<TaskRecord[]> {
+  async listTasks(
+    jobId: string,
+    page: { fromIndex?: number; limit?: number } = {},
+  ): Promise<TaskRecord[]> {
     parseOrThrow(JobId, jobId, 'job id');
     const rows = await this.#db.query<{ task: TaskRecord }>(this.#sql.get('list-tasks'), [
       jobId,
@@ -137,7 +151,9 @@ export class Engine {
 
   async listAttempts(taskId: string): Promise<AttemptRecord[]> {
     parseOrThrow(TaskId, taskId, 'task id');
-    const rows = await this.#db.query<{ attempt: AttemptRecord }>(this.#sql.get('list-attempts'), [taskId]);
+    const rows = await this.#db.query<{ attempt: AttemptRecord }>(this.#sql.get('list-attempts'), [
+      taskId,
+    ]);
     return rows.map((r) => r.attempt);
   }
 
@@ -160,7 +176,9 @@ export class Engine {
   }
 
   async getWorker(workerId: string): Promise<WorkerRecord> {
-    const [row] = await this.#db.query<{ worker: WorkerRecord }>(this.#sql.get('get-worker'), [workerId]);
+    const [row] = await this.#db.query<{ worker: WorkerRecord }>(this.#sql.get('get-worker'), [
+      workerId,
+    ]);
     if (!row) throw new DroverError('DROVER_E_NOT_FOUND', `There is no worker ${workerId}.`);
     return row.worker;
   }
@@ -216,7 +234,10 @@ export class Engine {
   }
 
   /** A worker's connection closed: its attempts are lost now and their tasks retried. */
-  loseWorkerAttempts(workerId: string, reason = 'The worker disconnected.'): Promise<{ attemptId: string; taskId: string }[]> {
+  loseWorkerAttempts(
+    workerId: string,
+    reason = 'The worker disconnected.',
+  ): Promise<{ attemptId: string; taskId: string }[]> {
     return loseWorkerAttempts(this.#db, this.#sql, workerId, reason);
   }
 

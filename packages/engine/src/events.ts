@@ -30,12 +30,17 @@ interface EventRow {
 function decodeCursor(cursor: string): [string, string] {
   if (cursor === '') return ['0', '0'];
   const [tx, id] = cursor.split(':');
-  if (tx === undefined || id === undefined) throw new DroverError('DROVER_E_INVALID_PARAMS', `Invalid cursor ${cursor}`);
+  if (tx === undefined || id === undefined)
+    throw new DroverError('DROVER_E_INVALID_PARAMS', `Invalid cursor ${cursor}`);
   return [tx, id];
 }
 
 /** Events of one topic after a cursor, oldest first; never skips one that commits late. */
-export async function readEvents(db: Database, sql: Statements, request: ReadEventsRequest): Promise<EventPage> {
+export async function readEvents(
+  db: Database,
+  sql: Statements,
+  request: ReadEventsRequest,
+): Promise<EventPage> {
   const topic = parseOrThrow(Topic, request.topic, 'topic');
   const after = parseOrThrow(Cursor, request.after, 'cursor');
   const limit = Math.min(Math.max(request.limit ?? 1000, 1), 10_000);

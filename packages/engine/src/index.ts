@@ -4,7 +4,13 @@ export { migrate, schemaVersion, checkSchema } from './migrate.js';
 export type { MigrationReport } from './migrate.js';
 export { DEFAULT_LEASE_MS } from './leases.js';
 export type { ClaimRequest, Lease, ReapedAttempt, RenewResult } from './leases.js';
-export type { FailureReport, LogBatch, ProgressReport, ReportOutcome, ResultReport } from './reports.js';
+export type {
+  FailureReport,
+  LogBatch,
+  ProgressReport,
+  ReportOutcome,
+  ResultReport,
+} from './reports.js';
 export type { CancelResult, TaskToStop } from './cancel.js';
 export type { EventPage, ReadEventsRequest } from './events.js';
 export type { SubmitResult } from './submit.js';

@@ -31,7 +31,11 @@ interface ClaimRow {
 }
 
 /** Claims up to `limit` tasks for one online worker, opening an attempt with a lease for each. */
-export async function claimTasks(db: Database, sql: Statements, request: ClaimRequest): Promise<Assignment[]> {
+export async function claimTasks(
+  db: Database,
+  sql: Statements,
+  request: ClaimRequest,
+): Promise<Assignment[]> {
   if (request.limit <= 0 || request.taskTypes.length === 0) return [];
   const rows = await db.query<ClaimRow>(sql.get('claim-tasks'), [
     request.workerId,
@@ -64,11 +68,10 @@ export async function renewLeases(
   leaseMs = DEFAULT_LEASE_MS,
 ): Promise<RenewResult> {
   if (leases.length === 0) return { renewed: [], stale: [] };
-  const rows = await db.query<{ attempt_id: string; lease_expires_at: Date }>(sql.get('renew-leases'), [
-    leases.map((l) => l.attemptId),
-    leases.map((l) => l.token),
-    leaseMs,
-  ]);
+  const rows = await db.query<{ attempt_id: string; lease_expires_at: Date }>(
+    sql.get('renew-leases'),
+    [leases.map((l) => l.attemptId), leases.map((l) => l.token), leaseMs],
+  );
   const renewed = new Set(rows.map((r) => r.attempt_id));
   return {
     renewed: rows.map((r) => ({
@@ -88,12 +91,23 @@ export interface ReapedAttempt {
 }
 
 /** The lease reaper's pass: gives up attempts whose lease expired or whose deadline passed. */
-export async function reapAttempts(db: Database, sql: Statements, limit = 1000): Promise<ReapedAttempt[]> {
-  const rows = await db.query<{ attempt_id: string; task_id: string; worker_id: string; status: 'lost' | 'timed_out' }>(
-    sql.get('reap-attempts'),
-    [limit],
-  );
-  return rows.map((r) => ({ attemptId: r.attempt_id, taskId: r.task_id, workerId: r.worker_id, status: r.status }));
+export async function reapAttempts(
+  db: Database,
+  sql: Statements,
+  limit = 1000,
+): Promise<ReapedAttempt[]> {
+  const rows = await db.query<{
+    attempt_id: string;
+    task_id: string;
+    worker_id: string;
+    status: 'lost' | 'timed_out';
+  }>(sql.get('reap-attempts'), [limit]);
+  return rows.map((r) => ({
+    attemptId: r.attempt_id,
+    taskId: r.task_id,
+    workerId: r.worker_id,
+    status: r.status,
+  }));
 }
 
 /** A worker went away: all its attempts are lost now and their tasks retried. */
@@ -103,9 +117,9 @@ export async function loseWorkerAttempts(
   workerId: string,
   reason: string,
 ): Promise<{ attemptId: string; taskId: string }[]> {
-  const rows = await db.query<{ attempt_id: string; task_id: string }>(sql.get('lose-worker-attempts'), [
-    workerId,
-    reason,
-  ]);
+  const rows = await db.query<{ attempt_id: string; task_id: string }>(
+    sql.get('lose-worker-attempts'),
+    [workerId, reason],
+  );
   return rows.map((r) => ({ attemptId: r.attempt_id, taskId: r.task_id }));
 }

@@ -41,12 +41,19 @@ export class LockFile {
         rmSync(path, { force: true });
         continue;
       }
-      const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+      const owner: LockOwner = {
+        pid: process.pid,
+        host: hostname(),
+        since: new Date().toISOString(),
+      };
       writeSync(fd, JSON.stringify(owner));
       closeSync(fd);
       return new LockFile(path);
     }
-    throw new DroverError('DROVER_E_DATA_DIR_LOCKED', `Could not take the lock file ${path}; another process keeps taking it.`);
+    throw new DroverError(
+      'DROVER_E_DATA_DIR_LOCKED',
+      `Could not take the lock file ${path}; another process keeps taking it.`,
+    );
   }
 
   release(): void {

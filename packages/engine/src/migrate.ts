@@ -23,13 +23,18 @@ export async function migrate(db: Database): Promise<MigrationReport> {
       `CREATE TABLE IF NOT EXISTS migrations (
          id int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
-    const rows = await tx.query<{ version: number | null }>('SELECT max(id) AS version FROM migrations');
+    const rows = await tx.query<{ version: number | null }>(
+      'SELECT max(id) AS version FROM migrations',
+    );
     const from = rows[0]?.version ?? 0;
     if (from > latest) throw schemaTooNew(from, latest);
     const applied: string[] = [];
     for (const migration of migrations.slice(from)) {
       await tx.exec(migration.sql);
-      await tx.query('INSERT INTO migrations (id, name) VALUES ($1, $2)', [migration.id, migration.name]);
+      await tx.query('INSERT INTO migrations (id, name) VALUES ($1, $2)', [
+        migration.id,
+        migration.name,
+      ]);
       applied.push(`${String(migration.id).padStart(4, '0')}_${migration.name}`);
     }
     return { from, to: latest, applied };
@@ -43,7 +48,9 @@ export async function schemaVersion(db: Database): Promise<{ current: number; re
     `SELECT to_regclass('migrations') IS NOT NULL AS present`,
   );
   if (!exists[0]?.present) return { current: 0, required };
-  const rows = await db.query<{ version: number | null }>('SELECT max(id) AS version FROM migrations');
+  const rows = await db.query<{ version: number | null }>(
+    'SELECT max(id) AS version FROM migrations',
+  );
   return { current: rows[0]?.version ?? 0, required };
 }
 

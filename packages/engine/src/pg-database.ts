@@ -45,7 +45,10 @@ export class PgDatabase implements Database {
     return new PgDatabase(pool, connectionString, schema);
   }
 
-  async query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<Row[]> {
+  async query<Row = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<Row[]> {
     const result = await this.#pool.query(sql, params as unknown[] | undefined);
     return result.rows as Row[];
   }

@@ -24,11 +24,16 @@ export class PgliteDatabase implements Database {
   static async open(dir: string, schema: string): Promise<PgliteDatabase> {
     checkSchemaName(schema);
     const pg = await PGlite.create(dir);
-    await pg.exec(`SET TimeZone = 'UTC'; CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path = ${schema}`);
+    await pg.exec(
+      `SET TimeZone = 'UTC'; CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path = ${schema}`,
+    );
     return new PgliteDatabase(pg, schema);
   }
 
-  async query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<Row[]> {
+  async query<Row = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<Row[]> {
     await yieldToEventLoop();
     const result = await this.#pg.query<Row>(sql, params as unknown[] | undefined);
     return result.rows;

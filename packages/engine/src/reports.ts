@@ -36,13 +36,23 @@ function firstPerAttempt<T extends Lease>(reports: readonly T[]): T[] {
   return reports.filter((r) => !seen.has(r.attemptId) && seen.add(r.attemptId));
 }
 
-async function apply(db: Database, statement: string, rows: readonly object[]): Promise<ReportOutcome[]> {
+async function apply(
+  db: Database,
+  statement: string,
+  rows: readonly object[],
+): Promise<ReportOutcome[]> {
   if (rows.length === 0) return [];
-  const result = await db.query<{ attempt_id: string; accepted: boolean }>(statement, [JSON.stringify(rows)]);
+  const result = await db.query<{ attempt_id: string; accepted: boolean }>(statement, [
+    JSON.stringify(rows),
+  ]);
   return result.map((r) => ({ attemptId: r.attempt_id, accepted: r.accepted }));
 }
 
-export function reportProgress(db: Database, sql: Statements, reports: readonly ProgressReport[]): Promise<ReportOutcome[]> {
+export function reportProgress(
+  db: Database,
+  sql: Statements,
+  reports: readonly ProgressReport[],
+): Promise<ReportOutcome[]> {
   return apply(
     db,
     sql.get('report-progress'),
@@ -55,15 +65,27 @@ export function reportProgress(db: Database, sql: Statements, reports: readonly 
   );
 }
 
-export function completeAttempts(db: Database, sql: Statements, reports: readonly ResultReport[]): Promise<ReportOutcome[]> {
+export function completeAttempts(
+  db: Database,
+  sql: Statements,
+  reports: readonly ResultReport[],
+): Promise<ReportOutcome[]> {
   return apply(
     db,
     sql.get('complete-attempts'),
-    firstPerAttempt(reports).map((r) => ({ attempt_id: r.attemptId, token: r.token, result: r.result ?? null })),
+    firstPerAttempt(reports).map((r) => ({
+      attempt_id: r.attemptId,
+      token: r.token,
+      result: r.result ?? null,
+    })),
   );
 }
 
-export function failAttempts(db: Database, sql: Statements, reports: readonly FailureReport[]): Promise<ReportOutcome[]> {
+export function failAttempts(
+  db: Database,
+  sql: Statements,
+  reports: readonly FailureReport[],
+): Promise<ReportOutcome[]> {
   return apply(
     db,
     sql.get('fail-attempts'),
@@ -76,7 +98,11 @@ export function failAttempts(db: Database, sql: Statements, reports: readonly Fa
   );
 }
 
-export function appendLogs(db: Database, sql: Statements, batches: readonly LogBatch[]): Promise<ReportOutcome[]> {
+export function appendLogs(
+  db: Database,
+  sql: Statements,
+  batches: readonly LogBatch[],
+): Promise<ReportOutcome[]> {
   // Batches of one attempt are merged so it gets one event per call.
   const merged = new Map<string, LogBatch>();
   for (const batch of batches) {

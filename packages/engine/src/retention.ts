@@ -11,7 +11,11 @@ export interface RetentionPolicy {
 }
 
 /** Deletes what the retention policy no longer keeps; returns how many jobs went. */
-export async function applyRetention(db: Database, sql: Statements, policy: RetentionPolicy): Promise<number> {
+export async function applyRetention(
+  db: Database,
+  sql: Statements,
+  policy: RetentionPolicy,
+): Promise<number> {
   const batch = policy.batch ?? 500;
   let jobs = 0;
   for (;;) {
@@ -19,6 +23,9 @@ export async function applyRetention(db: Database, sql: Statements, policy: Rete
     jobs += rows.length;
     if (rows.length < batch) break;
   }
-  await db.query(sql.get('delete-old-events'), [policy.eventsMs ?? policy.finishedJobsMs, batch * 20]);
+  await db.query(sql.get('delete-old-events'), [
+    policy.eventsMs ?? policy.finishedJobsMs,
+    batch * 20,
+  ]);
   return jobs;
 }

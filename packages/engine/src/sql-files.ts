@@ -20,11 +20,17 @@ export function loadMigrations(): Migration[] {
     .sort()
     .map((file) => {
       const match = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(file);
-      if (!match?.[1] || !match[2]) throw new Error(`migration file name ${file} is not NNNN_name.sql`);
-      return { id: Number(match[1]), name: match[2], sql: readFileSync(new URL(file, dir), 'utf8') };
+      if (!match?.[1] || !match[2])
+        throw new Error(`migration file name ${file} is not NNNN_name.sql`);
+      return {
+        id: Number(match[1]),
+        name: match[2],
+        sql: readFileSync(new URL(file, dir), 'utf8'),
+      };
     });
   migrations.forEach((m, i) => {
-    if (m.id !== i + 1) throw new Error(`migration ${m.id}_${m.name} is out of sequence; expected ${i + 1}`);
+    if (m.id !== i + 1)
+      throw new Error(`migration ${m.id}_${m.name} is out of sequence; expected ${i + 1}`);
   });
   return migrations;
 }

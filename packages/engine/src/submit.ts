@@ -15,7 +15,11 @@ export interface SubmitResult {
  * Validates a submission and writes the job with all its tasks in one transaction; resolves only
  * after the commit. Invalid input throws `DROVER_E_INVALID_PARAMS` before anything is written.
  */
-export async function submitJob(db: Database, sql: Statements, input: unknown): Promise<SubmitResult> {
+export async function submitJob(
+  db: Database,
+  sql: Statements,
+  input: unknown,
+): Promise<SubmitResult> {
   const job = parseOrThrow(JobSubmission, input, 'job submission');
   const stages = expandStages(job);
   const taskCount = stages.reduce((n, s) => n + s.task_count, 0);

@@ -1,4 +1,11 @@
-import { HostStats, Tag, TaskTypeName, WorkerName, WorkerState, parseOrThrow } from '@drover/protocol';
+import {
+  HostStats,
+  Tag,
+  TaskTypeName,
+  WorkerName,
+  WorkerState,
+  parseOrThrow,
+} from '@drover/protocol';
 import type { WorkerRecord } from '@drover/protocol';
 import { z } from 'zod';
 import type { Database } from './database.js';
@@ -20,13 +27,10 @@ export async function registerWorker(
   input: WorkerRegistration,
 ): Promise<{ worker: WorkerRecord; created: boolean }> {
   const w = parseOrThrow(WorkerRegistration, input, 'worker registration');
-  const [row] = await db.query<{ worker: WorkerRecord; created: boolean }>(sql.get('upsert-worker'), [
-    w.name,
-    w.host,
-    w.tags,
-    w.taskTypes,
-    w.slots,
-  ]);
+  const [row] = await db.query<{ worker: WorkerRecord; created: boolean }>(
+    sql.get('upsert-worker'),
+    [w.name, w.host, w.tags, w.taskTypes, w.slots],
+  );
   if (!row) throw new Error('upsert-worker returned no row');
   return row;
 }
@@ -38,7 +42,10 @@ export async function setWorkerState(
   state: WorkerState,
 ): Promise<WorkerRecord | undefined> {
   parseOrThrow(WorkerState, state, 'worker state');
-  const [row] = await db.query<{ worker: WorkerRecord }>(sql.get('set-worker-state'), [workerId, state]);
+  const [row] = await db.query<{ worker: WorkerRecord }>(sql.get('set-worker-state'), [
+    workerId,
+    state,
+  ]);
   return row?.worker;
 }
 
@@ -49,6 +56,9 @@ export async function touchWorkers(
   beats: readonly { workerId: string; stats?: HostStats }[],
 ): Promise<void> {
   if (beats.length === 0) return;
-  const rows = beats.map((b) => ({ id: b.workerId, stats: b.stats ? parseOrThrow(HostStats, b.stats, 'host stats') : null }));
+  const rows = beats.map((b) => ({
+    id: b.workerId,
+    stats: b.stats ? parseOrThrow(HostStats, b.stats, 'host stats') : null,
+  }));
   await db.query(sql.get('touch-workers'), [JSON.stringify(rows)]);
 }
