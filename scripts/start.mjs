@@ -5,7 +5,11 @@ import { hostname } from 'node:os';
 import { openEngine } from '../packages/engine/dist/src/index.js';
 
 const dataDir = process.env.DROVER_DATA_DIR ?? 'data';
-const engine = await openEngine({ dataDir, databaseUrl: process.env.DROVER_DATABASE_URL, migrate: true });
+const engine = await openEngine({
+  dataDir,
+  databaseUrl: process.env.DROVER_DATABASE_URL,
+  migrate: true,
+});
 try {
   const { worker } = await engine.registerWorker({
     name: `${hostname()}-hello`,

@@ -6,7 +6,15 @@ import type { TestEngine } from './harness.js';
 
 /** The job's counts and progress as a full scan of its tasks would compute them. */
 function fromTasks(tasks: TaskRecord[]): Pick<JobRecord, 'counts' | 'progress'> {
-  const counts = { queued: 0, blocked: 0, leased: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+  const counts = {
+    queued: 0,
+    blocked: 0,
+    leased: 0,
+    running: 0,
+    succeeded: 0,
+    failed: 0,
+    cancelled: 0,
+  };
   let sum = 0;
   for (const task of tasks) {
     counts[task.status] += 1;
@@ -36,14 +44,29 @@ describe(`job aggregates (${backend})`, () => {
       then: [{ taskType: sheet }],
     });
     const workers = await Promise.all(
-      [1, 2].map(async (n) => (await t.engine.registerWorker({ name: uniqueType(`w${n}`), host: 'h', taskTypes: [type, sheet], slots: 10 })).worker),
+      [1, 2].map(
+        async (n) =>
+          (
+            await t.engine.registerWorker({
+              name: uniqueType(`w${n}`),
+              host: 'h',
+              taskTypes: [type, sheet],
+              slots: 10,
+            })
+          ).worker,
+      ),
     );
     // A seeded sequence of claims, progress, results, failures and lost workers.
     let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let round = 0; round < 12; round++) {
       for (const w of workers) {
-        const held = await t.engine.claim({ workerId: w.id, taskTypes: [type, sheet], tags: [], limit: 1 + Math.floor(random() * 8) });
+        const held = await t.engine.claim({
+          workerId: w.id,
+          taskTypes: [type, sheet],
+          tags: [],
+          limit: 1 + Math.floor(random() * 8),
+        });
         await t.engine.reportProgress(held.map((a) => ({ ...a, progress: random() })));
         const results = held.filter(() => random() < 0.6);
         const failures = held.filter((a) => !results.includes(a) && random() < 0.5);
@@ -54,7 +77,10 @@ describe(`job aggregates (${backend})`, () => {
       const current = await t.engine.getJob(job.id);
       const scanned = fromTasks(await t.engine.listTasks(job.id));
       assert.deepEqual(current.counts, scanned.counts, `counts after round ${round}`);
-      assert.ok(Math.abs(current.progress - scanned.progress) < 1e-5, `progress after round ${round}: ${current.progress} vs ${scanned.progress}`);
+      assert.ok(
+        Math.abs(current.progress - scanned.progress) < 1e-5,
+        `progress after round ${round}: ${current.progress} vs ${scanned.progress}`,
+      );
     }
     await t.engine.cancelJob(job.id, 'enough');
     for (const w of workers) await t.engine.loseWorkerAttempts(w.id);

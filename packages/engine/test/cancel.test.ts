@@ -21,8 +21,14 @@ describe(`cancel (${backend})`, () => {
       items: Array.from({ length: items }, (_, i) => ({ i })),
       ...(then ? { then: [{ taskType: sheet }] } : {}),
     });
-    const { worker } = await t.engine.registerWorker({ name: uniqueType('w'), host: 'h', taskTypes: [type, sheet], slots: 10 });
-    const claim = (limit: number) => t.engine.claim({ workerId: worker.id, taskTypes: [type, sheet], tags: [], limit });
+    const { worker } = await t.engine.registerWorker({
+      name: uniqueType('w'),
+      host: 'h',
+      taskTypes: [type, sheet],
+      slots: 10,
+    });
+    const claim = (limit: number) =>
+      t.engine.claim({ workerId: worker.id, taskTypes: [type, sheet], tags: [], limit });
     return { job, worker, claim };
   }
 

@@ -14,19 +14,41 @@ describe(`claim (${backend})`, () => {
   });
 
   async function worker(taskTypes: string[], tags: string[] = [], name = uniqueType('worker')) {
-    return (await t.engine.registerWorker({ name, host: 'test-host', taskTypes, tags, slots: 8 })).worker;
+    return (await t.engine.registerWorker({ name, host: 'test-host', taskTypes, tags, slots: 8 }))
+      .worker;
   }
 
   it('takes tasks by priority, then run-at, then submission order, each with a lease', async () => {
     const type = uniqueType();
     const past = new Date(Date.now() - 60_000).toISOString();
-    const low = await t.engine.submit({ group: 'g', taskType: type, priority: -1, params: { p: 'low' } });
+    const low = await t.engine.submit({
+      group: 'g',
+      taskType: type,
+      priority: -1,
+      params: { p: 'low' },
+    });
     const first = await t.engine.submit({ group: 'g', taskType: type, params: { p: 'first' } });
     const second = await t.engine.submit({ group: 'g', taskType: type, params: { p: 'second' } });
-    const early = await t.engine.submit({ group: 'g', taskType: type, runAt: past, params: { p: 'early' } });
-    const high = await t.engine.submit({ group: 'g', taskType: type, priority: 5, params: { p: 'high' } });
+    const early = await t.engine.submit({
+      group: 'g',
+      taskType: type,
+      runAt: past,
+      params: { p: 'early' },
+    });
+    const high = await t.engine.submit({
+      group: 'g',
+      taskType: type,
+      priority: 5,
+      params: { p: 'high' },
+    });
     const w = await worker([type]);
-    const claimed = await t.engine.claim({ workerId: w.id, taskTypes: [type], tags: [], limit: 10, leaseMs: 60_000 });
+    const claimed = await t.engine.claim({
+      workerId: w.id,
+      taskTypes: [type],
+      tags: [],
+      limit: 10,
+      leaseMs: 60_000,
+    });
     assert.deepEqual(
       claimed.map((a) => a.task.jobId),
       [high.job.id, early.job.id, first.job.id, second.job.id, low.job.id],
@@ -48,16 +70,28 @@ describe(`claim (${backend})`, () => {
     assert.equal(job.status, 'running');
     assert.equal(job.counts.leased, 1);
     assert.ok(job.startedAt);
-    assert.deepEqual(await t.engine.claim({ workerId: w.id, taskTypes: [type], tags: [], limit: 10 }), []);
+    assert.deepEqual(
+      await t.engine.claim({ workerId: w.id, taskTypes: [type], tags: [], limit: 10 }),
+      [],
+    );
   });
 
   it('takes at most the limit, and each task once', async () => {
     const type = uniqueType();
-    await t.engine.submit({ group: 'g', taskType: type, items: Array.from({ length: 25 }, (_, i) => ({ i })) });
+    await t.engine.submit({
+      group: 'g',
+      taskType: type,
+      items: Array.from({ length: 25 }, (_, i) => ({ i })),
+    });
     const w = await worker([type]);
     const seen = new Set<string>();
     for (const expected of [10, 10, 5, 0]) {
-      const batch = await t.engine.claim({ workerId: w.id, taskTypes: [type], tags: [], limit: 10 });
+      const batch = await t.engine.claim({
+        workerId: w.id,
+        taskTypes: [type],
+        tags: [],
+        limit: 10,
+      });
       assert.equal(batch.length, expected);
       for (const a of batch) {
         assert.ok(!seen.has(a.task.id), `task ${a.task.id} claimed twice`);
@@ -71,16 +105,30 @@ describe(`claim (${backend})`, () => {
     const other = uniqueType();
     await t.engine.submit({ group: 'g', taskType: other });
     const gpu = await t.engine.submit({ group: 'g', taskType: mine, tags: ['gpu'] });
-    const gpuSite = await t.engine.submit({ group: 'g', taskType: mine, tags: ['gpu', 'site:madison'] });
+    const gpuSite = await t.engine.submit({
+      group: 'g',
+      taskType: mine,
+      tags: ['gpu', 'site:madison'],
+    });
     const plain = await t.engine.submit({ group: 'g', taskType: mine });
     const cpuWorker = await worker([mine]);
-    const cpu = await t.engine.claim({ workerId: cpuWorker.id, taskTypes: [mine], tags: [], limit: 10 });
+    const cpu = await t.engine.claim({
+      workerId: cpuWorker.id,
+      taskTypes: [mine],
+      tags: [],
+      limit: 10,
+    });
     assert.deepEqual(
       cpu.map((a) => a.task.jobId),
       [plain.job.id],
     );
     const gpuWorker = await worker([mine], ['gpu', 'linux']);
-    const onGpu = await t.engine.claim({ workerId: gpuWorker.id, taskTypes: [mine], tags: ['gpu', 'linux'], limit: 10 });
+    const onGpu = await t.engine.claim({
+      workerId: gpuWorker.id,
+      taskTypes: [mine],
+      tags: ['gpu', 'linux'],
+      limit: 10,
+    });
     assert.deepEqual(
       onGpu.map((a) => a.task.jobId),
       [gpu.job.id],
@@ -100,9 +148,16 @@ describe(`claim (${backend})`, () => {
 
   it('leaves tasks whose run-at is in the future', async () => {
     const type = uniqueType();
-    await t.engine.submit({ group: 'g', taskType: type, runAt: new Date(Date.now() + 3_600_000).toISOString() });
+    await t.engine.submit({
+      group: 'g',
+      taskType: type,
+      runAt: new Date(Date.now() + 3_600_000).toISOString(),
+    });
     const w = await worker([type]);
-    assert.deepEqual(await t.engine.claim({ workerId: w.id, taskTypes: [type], tags: [], limit: 10 }), []);
+    assert.deepEqual(
+      await t.engine.claim({ workerId: w.id, taskTypes: [type], tags: [], limit: 10 }),
+      [],
+    );
   });
 
   it('gives nothing to a disabled, draining or offline worker', async () => {
@@ -111,9 +166,16 @@ describe(`claim (${backend})`, () => {
     const w = await worker([type]);
     for (const state of ['disabled', 'draining', 'offline'] as const) {
       await t.engine.setWorkerState(w.id, state);
-      assert.deepEqual(await t.engine.claim({ workerId: w.id, taskTypes: [type], tags: [], limit: 10 }), [], state);
+      assert.deepEqual(
+        await t.engine.claim({ workerId: w.id, taskTypes: [type], tags: [], limit: 10 }),
+        [],
+        state,
+      );
     }
     await t.engine.setWorkerState(w.id, 'online');
-    assert.equal((await t.engine.claim({ workerId: w.id, taskTypes: [type], tags: [], limit: 10 })).length, 1);
+    assert.equal(
+      (await t.engine.claim({ workerId: w.id, taskTypes: [type], tags: [], limit: 10 })).length,
+      1,
+    );
   });
 });

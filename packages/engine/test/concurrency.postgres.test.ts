@@ -29,14 +29,27 @@ describe('concurrency on a PostgreSQL server', () => {
     });
     const claimedBy = await Promise.all(
       engines.map(async (engine, n) => {
-        const { worker } = await engine.registerWorker({ name: `claimer-${n}`, host: 'h', taskTypes: [type], slots: 50 });
+        const { worker } = await engine.registerWorker({
+          name: `claimer-${n}`,
+          host: 'h',
+          taskTypes: [type],
+          slots: 50,
+        });
         const mine: string[] = [];
         for (;;) {
-          const held = await engine.claim({ workerId: worker.id, taskTypes: [type], tags: [], limit: 50 });
+          const held = await engine.claim({
+            workerId: worker.id,
+            taskTypes: [type],
+            tags: [],
+            limit: 50,
+          });
           if (held.length === 0) break;
           mine.push(...held.map((a) => a.task.id));
           const outcomes = await engine.complete(held.map((a) => ({ ...a, result: { by: n } })));
-          assert.ok(outcomes.every((o) => o.accepted), 'every result of a claimed task is accepted');
+          assert.ok(
+            outcomes.every((o) => o.accepted),
+            'every result of a claimed task is accepted',
+          );
         }
         return mine;
       }),
@@ -56,12 +69,25 @@ describe('concurrency on a PostgreSQL server', () => {
   it('never lets a reader skip an event whose transaction commits after a later one', async () => {
     const [engine] = engines;
     assert.ok(engine);
-    const { worker: slow } = await engine.registerWorker({ name: uniqueType('slow'), host: 'h', taskTypes: ['x'], slots: 1 });
-    const { worker: fast } = await engine.registerWorker({ name: uniqueType('fast'), host: 'h', taskTypes: ['x'], slots: 1 });
+    const { worker: slow } = await engine.registerWorker({
+      name: uniqueType('slow'),
+      host: 'h',
+      taskTypes: ['x'],
+      slots: 1,
+    });
+    const { worker: fast } = await engine.registerWorker({
+      name: uniqueType('fast'),
+      host: 'h',
+      taskTypes: ['x'],
+      slots: 1,
+    });
     const head = await engine.headCursor('workers');
 
     // The slow transaction appends its event first but commits last.
-    const client = new pg.Client({ connectionString: databaseUrl, options: `-c search_path=${schema}` });
+    const client = new pg.Client({
+      connectionString: databaseUrl,
+      options: `-c search_path=${schema}`,
+    });
     await client.connect();
     try {
       await client.query('BEGIN');
@@ -74,7 +100,9 @@ describe('concurrency on a PostgreSQL server', () => {
     } finally {
       await client.end();
     }
-    const events = await readEventsUntil(engine, 'workers', (all) => all.length >= 2, { after: head });
+    const events = await readEventsUntil(engine, 'workers', (all) => all.length >= 2, {
+      after: head,
+    });
     assert.deepEqual(
       events.map((e) => e.subject),
       [slow.id, fast.id],

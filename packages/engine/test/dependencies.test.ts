@@ -29,7 +29,8 @@ describe(`dependencies between stages (${backend})`, () => {
       taskTypes: [render, sheet, publish],
       slots: 100,
     });
-    const claim = (types: string[]) => t.engine.claim({ workerId: worker.id, taskTypes: types, tags: [], limit: 100 });
+    const claim = (types: string[]) =>
+      t.engine.claim({ workerId: worker.id, taskTypes: types, tags: [], limit: 100 });
     return { job, render, sheet, publish, claim };
   }
 
@@ -68,12 +69,20 @@ describe(`dependencies between stages (${backend})`, () => {
     for (const task of later) {
       assert.equal(task.status, 'cancelled');
       assert.equal(task.error?.code, 'DROVER_E_DEPENDENCY_FAILED');
-      assert.match(task.error?.message ?? '', new RegExp(`Task ${bad.task.id} \\(stage 0\\) ended failed`));
+      assert.match(
+        task.error?.message ?? '',
+        new RegExp(`Task ${bad.task.id} \\(stage 0\\) ended failed`),
+      );
     }
     const finished = await t.engine.getJob(job.id);
     assert.equal(finished.status, 'failed');
     assert.deepEqual(
-      [finished.counts.succeeded, finished.counts.failed, finished.counts.cancelled, finished.counts.blocked],
+      [
+        finished.counts.succeeded,
+        finished.counts.failed,
+        finished.counts.cancelled,
+        finished.counts.blocked,
+      ],
       [2, 1, 2, 0],
     );
   });

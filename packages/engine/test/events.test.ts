@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DroverError, EventRecord, JobRecord } from '@drover/protocol';
+import type { JobRecord } from '@drover/protocol';
+import { DroverError, EventRecord } from '@drover/protocol';
 import { backend, openTestEngine, readEventsUntil, sleep, uniqueType } from './harness.js';
 import type { TestEngine } from './harness.js';
 
@@ -17,8 +18,18 @@ describe(`events (${backend})`, () => {
     const type = uniqueType();
     const group = `ev-${process.pid}`;
     const { job } = await t.engine.submit({ group, taskType: type, items: [{ i: 0 }, { i: 1 }] });
-    const { worker } = await t.engine.registerWorker({ name: uniqueType('w'), host: 'h', taskTypes: [type], slots: 2 });
-    const held = await t.engine.claim({ workerId: worker.id, taskTypes: [type], tags: [], limit: 2 });
+    const { worker } = await t.engine.registerWorker({
+      name: uniqueType('w'),
+      host: 'h',
+      taskTypes: [type],
+      slots: 2,
+    });
+    const held = await t.engine.claim({
+      workerId: worker.id,
+      taskTypes: [type],
+      tags: [],
+      limit: 2,
+    });
     await t.engine.reportProgress(held.map((a) => ({ ...a, progress: 0.5 })));
     await t.engine.complete(held.map((a) => ({ ...a, result: a.task.index })));
 
@@ -39,10 +50,16 @@ describe(`events (${backend})`, () => {
       [a1, 'succeeded'],
     ]);
     assert.equal(onJob[0]?.kind, 'job.added');
-    const jobProgress = onJob.filter((e) => e.kind.startsWith('job.')).map((e) => (e.data as JobRecord).progress);
+    const jobProgress = onJob
+      .filter((e) => e.kind.startsWith('job.'))
+      .map((e) => (e.data as JobRecord).progress);
     assert.deepEqual(jobProgress, [0, 0, 0.5, 1]);
 
-    const onGroup = await readEventsUntil(t.engine, `jobs/${group}`, (events) => events.length >= 4);
+    const onGroup = await readEventsUntil(
+      t.engine,
+      `jobs/${group}`,
+      (events) => events.length >= 4,
+    );
     assert.deepEqual(
       onGroup.map((e) => e.kind),
       ['job.added', 'job.updated', 'job.updated', 'job.updated'],
@@ -71,9 +88,14 @@ describe(`events (${backend})`, () => {
     await t.engine.submit({ group, taskType: uniqueType() });
     await readEventsUntil(t.engine, `jobs/${group}`, (events) => events.length >= 1);
     const head = await t.engine.headCursor(`jobs/${group}`);
-    assert.deepEqual((await t.engine.readEvents({ topic: `jobs/${group}`, after: head })).events, []);
+    assert.deepEqual(
+      (await t.engine.readEvents({ topic: `jobs/${group}`, after: head })).events,
+      [],
+    );
     const { job } = await t.engine.submit({ group, taskType: uniqueType() });
-    const next = await readEventsUntil(t.engine, `jobs/${group}`, (events) => events.length >= 1, { after: head });
+    const next = await readEventsUntil(t.engine, `jobs/${group}`, (events) => events.length >= 1, {
+      after: head,
+    });
     assert.deepEqual(
       next.map((e) => [e.kind, e.subject]),
       [['job.added', job.id]],
@@ -83,11 +105,22 @@ describe(`events (${backend})`, () => {
 
   it('records workers joining and changing state', async () => {
     const name = uniqueType('w');
-    const { worker } = await t.engine.registerWorker({ name, host: 'h', taskTypes: ['x'], slots: 1 });
+    const { worker } = await t.engine.registerWorker({
+      name,
+      host: 'h',
+      taskTypes: ['x'],
+      slots: 1,
+    });
     await t.engine.setWorkerState(worker.id, 'draining');
-    const events = await readEventsUntil(t.engine, 'workers', (all) => all.filter((e) => e.subject === worker.id).length >= 2);
+    const events = await readEventsUntil(
+      t.engine,
+      'workers',
+      (all) => all.filter((e) => e.subject === worker.id).length >= 2,
+    );
     assert.deepEqual(
-      events.filter((e) => e.subject === worker.id).map((e) => [e.kind, (e.data as { state: string }).state]),
+      events
+        .filter((e) => e.subject === worker.id)
+        .map((e) => [e.kind, (e.data as { state: string }).state]),
       [
         ['worker.added', 'online'],
         ['worker.updated', 'draining'],
@@ -103,7 +136,11 @@ describe(`events (${backend})`, () => {
       const { job } = await t.engine.submit({ group, taskType: uniqueType() });
       const deadline = Date.now() + 5000;
       const seen = () => payloads.flatMap((p) => p.split('\n'));
-      while (!(seen().includes(`jobs/${group}`) && seen().includes('queue')) && Date.now() < deadline) await sleep(10);
+      while (
+        !(seen().includes(`jobs/${group}`) && seen().includes('queue')) &&
+        Date.now() < deadline
+      )
+        await sleep(10);
       assert.ok(seen().includes(`jobs/${group}`), `got ${JSON.stringify(payloads)}`);
       assert.ok(seen().includes(`job/${job.id}`));
       assert.ok(seen().includes('queue'));
@@ -119,7 +156,8 @@ describe(`events (${backend})`, () => {
     ]) {
       await assert.rejects(
         t.engine.readEvents(request),
-        (error: unknown) => error instanceof DroverError && error.code === 'DROVER_E_INVALID_PARAMS',
+        (error: unknown) =>
+          error instanceof DroverError && error.code === 'DROVER_E_INVALID_PARAMS',
       );
     }
   });

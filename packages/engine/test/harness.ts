@@ -2,7 +2,15 @@
 // PostgreSQL server at DROVER_TEST_DATABASE_URL when DROVER_TEST_BACKEND=postgres. Each call gets
 // its own database: a copy of a migrated PGlite template directory, or a fresh schema.
 import { createHash, randomUUID } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -11,14 +19,16 @@ import type { Engine } from '../src/index.js';
 import type { EventRecord } from '@drover/protocol';
 
 export const backend = process.env.DROVER_TEST_BACKEND === 'postgres' ? 'postgres' : 'pglite';
-export const databaseUrl = process.env.DROVER_TEST_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test';
+export const databaseUrl =
+  process.env.DROVER_TEST_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test';
 
 const migrationsDir = new URL('../../migrations/', import.meta.url);
 
 /** A template directory per version of the migrations, so a changed schema gets a new one. */
 function templateDir(): string {
   const hash = createHash('sha256');
-  for (const file of readdirSync(migrationsDir).sort()) hash.update(readFileSync(new URL(file, migrationsDir)));
+  for (const file of readdirSync(migrationsDir).sort())
+    hash.update(readFileSync(new URL(file, migrationsDir)));
   return join(tmpdir(), `drover-pglite-template-${hash.digest('hex').slice(0, 12)}`);
 }
 
@@ -117,7 +127,9 @@ export async function readEventsUntil(
     cursor = page.cursor;
     if (done(events)) return events;
     if (Date.now() > deadline) {
-      throw new Error(`${topic}: gave up waiting after ${events.length} events: ${JSON.stringify(events.map((e) => e.kind))}`);
+      throw new Error(
+        `${topic}: gave up waiting after ${events.length} events: ${JSON.stringify(events.map((e) => e.kind))}`,
+      );
     }
     await sleep(20);
   }

@@ -33,7 +33,10 @@ describe(`migrations (${backend})`, () => {
     assert.equal(report.from, report.to);
     const again = await migrate(db);
     assert.deepEqual(again.applied, []);
-    assert.deepEqual(await db.query('SELECT id, status, updated_at FROM jobs ORDER BY id'), jobsBefore);
+    assert.deepEqual(
+      await db.query('SELECT id, status, updated_at FROM jobs ORDER BY id'),
+      jobsBefore,
+    );
     const { current, required } = await schemaVersion(db);
     assert.equal(current, required);
   });
@@ -41,7 +44,11 @@ describe(`migrations (${backend})`, () => {
   it('refuses a database migrated by a newer Drover', async () => {
     await db.query(`INSERT INTO migrations (id, name) VALUES (9999, 'from_the_future')`);
     try {
-      await assert.rejects(migrate(db), (error: unknown) => error instanceof DroverError && error.code === 'DROVER_E_SCHEMA_TOO_NEW');
+      await assert.rejects(
+        migrate(db),
+        (error: unknown) =>
+          error instanceof DroverError && error.code === 'DROVER_E_SCHEMA_TOO_NEW',
+      );
     } finally {
       await db.query('DELETE FROM migrations WHERE id = 9999');
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { EventRecord } from '@drover/protocol';
+import type { EventRecord } from '@drover/protocol';
 import type { Assignment } from '@drover/protocol';
 import { backend, openTestEngine, readEventsUntil, uniqueType } from './harness.js';
 import type { TestEngine } from './harness.js';
@@ -14,11 +14,23 @@ describe(`reports (${backend})`, () => {
     await t.close();
   });
 
-  async function claimOne(params: Record<string, unknown> = {}): Promise<{ a: Assignment; workerId: string }> {
+  async function claimOne(
+    params: Record<string, unknown> = {},
+  ): Promise<{ a: Assignment; workerId: string }> {
     const type = uniqueType();
     await t.engine.submit({ group: 'reports', taskType: type, params });
-    const { worker } = await t.engine.registerWorker({ name: uniqueType('w'), host: 'h', taskTypes: [type], slots: 1 });
-    const [a] = await t.engine.claim({ workerId: worker.id, taskTypes: [type], tags: [], limit: 1 });
+    const { worker } = await t.engine.registerWorker({
+      name: uniqueType('w'),
+      host: 'h',
+      taskTypes: [type],
+      slots: 1,
+    });
+    const [a] = await t.engine.claim({
+      workerId: worker.id,
+      taskTypes: [type],
+      tags: [],
+      limit: 1,
+    });
     assert.ok(a);
     return { a, workerId: worker.id };
   }
@@ -48,7 +60,9 @@ describe(`reports (${backend})`, () => {
 
   it('stores the result once: the job succeeds and a second result is refused', async () => {
     const { a } = await claimOne();
-    assert.deepEqual(await t.engine.complete([{ ...a, result: 'hi!' }]), [{ attemptId: a.attemptId, accepted: true }]);
+    assert.deepEqual(await t.engine.complete([{ ...a, result: 'hi!' }]), [
+      { attemptId: a.attemptId, accepted: true },
+    ]);
     const task = await t.engine.getTask(a.task.id);
     assert.equal(task.status, 'succeeded');
     assert.equal(task.result, 'hi!');
@@ -58,7 +72,9 @@ describe(`reports (${backend})`, () => {
     assert.equal(job.progress, 1);
     assert.ok(job.finishedAt);
     const seen = await refusals();
-    assert.deepEqual(await t.engine.complete([{ ...a, result: 'again' }]), [{ attemptId: a.attemptId, accepted: false }]);
+    assert.deepEqual(await t.engine.complete([{ ...a, result: 'again' }]), [
+      { attemptId: a.attemptId, accepted: false },
+    ]);
     assert.equal((await t.engine.getTask(a.task.id)).result, 'hi!', 'the first result stands');
     const refused = (await refusals(seen.length + 1)).slice(seen.length);
     assert.equal(refused.length, 1);
@@ -73,10 +89,15 @@ describe(`reports (${backend})`, () => {
     assert.deepEqual(await t.engine.reportProgress([{ ...forged, progress: 0.9 }]), [
       { attemptId: a.attemptId, accepted: false },
     ]);
-    assert.deepEqual(await t.engine.appendLogs([{ ...forged, lines: [{ at: new Date().toISOString(), stream: 'stdout', line: 'x' }] }]), [
+    assert.deepEqual(
+      await t.engine.appendLogs([
+        { ...forged, lines: [{ at: new Date().toISOString(), stream: 'stdout', line: 'x' }] },
+      ]),
+      [{ attemptId: a.attemptId, accepted: false }],
+    );
+    assert.deepEqual(await t.engine.complete([{ ...forged, result: 1 }]), [
       { attemptId: a.attemptId, accepted: false },
     ]);
-    assert.deepEqual(await t.engine.complete([{ ...forged, result: 1 }]), [{ attemptId: a.attemptId, accepted: false }]);
     assert.deepEqual(await t.engine.fail([{ ...forged, error: { message: 'boom' } }]), [
       { attemptId: a.attemptId, accepted: false },
     ]);
@@ -87,7 +108,10 @@ describe(`reports (${backend})`, () => {
     assert.equal(task.progress, 0);
     assert.equal(task.result, null);
     assert.equal((await refusals(seen + 4)).length - seen, 4);
-    assert.deepEqual((await t.engine.readEvents({ topic: `task/${a.task.id}/log`, after: '' })).events, []);
+    assert.deepEqual(
+      (await t.engine.readEvents({ topic: `task/${a.task.id}/log`, after: '' })).events,
+      [],
+    );
   });
 
   it('keeps log lines in order on the task log topic', async () => {
@@ -100,7 +124,9 @@ describe(`reports (${backend})`, () => {
     await t.engine.appendLogs([{ ...a, lines: [{ at, stream: 'stdout', line: 'three' }] }]);
     const events = await readEventsUntil(t.engine, `task/${a.task.id}/log`, (e) => e.length >= 2);
     assert.equal(events.length, 2, 'one event per batch of an attempt');
-    const lines = events.flatMap((e) => (e.data as { lines: { line: string }[] }).lines.map((l) => l.line));
+    const lines = events.flatMap((e) =>
+      (e.data as { lines: { line: string }[] }).lines.map((l) => l.line),
+    );
     assert.deepEqual(lines, ['one', 'two', 'three']);
     assert.equal((events[0]?.data as { attempt: number }).attempt, 1);
   });

@@ -15,16 +15,36 @@ describe(`retention (${backend})`, () => {
   it('deletes finished jobs older than the cut-off with their rows, and keeps the rest', async () => {
     const type = uniqueType();
     const group = `ret-${process.pid}`;
-    const { worker } = await t.engine.registerWorker({ name: uniqueType('w'), host: 'h', taskTypes: [type], slots: 10 });
+    const { worker } = await t.engine.registerWorker({
+      name: uniqueType('w'),
+      host: 'h',
+      taskTypes: [type],
+      slots: 10,
+    });
     const old = await t.engine.submit({ group, taskType: type, items: [{ i: 1 }, { i: 2 }] });
     const running = await t.engine.submit({ group, taskType: uniqueType('other') });
-    const held = await t.engine.claim({ workerId: worker.id, taskTypes: [type], tags: [], limit: 10 });
-    await t.engine.appendLogs(held.map((a) => ({ ...a, lines: [{ at: new Date().toISOString(), stream: 'stdout', line: 'x' }] })));
+    const held = await t.engine.claim({
+      workerId: worker.id,
+      taskTypes: [type],
+      tags: [],
+      limit: 10,
+    });
+    await t.engine.appendLogs(
+      held.map((a) => ({
+        ...a,
+        lines: [{ at: new Date().toISOString(), stream: 'stdout', line: 'x' }],
+      })),
+    );
     await t.engine.complete(held.map((a) => ({ ...a, result: null })));
     const oldTaskId = held[0]?.task.id ?? '';
     await sleep(300);
     const fresh = await t.engine.submit({ group, taskType: type });
-    const [f] = await t.engine.claim({ workerId: worker.id, taskTypes: [type], tags: [], limit: 1 });
+    const [f] = await t.engine.claim({
+      workerId: worker.id,
+      taskTypes: [type],
+      tags: [],
+      limit: 1,
+    });
     assert.ok(f);
     await t.engine.complete([{ ...f, result: null }]);
 
@@ -32,15 +52,31 @@ describe(`retention (${backend})`, () => {
     await assert.rejects(t.engine.getJob(old.job.id), /no job/);
     await assert.rejects(t.engine.getTask(oldTaskId), /no task/);
     assert.deepEqual(await t.engine.listAttempts(oldTaskId), []);
-    assert.deepEqual((await t.engine.readEvents({ topic: `job/${old.job.id}`, after: '' })).events, []);
-    assert.deepEqual((await t.engine.readEvents({ topic: `task/${oldTaskId}/log`, after: '' })).events, []);
+    assert.deepEqual(
+      (await t.engine.readEvents({ topic: `job/${old.job.id}`, after: '' })).events,
+      [],
+    );
+    assert.deepEqual(
+      (await t.engine.readEvents({ topic: `task/${oldTaskId}/log`, after: '' })).events,
+      [],
+    );
     assert.equal((await t.engine.getJob(fresh.job.id)).status, 'succeeded');
-    assert.equal((await t.engine.getJob(running.job.id)).status, 'queued', 'unfinished jobs stay, however old');
-    const removed = await readEventsUntil(t.engine, `jobs/${group}`, (events) => events.some((e) => e.kind === 'job.removed'));
+    assert.equal(
+      (await t.engine.getJob(running.job.id)).status,
+      'queued',
+      'unfinished jobs stay, however old',
+    );
+    const removed = await readEventsUntil(t.engine, `jobs/${group}`, (events) =>
+      events.some((e) => e.kind === 'job.removed'),
+    );
     assert.deepEqual(
       removed.filter((e) => e.kind === 'job.removed').map((e) => e.subject),
       [old.job.id],
     );
-    assert.equal(await t.engine.applyRetention({ finishedJobsMs: 200 }), 0, 'a second pass finds nothing');
+    assert.equal(
+      await t.engine.applyRetention({ finishedJobsMs: 200 }),
+      0,
+      'a second pass finds nothing',
+    );
   });
 });

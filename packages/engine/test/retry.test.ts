@@ -16,21 +16,31 @@ describe(`retries, timeouts and lost leases (${backend})`, () => {
   async function setup(submission: Record<string, unknown>) {
     const type = uniqueType();
     const { job } = await t.engine.submit({ group: 'retry', taskType: type, ...submission });
-    const { worker } = await t.engine.registerWorker({ name: uniqueType('w'), host: 'h', taskTypes: [type], slots: 4 });
+    const { worker } = await t.engine.registerWorker({
+      name: uniqueType('w'),
+      host: 'h',
+      taskTypes: [type],
+      slots: 4,
+    });
     const claim = async (leaseMs = 60_000): Promise<Assignment[]> =>
       t.engine.claim({ workerId: worker.id, taskTypes: [type], tags: [], limit: 4, leaseMs });
     return { job, worker, claim };
   }
 
   it('retries a failed task after an exponential back-off with jitter, then fails it for good', async () => {
-    const { job, claim } = await setup({ maxAttempts: 3, backoff: { initialMs: 400, maxMs: 10_000 } });
+    const { job, claim } = await setup({
+      maxAttempts: 3,
+      backoff: { initialMs: 400, maxMs: 10_000 },
+    });
     const delays: number[] = [];
     for (let attempt = 1; attempt <= 3; attempt++) {
       const [a] = await claim();
       assert.ok(a, `attempt ${attempt} is claimable once its back-off has passed`);
       assert.equal(a.task.attempt, attempt);
       const failedAt = Date.now();
-      await t.engine.fail([{ ...a, error: { message: `boom ${attempt}`, stack: 'Error: boom\n    at run' } }]);
+      await t.engine.fail([
+        { ...a, error: { message: `boom ${attempt}`, stack: 'Error: boom\n    at run' } },
+      ]);
       const task = await t.engine.getTask(a.task.id);
       if (attempt < 3) {
         assert.equal(task.status, 'queued');
@@ -38,7 +48,10 @@ describe(`retries, timeouts and lost leases (${backend})`, () => {
         const delay = Date.parse(task.runAt) - failedAt;
         delays.push(delay);
         const base = 400 * 2 ** (attempt - 1);
-        assert.ok(delay >= base * 0.8 - 50 && delay <= base * 1.2 + 50, `attempt ${attempt}: back-off ${delay} ms, expected ${base} ± 20%`);
+        assert.ok(
+          delay >= base * 0.8 - 50 && delay <= base * 1.2 + 50,
+          `attempt ${attempt}: back-off ${delay} ms, expected ${base} ± 20%`,
+        );
         assert.deepEqual(await claim(), [], 'not claimable during its back-off');
         await sleep(Math.max(0, Date.parse(task.runAt) - Date.now()) + 20);
       } else {
@@ -91,14 +104,25 @@ describe(`retries, timeouts and lost leases (${backend})`, () => {
     assert.deepEqual(await t.engine.reapExpired(), [], 'nothing is due before the lease runs out');
     await sleep(300);
     const reaped = await t.engine.reapExpired();
-    assert.deepEqual(reaped, [{ attemptId: a.attemptId, taskId: a.task.id, workerId: a.task.workerId ?? '', status: 'lost' }]);
+    assert.deepEqual(reaped, [
+      {
+        attemptId: a.attemptId,
+        taskId: a.task.id,
+        workerId: a.task.workerId ?? '',
+        status: 'lost',
+      },
+    ]);
     const [again] = await claim();
     assert.ok(again);
     assert.equal(again.task.id, a.task.id);
     assert.equal(again.task.attempt, 2);
     // The first attempt's worker comes back too late: its report is refused.
-    assert.deepEqual(await t.engine.complete([{ ...a, result: 'late' }]), [{ attemptId: a.attemptId, accepted: false }]);
-    assert.deepEqual(await t.engine.complete([{ ...again, result: 'on time' }]), [{ attemptId: again.attemptId, accepted: true }]);
+    assert.deepEqual(await t.engine.complete([{ ...a, result: 'late' }]), [
+      { attemptId: a.attemptId, accepted: false },
+    ]);
+    assert.deepEqual(await t.engine.complete([{ ...again, result: 'on time' }]), [
+      { attemptId: again.attemptId, accepted: true },
+    ]);
     const task = await t.engine.getTask(a.task.id);
     assert.equal(task.status, 'succeeded');
     assert.equal(task.result, 'on time');
@@ -130,14 +154,14 @@ describe(`retries, timeouts and lost leases (${backend})`, () => {
   });
 
   it("loses a departed worker's attempts at once and requeues their tasks without back-off", async () => {
-    const { job, worker, claim } = await setup({ items: [{ i: 1 }, { i: 2 }], backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    const { job, worker, claim } = await setup({
+      items: [{ i: 1 }, { i: 2 }],
+      backoff: { initialMs: 60_000, maxMs: 60_000 },
+    });
     const held = await claim();
     assert.equal(held.length, 2);
     const lost = await t.engine.loseWorkerAttempts(worker.id, 'connection closed');
-    assert.deepEqual(
-      lost.map((l) => l.attemptId).sort(),
-      held.map((a) => a.attemptId).sort(),
-    );
+    assert.deepEqual(lost.map((l) => l.attemptId).sort(), held.map((a) => a.attemptId).sort());
     const again = await claim();
     assert.deepEqual(
       again.map((a) => [a.task.id, a.task.attempt]).sort(),

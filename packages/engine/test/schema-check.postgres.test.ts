@@ -10,7 +10,10 @@ describe('schema check on open (postgres)', () => {
     try {
       await assert.rejects(
         openEngine({ databaseUrl, schema }),
-        (error: unknown) => error instanceof DroverError && error.code === 'DROVER_E_SCHEMA_TOO_OLD' && /drover migrate/.test(error.message),
+        (error: unknown) =>
+          error instanceof DroverError &&
+          error.code === 'DROVER_E_SCHEMA_TOO_OLD' &&
+          /drover migrate/.test(error.message),
       );
       const engine = await openEngine({ databaseUrl, schema, migrate: true });
       assert.ok(engine.migration?.applied.includes('0001_init'));
@@ -25,7 +28,10 @@ describe('schema check on open (postgres)', () => {
   it('says clearly when the server does not answer', async () => {
     await assert.rejects(
       openEngine({ databaseUrl: 'postgres://root@127.0.0.1:1/nothing', schema: 'x' }),
-      (error: unknown) => error instanceof DroverError && error.code === 'DROVER_E_DATABASE_UNAVAILABLE' && /127\.0\.0\.1:1/.test(error.message),
+      (error: unknown) =>
+        error instanceof DroverError &&
+        error.code === 'DROVER_E_DATABASE_UNAVAILABLE' &&
+        /127\.0\.0\.1:1/.test(error.message),
     );
   });
 });

@@ -15,13 +15,25 @@ describe(`submit (${backend})`, () => {
 
   it('stores a single-task job, acknowledged with its record', async () => {
     const type = uniqueType();
-    const { job, created } = await t.engine.submit({ group: 'alice', taskType: type, params: { n: 1 } });
+    const { job, created } = await t.engine.submit({
+      group: 'alice',
+      taskType: type,
+      params: { n: 1 },
+    });
     assert.equal(created, true);
     JobRecord.parse(job);
     assert.equal(job.status, 'queued');
     assert.equal(job.taskCount, 1);
     assert.equal(job.name, type, 'the name defaults to the task type');
-    assert.deepEqual(job.counts, { queued: 1, blocked: 0, leased: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 });
+    assert.deepEqual(job.counts, {
+      queued: 1,
+      blocked: 0,
+      leased: 0,
+      running: 0,
+      succeeded: 0,
+      failed: 0,
+      cancelled: 0,
+    });
     const tasks = await t.engine.listTasks(job.id);
     assert.equal(tasks.length, 1);
     const [task] = tasks;
@@ -50,7 +62,11 @@ describe(`submit (${backend})`, () => {
       ],
     );
     const ids = tasks.map((task) => BigInt(task.id));
-    assert.deepEqual([...ids].sort((a, b) => (a < b ? -1 : 1)), ids, 'ids follow submission order');
+    assert.deepEqual(
+      [...ids].sort((a, b) => (a < b ? -1 : 1)),
+      ids,
+      'ids follow submission order',
+    );
   });
 
   it('expands a frame range with a step, then a stage that waits for it', async () => {
@@ -91,7 +107,12 @@ describe(`submit (${backend})`, () => {
 
   it('returns the first job for a repeated idempotency key, and refuses a different submission under it', async () => {
     const type = uniqueType();
-    const submission = { group: 'alice', taskType: type, params: { a: 1 }, idempotencyKey: 'order-17' };
+    const submission = {
+      group: 'alice',
+      taskType: type,
+      params: { a: 1 },
+      idempotencyKey: 'order-17',
+    };
     const first = await t.engine.submit(submission);
     const again = await t.engine.submit(submission);
     assert.equal(again.created, false);
@@ -101,7 +122,8 @@ describe(`submit (${backend})`, () => {
     assert.notEqual(elsewhere.job.id, first.job.id);
     await assert.rejects(
       t.engine.submit({ ...submission, params: { a: 2 } }),
-      (error: unknown) => error instanceof DroverError && error.code === 'DROVER_E_IDEMPOTENCY_CONFLICT',
+      (error: unknown) =>
+        error instanceof DroverError && error.code === 'DROVER_E_IDEMPOTENCY_CONFLICT',
     );
     const jobs = await t.engine.listJobs({ group: 'alice' });
     assert.equal(jobs.filter((j) => j.taskType === type).length, 1);
@@ -110,7 +132,10 @@ describe(`submit (${backend})`, () => {
   const invalid: [string, unknown][] = [
     ['no group', { taskType: 'x' }],
     ['a group with spaces', { group: 'a b', taskType: 'x' }],
-    ['both items and frames', { group: 'g', taskType: 'x', items: [{}], frames: { start: 1, end: 2 } }],
+    [
+      'both items and frames',
+      { group: 'g', taskType: 'x', items: [{}], frames: { start: 1, end: 2 } },
+    ],
     ['a backwards frame range', { group: 'g', taskType: 'x', frames: { start: 5, end: 1 } }],
     ['a zero step', { group: 'g', taskType: 'x', frames: { start: 1, end: 5, step: 0 } }],
     ['too many tasks', { group: 'g', taskType: 'x', frames: { start: 1, end: 2_000_000 } }],
@@ -126,7 +151,10 @@ describe(`submit (${backend})`, () => {
         assert.ok(error instanceof DroverError);
         assert.equal(error.code, 'DROVER_E_INVALID_PARAMS');
         assert.equal(error.rpcCode, -32602);
-        assert.ok(Array.isArray(error.details) && error.details.length > 0, 'names the fields at fault');
+        assert.ok(
+          Array.isArray(error.details) && error.details.length > 0,
+          'names the fields at fault',
+        );
         return true;
       });
       assert.deepEqual(await t.engine.listJobs({ group: 'g' }), before);
@@ -136,7 +164,8 @@ describe(`submit (${backend})`, () => {
   it('lists a group newest first, by status, in pages', async () => {
     const group = `list-${process.pid}`;
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push((await t.engine.submit({ group, taskType: uniqueType() })).job.id);
+    for (let i = 0; i < 5; i++)
+      ids.push((await t.engine.submit({ group, taskType: uniqueType() })).job.id);
     const all = await t.engine.listJobs({ group });
     assert.deepEqual(
       all.map((j) => j.id),

@@ -15,32 +15,66 @@ describe(`workers (${backend})`, () => {
 
   it('keeps the identity of a worker that registers again under the same name', async () => {
     const name = uniqueType('render-node');
-    const first = await t.engine.registerWorker({ name, host: 'box-1', taskTypes: ['a'], tags: ['gpu'], slots: 2 });
+    const first = await t.engine.registerWorker({
+      name,
+      host: 'box-1',
+      taskTypes: ['a'],
+      tags: ['gpu'],
+      slots: 2,
+    });
     assert.equal(first.created, true);
     WorkerRecord.parse(first.worker);
     await t.engine.setWorkerState(first.worker.id, 'offline');
-    const again = await t.engine.registerWorker({ name, host: 'box-2', taskTypes: ['a', 'b'], slots: 4 });
+    const again = await t.engine.registerWorker({
+      name,
+      host: 'box-2',
+      taskTypes: ['a', 'b'],
+      slots: 4,
+    });
     assert.equal(again.created, false);
     assert.equal(again.worker.id, first.worker.id);
     assert.equal(again.worker.state, 'online', 'a returning worker is online again');
-    assert.deepEqual([again.worker.host, again.worker.slots, again.worker.taskTypes], ['box-2', 4, ['a', 'b']]);
+    assert.deepEqual(
+      [again.worker.host, again.worker.slots, again.worker.taskTypes],
+      ['box-2', 4, ['a', 'b']],
+    );
     assert.equal(again.worker.createdAt, first.worker.createdAt);
   });
 
   it('keeps an operator\'s "disabled" across a reconnect', async () => {
     const name = uniqueType('w');
-    const { worker } = await t.engine.registerWorker({ name, host: 'h', taskTypes: ['a'], slots: 1 });
+    const { worker } = await t.engine.registerWorker({
+      name,
+      host: 'h',
+      taskTypes: ['a'],
+      slots: 1,
+    });
     await t.engine.setWorkerState(worker.id, 'disabled');
     const again = await t.engine.registerWorker({ name, host: 'h', taskTypes: ['a'], slots: 1 });
     assert.equal(again.worker.state, 'disabled');
   });
 
   it('records heartbeats with host stats', async () => {
-    const { worker } = await t.engine.registerWorker({ name: uniqueType('w'), host: 'h', taskTypes: ['a'], slots: 1 });
+    const { worker } = await t.engine.registerWorker({
+      name: uniqueType('w'),
+      host: 'h',
+      taskTypes: ['a'],
+      slots: 1,
+    });
     await sleep(20);
-    await t.engine.touchWorkers([{ workerId: worker.id, stats: { cpu: 0.5, memoryUsed: 1e9, memoryTotal: 8e9, load: [0.5, 0.4, 0.3] } }]);
+    await t.engine.touchWorkers([
+      {
+        workerId: worker.id,
+        stats: { cpu: 0.5, memoryUsed: 1e9, memoryTotal: 8e9, load: [0.5, 0.4, 0.3] },
+      },
+    ]);
     const seen = await t.engine.getWorker(worker.id);
-    assert.deepEqual(seen.stats, { cpu: 0.5, memoryUsed: 1e9, memoryTotal: 8e9, load: [0.5, 0.4, 0.3] });
+    assert.deepEqual(seen.stats, {
+      cpu: 0.5,
+      memoryUsed: 1e9,
+      memoryTotal: 8e9,
+      load: [0.5, 0.4, 0.3],
+    });
     assert.ok(Date.parse(seen.lastSeenAt) > Date.parse(worker.lastSeenAt));
     const all = await t.engine.listWorkers();
     assert.ok(all.some((w) => w.id === worker.id));
@@ -55,10 +89,18 @@ describe(`workers (${backend})`, () => {
     ]) {
       await assert.rejects(
         t.engine.registerWorker(bad),
-        (error: unknown) => error instanceof DroverError && error.code === 'DROVER_E_INVALID_PARAMS',
+        (error: unknown) =>
+          error instanceof DroverError && error.code === 'DROVER_E_INVALID_PARAMS',
       );
     }
-    const { worker } = before[0] ? { worker: before[0] } : await t.engine.registerWorker({ name: uniqueType('w'), host: 'h', taskTypes: ['a'], slots: 1 });
+    const { worker } = before[0]
+      ? { worker: before[0] }
+      : await t.engine.registerWorker({
+          name: uniqueType('w'),
+          host: 'h',
+          taskTypes: ['a'],
+          slots: 1,
+        });
     await assert.rejects(
       t.engine.setWorkerState(worker.id, 'asleep' as never),
       (error: unknown) => error instanceof DroverError && error.code === 'DROVER_E_INVALID_PARAMS',

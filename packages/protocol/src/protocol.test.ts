@@ -21,14 +21,22 @@ describe('job submission', () => {
   });
 
   it('fills in the defaults a user leaves out', () => {
-    const parsed = JobSubmission.parse({ group: 'alice', taskType: 'render', frames: { start: 1, end: 3 } });
+    const parsed = JobSubmission.parse({
+      group: 'alice',
+      taskType: 'render',
+      frames: { start: 1, end: 3 },
+    });
     assert.deepEqual(parsed.params, {});
     assert.equal(parsed.frames?.step, 1);
   });
 
   it('lists every field at fault at once, with where it is', () => {
     try {
-      parseOrThrow(JobSubmission, { group: '', taskType: 'ok', maxAttempts: 0, then: [{ taskType: 'bad name!' }] }, 'job submission');
+      parseOrThrow(
+        JobSubmission,
+        { group: '', taskType: 'ok', maxAttempts: 0, then: [{ taskType: 'bad name!' }] },
+        'job submission',
+      );
       assert.fail('expected an error');
     } catch (error) {
       assert.ok(error instanceof DroverError);
@@ -47,20 +55,26 @@ describe('job submission', () => {
 });
 
 describe('error catalogue', () => {
-  it('gives each code its own JSON-RPC number, in the spec range or Drover\'s', () => {
+  it("gives each code its own JSON-RPC number, in the spec range or Drover's", () => {
     const numbers = Object.values(errorCatalogue).map((entry) => entry.rpc);
     assert.equal(new Set(numbers).size, numbers.length);
     const spec = new Set<number>(Object.values(RpcCode));
     for (const [code, entry] of Object.entries(errorCatalogue)) {
       assert.match(code, /^DROVER_E_[A-Z_]+$/);
-      assert.ok(spec.has(entry.rpc) || (entry.rpc <= -32000 && entry.rpc >= -32099), `${code}: ${entry.rpc}`);
+      assert.ok(
+        spec.has(entry.rpc) || (entry.rpc <= -32000 && entry.rpc >= -32099),
+        `${code}: ${entry.rpc}`,
+      );
       assert.ok(entry.message.endsWith('.'), `${code} says what to do in a sentence`);
     }
   });
 
   it('turns an error into a JSON-RPC error object with its stable code and keeps the cause', () => {
     const cause = new Error('connection refused');
-    const error = new DroverError('DROVER_E_DATABASE_UNAVAILABLE', undefined, { cause, details: { host: 'db' } });
+    const error = new DroverError('DROVER_E_DATABASE_UNAVAILABLE', undefined, {
+      cause,
+      details: { host: 'db' },
+    });
     assert.equal(error.cause, cause);
     assert.deepEqual(error.toRpcError(), {
       code: -32011,
@@ -72,7 +86,13 @@ describe('error catalogue', () => {
 
 describe('topics and the JSON-RPC envelope', () => {
   it('accepts the topics a subscriber may read, and nothing else', () => {
-    for (const topic of [topics.groupJobs('alice'), topics.job('5f7c1b5e-0000-4000-8000-000000000000'), topics.taskLog('42'), topics.workers, topics.refusals]) {
+    for (const topic of [
+      topics.groupJobs('alice'),
+      topics.job('5f7c1b5e-0000-4000-8000-000000000000'),
+      topics.taskLog('42'),
+      topics.workers,
+      topics.refusals,
+    ]) {
       assert.equal(Topic.safeParse(topic).success, true, topic);
     }
     for (const topic of ['jobs/', 'job/42', 'task/abc/log', 'everything', 'jobs/a/b']) {
@@ -81,9 +101,15 @@ describe('topics and the JSON-RPC envelope', () => {
   });
 
   it('tells requests from notifications and rejects what is not JSON-RPC 2.0', () => {
-    assert.equal(RpcRequest.parse({ jsonrpc: '2.0', method: 'jobs.get', params: { id: 'x' }, id: 1 }).id, 1);
+    assert.equal(
+      RpcRequest.parse({ jsonrpc: '2.0', method: 'jobs.get', params: { id: 'x' }, id: 1 }).id,
+      1,
+    );
     assert.equal(RpcRequest.parse({ jsonrpc: '2.0', method: 'workers.heartbeat' }).id, undefined);
     assert.equal(RpcRequest.safeParse({ jsonrpc: '1.0', method: 'x', id: 1 }).success, false);
-    assert.equal(RpcRequest.safeParse({ jsonrpc: '2.0', method: 'x', params: 'scalar', id: 1 }).success, false);
+    assert.equal(
+      RpcRequest.safeParse({ jsonrpc: '2.0', method: 'x', params: 'scalar', id: 1 }).success,
+      false,
+    );
   });
 });
