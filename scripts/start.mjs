@@ -40,7 +40,12 @@ try {
     const d = event.data;
     const what = event.kind.startsWith('job.')
       ? `${d.status}, progress ${Math.round(d.progress * 100)}%`
-      : `task ${d.index}: ${d.status}${d.message ? ` "${d.message}"` : ''}${d.result ? ` result ${JSON.stringify(d.result)}` : ''}`;
+      : d.tasks
+          .map(
+            (t) =>
+              `task ${t.index}: ${t.status}${t.message ? ` "${t.message}"` : ''}${t.result ? ` result ${JSON.stringify(t.result)}` : ''}`,
+          )
+          .join('; ');
     console.log(`  ${event.at}  ${event.kind.padEnd(13)} ${what}`);
   }
   const earlier = await engine.readEvents({ topic: 'jobs/demo', after: '' });

@@ -1,5 +1,9 @@
 -- Drover's first schema. Runs with search_path set to the engine's schema, so no name below is
 -- qualified. Append-only: never edit a migration that has shipped; add the next number instead.
+--
+-- Child tables carry no foreign keys: PostgreSQL checks those row by row, which would dominate a
+-- 100,000-task insert and every batched claim. Only the engine writes these tables, and it
+-- removes a job's stages, tasks, attempts and events together (jobs_deleted below).
 
 -- Jobs: what a user submitted. The counts, progress_sum and status are kept current by the
 -- trigger on tasks, so reading a job never scans its tasks.
@@ -36,7 +40,7 @@ CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
 -- One row per stage of a job: a stage's tasks are released when every task of the stage before
 -- has succeeded, which these counts tell without scanning tasks.
 CREATE TABLE job_stages (
-  job_id uuid NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  job_id uuid NOT NULL,
   stage int NOT NULL,
   task_count int NOT NULL,
   succeeded_count int NOT NULL DEFAULT 0,
@@ -46,7 +50,7 @@ CREATE TABLE job_stages (
 CREATE TABLE tasks (
   -- Numbered in submission order across the farm: the last tie-breaker of a claim.
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  job_id uuid NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  job_id uuid NOT NULL,
   idx int NOT NULL,
   stage int NOT NULL,
   task_type text NOT NULL,
@@ -70,15 +74,16 @@ CREATE TABLE tasks (
   started_at timestamptz,
   finished_at timestamptz
 );
--- The claim's order: priority, then run-at, then submission order.
-CREATE INDEX tasks_queue ON tasks (priority DESC, run_at, id) WHERE status = 'queued';
+-- The claim walks this in order, one task type at a time: priority, then run-at, then submission
+-- order.
+CREATE INDEX tasks_queue ON tasks (task_type, priority DESC, run_at, id) WHERE status = 'queued';
 CREATE INDEX tasks_job ON tasks (job_id, idx);
 CREATE INDEX tasks_blocked ON tasks (job_id, stage) WHERE status = 'blocked';
 
 -- One try of a task on one worker. Only the active attempt's token may report on the task.
 CREATE TABLE attempts (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  task_id bigint NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+  task_id bigint NOT NULL,
   number int NOT NULL,
   worker_id uuid NOT NULL,
   token uuid NOT NULL,
@@ -141,19 +146,15 @@ CREATE FUNCTION job_json(j jobs) RETURNS jsonb LANGUAGE sql STABLE AS $$
     'startedAt', j.started_at, 'finishedAt', j.finished_at)
 $$;
 
--- A task without its params: what task events carry (params can be large and never change).
-CREATE FUNCTION task_summary_json(t tasks) RETURNS jsonb LANGUAGE sql STABLE AS $$
+CREATE FUNCTION task_json(t tasks) RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object(
     'id', t.id::text, 'jobId', t.job_id, 'index', t.idx, 'stage', t.stage, 'taskType', t.task_type,
     'status', t.status, 'priority', t.priority, 'runAt', t.run_at, 'attempt', t.attempt,
     'maxAttempts', t.max_attempts, 'timeoutMs', t.timeout_ms, 'tags', to_jsonb(t.tags),
     'progress', least(1, greatest(0, t.progress)), 'message', t.message, 'result', t.result,
     'error', t.error, 'cancelRequested', t.cancel_requested, 'workerId', t.worker_id,
-    'createdAt', t.created_at, 'startedAt', t.started_at, 'finishedAt', t.finished_at)
-$$;
-
-CREATE FUNCTION task_json(t tasks) RETURNS jsonb LANGUAGE sql STABLE AS $$
-  SELECT task_summary_json(t) || jsonb_build_object('params', t.params)
+    'createdAt', t.created_at, 'startedAt', t.started_at, 'finishedAt', t.finished_at,
+    'params', t.params)
 $$;
 
 CREATE FUNCTION attempt_json(a attempts) RETURNS jsonb LANGUAGE sql STABLE AS $$
@@ -204,110 +205,117 @@ LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE WHEN status IN ('succeeded', 'failed', 'cancelled') THEN 1 ELSE least(1, greatest(0, progress)) END
 $$;
 
--- After any UPDATE of tasks: fold the changes into their jobs (counts, progress, status), release
--- or cancel the stages that wait on them, and append task events. Runs once per statement, so a
--- batch of a hundred completions costs one pass.
+-- After any UPDATE of tasks: fold the changes into their jobs (counts, progress, status), append
+-- one `tasks.updated` event per job listing the changed tasks, then release or cancel the stages
+-- that wait on them. Runs once per statement, so a batch of a hundred completions costs one pass.
 --
 -- Lock order, which every statement follows so that none can deadlock: attempts, then tasks, then
 -- jobs (in id order, taken here), then the blocked tasks of those jobs (only ever touched here).
 CREATE FUNCTION tasks_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-  any_succeeded boolean;
-  any_ended boolean;
+  flags record;
 BEGIN
-  -- A statement trigger fires even when its statement changed no row; the updates below would
-  -- then fire it again, without end.
-  IF NOT EXISTS (SELECT 1 FROM new_rows) THEN
-    RETURN NULL;
-  END IF;
-
   PERFORM 1 FROM jobs WHERE id IN (SELECT job_id FROM new_rows) ORDER BY id FOR UPDATE;
 
-  -- Each statement below joins the transition tables again rather than sharing a temp table:
-  -- the release of a stage fires this trigger again, nested, and must not disturb this call.
-  INSERT INTO events (topic, kind, subject, job_id, data)
-  SELECT 'job/' || n.job_id, 'task.updated', n.id::text, n.job_id, task_summary_json(n)
-  FROM new_rows n JOIN old_rows o ON o.id = n.id
-  WHERE n.status <> o.status OR n.progress <> o.progress OR n.message IS DISTINCT FROM o.message
-     OR n.attempt <> o.attempt OR n.cancel_requested <> o.cancel_requested
-  ORDER BY n.id;
-
-  WITH d AS (
-    SELECT n.job_id,
-      sum((n.status = 'queued')::int - (o.status = 'queued')::int) AS q,
-      sum((n.status = 'blocked')::int - (o.status = 'blocked')::int) AS b,
-      sum((n.status = 'leased')::int - (o.status = 'leased')::int) AS l,
-      sum((n.status = 'running')::int - (o.status = 'running')::int) AS r,
-      sum((n.status = 'succeeded')::int - (o.status = 'succeeded')::int) AS s,
-      sum((n.status = 'failed')::int - (o.status = 'failed')::int) AS f,
-      sum((n.status = 'cancelled')::int - (o.status = 'cancelled')::int) AS c,
-      sum(effective_progress(n.status, n.progress) - effective_progress(o.status, o.progress)) AS p,
-      bool_or(n.status IN ('leased', 'running')) AS started
+  WITH ch AS MATERIALIZED (
+    SELECT n.id, n.job_id, n.stage, n.status, o.status AS old_status,
+           effective_progress(n.status, n.progress) - effective_progress(o.status, o.progress) AS progress_delta,
+           jsonb_build_object(
+             'id', n.id::text, 'index', n.idx, 'stage', n.stage, 'status', n.status,
+             'attempt', n.attempt, 'progress', least(1, greatest(0, n.progress)), 'message', n.message,
+             'result', n.result, 'error', n.error, 'cancelRequested', n.cancel_requested,
+             'workerId', n.worker_id, 'runAt', n.run_at, 'startedAt', n.started_at,
+             'finishedAt', n.finished_at) AS summary
     FROM new_rows n JOIN old_rows o ON o.id = n.id
-    WHERE n.status <> o.status OR n.progress <> o.progress
-    GROUP BY n.job_id
-  ), n AS (
+    WHERE n.status <> o.status OR n.progress <> o.progress OR n.message IS DISTINCT FROM o.message
+       OR n.attempt <> o.attempt OR n.cancel_requested <> o.cancel_requested
+  ), logged AS (
+    INSERT INTO events (topic, kind, subject, job_id, data)
+    SELECT 'job/' || job_id, 'tasks.updated', job_id::text, job_id,
+           jsonb_build_object('jobId', job_id, 'tasks', jsonb_agg(summary ORDER BY id))
+    FROM ch GROUP BY job_id
+  ), d AS (
+    SELECT job_id,
+      sum((status = 'queued')::int - (old_status = 'queued')::int) AS q,
+      sum((status = 'blocked')::int - (old_status = 'blocked')::int) AS b,
+      sum((status = 'leased')::int - (old_status = 'leased')::int) AS l,
+      sum((status = 'running')::int - (old_status = 'running')::int) AS r,
+      sum((status = 'succeeded')::int - (old_status = 'succeeded')::int) AS s,
+      sum((status = 'failed')::int - (old_status = 'failed')::int) AS f,
+      sum((status = 'cancelled')::int - (old_status = 'cancelled')::int) AS c,
+      sum(progress_delta) AS p,
+      bool_or(status IN ('leased', 'running')) AS started
+    FROM ch WHERE status <> old_status OR progress_delta <> 0
+    GROUP BY job_id
+  ), st AS (
     SELECT j.id, d.p, d.started,
       j.queued_count + d.q AS q, j.blocked_count + d.b AS b, j.leased_count + d.l AS l,
       j.running_count + d.r AS r, j.succeeded_count + d.s AS s, j.failed_count + d.f AS f,
-      j.cancelled_count + d.c AS c
+      j.cancelled_count + d.c AS c,
+      job_status((j.queued_count + d.q)::int, (j.blocked_count + d.b)::int, (j.leased_count + d.l)::int,
+                 (j.running_count + d.r)::int, (j.succeeded_count + d.s)::int, (j.failed_count + d.f)::int,
+                 (j.cancelled_count + d.c)::int) AS status
     FROM jobs j JOIN d ON d.job_id = j.id
-  ), st AS (
-    SELECT n.*, job_status(n.q::int, n.b::int, n.l::int, n.r::int, n.s::int, n.f::int, n.c::int) AS status FROM n
+  ), folded AS (
+    UPDATE jobs j SET
+      queued_count = st.q, blocked_count = st.b, leased_count = st.l, running_count = st.r,
+      succeeded_count = st.s, failed_count = st.f, cancelled_count = st.c,
+      progress_sum = j.progress_sum + st.p,
+      status = st.status,
+      started_at = CASE WHEN st.started THEN coalesce(j.started_at, now()) ELSE j.started_at END,
+      finished_at = CASE WHEN st.status IN ('succeeded', 'failed', 'cancelled') THEN coalesce(j.finished_at, now()) END,
+      updated_at = now()
+    FROM st WHERE j.id = st.id
   )
-  UPDATE jobs j SET
-    queued_count = st.q, blocked_count = st.b, leased_count = st.l, running_count = st.r,
-    succeeded_count = st.s, failed_count = st.f, cancelled_count = st.c,
-    progress_sum = j.progress_sum + st.p,
-    status = st.status,
-    started_at = CASE WHEN st.started THEN coalesce(j.started_at, now()) ELSE j.started_at END,
-    finished_at = CASE WHEN st.status IN ('succeeded', 'failed', 'cancelled') THEN coalesce(j.finished_at, now()) END,
-    updated_at = now()
-  FROM st WHERE j.id = st.id;
+  SELECT count(*) AS changed,
+         coalesce(bool_or(status = 'succeeded' AND old_status <> 'succeeded'), false) AS succeeded,
+         coalesce(bool_or(status IN ('failed', 'cancelled') AND old_status NOT IN ('failed', 'cancelled')), false) AS ended,
+         coalesce(bool_or(status = 'queued' AND old_status <> 'queued'), false) AS queued
+  INTO flags FROM ch;
 
-  SELECT bool_or(n.status = 'succeeded' AND o.status <> 'succeeded'),
-         bool_or(n.status IN ('failed', 'cancelled') AND o.status NOT IN ('failed', 'cancelled'))
-  INTO any_succeeded, any_ended
-  FROM new_rows n JOIN old_rows o ON o.id = n.id;
+  -- A statement trigger fires even when its statement changed no row; without this return the
+  -- updates below, which often change none, would fire it again without end.
+  IF flags.changed = 0 THEN
+    RETURN NULL;
+  END IF;
 
   -- A stage whose every task has succeeded releases the next one (or cancels it, if the job was
   -- cancelled meanwhile).
-  IF any_succeeded THEN
-  WITH s AS (
-    SELECT n.job_id, n.stage, count(*)::int AS n
-    FROM new_rows n JOIN old_rows o ON o.id = n.id
-    WHERE n.status = 'succeeded' AND o.status <> 'succeeded' GROUP BY n.job_id, n.stage
-  ), done AS (
-    UPDATE job_stages js SET succeeded_count = js.succeeded_count + s.n
-    FROM s WHERE js.job_id = s.job_id AND js.stage = s.stage
-    RETURNING js.job_id, js.stage, js.succeeded_count = js.task_count AS complete
-  )
-  UPDATE tasks t SET
-    status = CASE WHEN j.cancel_reason IS NULL THEN 'queued' ELSE 'cancelled' END,
-    run_at = greatest(t.run_at, now()),
-    finished_at = CASE WHEN j.cancel_reason IS NULL THEN NULL ELSE now() END,
-    error = CASE WHEN j.cancel_reason IS NULL THEN NULL
-                 ELSE jsonb_build_object('code', 'DROVER_E_CANCELLED', 'message', 'The job was cancelled: ' || j.cancel_reason) END
-  FROM done JOIN jobs j ON j.id = done.job_id
-  WHERE done.complete AND t.job_id = done.job_id AND t.stage = done.stage + 1 AND t.status = 'blocked';
+  IF flags.succeeded THEN
+    WITH s AS (
+      SELECT n.job_id, n.stage, count(*)::int AS n
+      FROM new_rows n JOIN old_rows o ON o.id = n.id
+      WHERE n.status = 'succeeded' AND o.status <> 'succeeded' GROUP BY n.job_id, n.stage
+    ), done AS (
+      UPDATE job_stages js SET succeeded_count = js.succeeded_count + s.n
+      FROM s WHERE js.job_id = s.job_id AND js.stage = s.stage
+      RETURNING js.job_id, js.stage, js.succeeded_count = js.task_count AS complete
+    )
+    UPDATE tasks t SET
+      status = CASE WHEN j.cancel_reason IS NULL THEN 'queued' ELSE 'cancelled' END,
+      run_at = greatest(t.run_at, now()),
+      finished_at = CASE WHEN j.cancel_reason IS NULL THEN NULL ELSE now() END,
+      error = CASE WHEN j.cancel_reason IS NULL THEN NULL
+                   ELSE jsonb_build_object('code', 'DROVER_E_CANCELLED', 'message', 'The job was cancelled: ' || j.cancel_reason) END
+    FROM done JOIN jobs j ON j.id = done.job_id
+    WHERE done.complete AND t.job_id = done.job_id AND t.stage = done.stage + 1 AND t.status = 'blocked';
   END IF;
 
   -- A task that ended without success cancels every later stage of its job: they can never run.
-  IF any_ended THEN
-  WITH f AS (
-    SELECT DISTINCT ON (n.job_id) n.job_id, n.stage, n.id, n.status
-    FROM new_rows n JOIN old_rows o ON o.id = n.id
-    WHERE n.status IN ('failed', 'cancelled') AND o.status NOT IN ('failed', 'cancelled')
-    ORDER BY n.job_id, n.stage, n.id
-  )
-  UPDATE tasks t SET status = 'cancelled', finished_at = now(),
-    error = jsonb_build_object('code', 'DROVER_E_DEPENDENCY_FAILED',
-      'message', format('Task %s (stage %s) ended %s, so this stage will never run.', f.id, f.stage, f.status))
-  FROM f WHERE t.job_id = f.job_id AND t.stage > f.stage AND t.status = 'blocked';
+  IF flags.ended THEN
+    WITH f AS (
+      SELECT DISTINCT ON (n.job_id) n.job_id, n.stage, n.id, n.status
+      FROM new_rows n JOIN old_rows o ON o.id = n.id
+      WHERE n.status IN ('failed', 'cancelled') AND o.status NOT IN ('failed', 'cancelled')
+      ORDER BY n.job_id, n.stage, n.id
+    )
+    UPDATE tasks t SET status = 'cancelled', finished_at = now(),
+      error = jsonb_build_object('code', 'DROVER_E_DEPENDENCY_FAILED',
+        'message', format('Task %s (stage %s) ended %s, so this stage will never run.', f.id, f.stage, f.status))
+    FROM f WHERE t.job_id = f.job_id AND t.stage > f.stage AND t.status = 'blocked';
   END IF;
 
-  IF EXISTS (SELECT 1 FROM new_rows n JOIN old_rows o ON o.id = n.id
-             WHERE n.status = 'queued' AND o.status <> 'queued') THEN
+  IF flags.queued THEN
     PERFORM pg_notify(current_schema() || '_events', 'queue');
   END IF;
   RETURN NULL;
@@ -339,9 +347,13 @@ $$;
 CREATE TRIGGER jobs_updated AFTER UPDATE ON jobs
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobs_updated();
 
--- A removed job's events go with it; the group topic keeps a `job.removed` so live lists drop it.
+-- A removed job's stages, tasks, attempts and events go with it; the group topic keeps a
+-- `job.removed` so live lists drop it.
 CREATE FUNCTION jobs_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  DELETE FROM attempts WHERE task_id IN (SELECT t.id FROM tasks t WHERE t.job_id IN (SELECT id FROM old_rows));
+  DELETE FROM tasks WHERE job_id IN (SELECT id FROM old_rows);
+  DELETE FROM job_stages WHERE job_id IN (SELECT id FROM old_rows);
   DELETE FROM events WHERE job_id IN (SELECT id FROM old_rows);
   INSERT INTO events (topic, kind, subject, data)
   SELECT 'jobs/' || o.group_name, 'job.removed', o.id::text, jsonb_build_object('id', o.id, 'group', o.group_name)

@@ -1,14 +1,19 @@
 -- Every task of a job in one statement, expanded here rather than sent row by row: a stage is one
 -- task, one task per item (the item's keys over the stage params), or one per frame of a range.
 -- Ids follow the ORDER BY, so submission order is index order.
+WITH s AS MATERIALIZED (
+  -- Once per stage, not once per task.
+  SELECT r.*, ARRAY(SELECT jsonb_array_elements_text(r.tags)) AS tag_list
+  FROM jsonb_to_recordset($6::jsonb) AS r(stage int, first_index int, task_type text, params jsonb,
+       items jsonb, frame_start int, frame_end int, frame_step int, tags jsonb, max_attempts int,
+       timeout_ms int)
+)
 INSERT INTO tasks (job_id, idx, stage, task_type, params, priority, run_at, status, tags,
                    max_attempts, timeout_ms, backoff_initial_ms, backoff_max_ms)
 SELECT $1::uuid, s.first_index + e.i - 1, s.stage, s.task_type, e.params, $2, coalesce($3::timestamptz, now()),
        CASE WHEN s.stage = 0 THEN 'queued' ELSE 'blocked' END,
-       ARRAY(SELECT jsonb_array_elements_text(s.tags)), s.max_attempts, s.timeout_ms, $4, $5
-FROM jsonb_to_recordset($6::jsonb) AS s(stage int, first_index int, task_type text, params jsonb,
-       items jsonb, frame_start int, frame_end int, frame_step int, tags jsonb, max_attempts int,
-       timeout_ms int)
+       s.tag_list, s.max_attempts, s.timeout_ms, $4, $5
+FROM s
 CROSS JOIN LATERAL (
   SELECT s.params || x.item AS params, x.i FROM jsonb_array_elements(s.items) WITH ORDINALITY AS x(item, i)
   WHERE s.items IS NOT NULL

@@ -57,6 +57,13 @@ export interface EngineOptions {
   migrate?: boolean | undefined;
   /** Connections to an external server. @defaultValue 10 */
   poolSize?: number | undefined;
+  /**
+   * How often to vacuum and analyze the busy tables, in milliseconds; 0 never. PGlite has no
+   * autovacuum, and without it dead rows pile up and claims slow down for the life of the data
+   * directory. A PostgreSQL server's autovacuum does this for external mode.
+   * @defaultValue 60,000 when embedded, 0 when external
+   */
+  maintenanceIntervalMs?: number | undefined;
 }
 
 /**
@@ -71,6 +78,8 @@ export class Engine {
   readonly #db: Database;
   readonly #sql: Statements;
   readonly #lock: LockFile | undefined;
+  #maintenance: NodeJS.Timeout | undefined;
+  #maintaining: Promise<void> | undefined;
   /** What opening applied, when it migrated. */
   readonly migration: MigrationReport | undefined;
 
@@ -79,11 +88,19 @@ export class Engine {
     sql: Statements,
     lock: LockFile | undefined,
     migration: MigrationReport | undefined,
+    maintenanceIntervalMs = 0,
   ) {
     this.#db = db;
     this.#sql = sql;
     this.#lock = lock;
     this.migration = migration;
+    if (maintenanceIntervalMs > 0) {
+      this.#maintenance = setInterval(() => {
+        // A failed pass is tried again at the next interval; callers see their own statements
+        // fail if the database is really gone.
+        this.maintain().catch(() => undefined);
+      }, maintenanceIntervalMs).unref();
+    }
   }
 
   /** `embedded` (PGlite) or `external` (a PostgreSQL server). */
@@ -259,11 +276,26 @@ export class Engine {
     return this.#db.listen(this.channel, onNotify);
   }
 
+  /** Vacuums and analyzes the busy tables, so claims stay fast and plans fit the data. */
+  maintain(): Promise<void> {
+    this.#maintaining ??= (async () => {
+      try {
+        for (const statement of splitStatements(this.#sql.get('maintain')))
+          await this.#db.exec(statement);
+      } finally {
+        this.#maintaining = undefined;
+      }
+    })();
+    return this.#maintaining;
+  }
+
   applyRetention(policy: RetentionPolicy): Promise<number> {
     return applyRetention(this.#db, this.#sql, policy);
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#maintenance);
+    await this.#maintaining?.catch(() => undefined);
     try {
       await this.#db.close();
     } finally {
@@ -281,7 +313,7 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
     try {
       const migration = options.migrate ? await migrate(db) : undefined;
       if (!migration) await checkSchema(db);
-      return new Engine(db, sql, undefined, migration);
+      return new Engine(db, sql, undefined, migration, options.maintenanceIntervalMs ?? 0);
     } catch (error) {
       await db.close();
       throw error;
@@ -295,7 +327,7 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
     try {
       const migration = options.migrate === false ? undefined : await migrate(db);
       if (!migration) await checkSchema(db);
-      return new Engine(db, sql, lock, migration);
+      return new Engine(db, sql, lock, migration, options.maintenanceIntervalMs ?? 60_000);
     } catch (error) {
       await db.close();
       throw error;
@@ -304,6 +336,17 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
     lock.release();
     throw error;
   }
+}
+
+/** The statements of a file, without its comments. */
+function splitStatements(text: string): string[] {
+  return text
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('--'))
+    .join('\n')
+    .split(';')
+    .map((statement) => statement.trim())
+    .filter((statement) => statement.length > 0);
 }
 
 function clamp(value: number, min: number, max: number): number {

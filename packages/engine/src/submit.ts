@@ -56,6 +56,8 @@ export async function submitJob(
       }
       return { job: existing.job, created: false };
     }
+    // Sorting a large job's tasks into submission order must not spill to disk.
+    if (taskCount > 10_000) await tx.query(`SET LOCAL work_mem = '64MB'`);
     await tx.query(sql.get('insert-stages'), [
       id,
       JSON.stringify(stages.map((s) => ({ stage: s.stage, task_count: s.task_count }))),

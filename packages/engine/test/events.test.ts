@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { JobRecord } from '@drover/protocol';
-import { DroverError, EventRecord } from '@drover/protocol';
+import { DroverError, EventRecord, TasksUpdated } from '@drover/protocol';
 import { backend, openTestEngine, readEventsUntil, sleep, uniqueType } from './harness.js';
 import type { TestEngine } from './harness.js';
 
@@ -37,17 +37,28 @@ describe(`events (${backend})`, () => {
       events.some((e) => e.kind === 'job.updated' && (e.data as JobRecord).status === 'succeeded'),
     );
     for (const event of onJob) EventRecord.parse(event);
-    const taskStatuses = onJob
-      .filter((e) => e.kind === 'task.updated')
-      .map((e) => [e.subject, (e.data as { status: string }).status]);
+    // One event per change of the job's tasks, listing every task it touched.
+    const taskChanges = onJob
+      .filter((e) => e.kind === 'tasks.updated')
+      .map((e) => {
+        assert.equal(e.subject, job.id);
+        const data = TasksUpdated.parse(e.data);
+        return data.tasks.map((task) => [task.id, task.status, task.progress]);
+      });
     const [a0, a1] = held.map((a) => a.task.id);
-    assert.deepEqual(taskStatuses, [
-      [a0, 'leased'],
-      [a1, 'leased'],
-      [a0, 'running'],
-      [a1, 'running'],
-      [a0, 'succeeded'],
-      [a1, 'succeeded'],
+    assert.deepEqual(taskChanges, [
+      [
+        [a0, 'leased', 0],
+        [a1, 'leased', 0],
+      ],
+      [
+        [a0, 'running', 0.5],
+        [a1, 'running', 0.5],
+      ],
+      [
+        [a0, 'succeeded', 1],
+        [a1, 'succeeded', 1],
+      ],
     ]);
     assert.equal(onJob[0]?.kind, 'job.added');
     const jobProgress = onJob

@@ -42,6 +42,8 @@ export {
   TaskCounts,
   TaskError,
   TaskRecord,
+  TaskSummary,
+  TasksUpdated,
   WorkerRecord,
 } from './records.js';
 export { Topic, topics } from './topics.js';

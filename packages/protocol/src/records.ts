@@ -118,6 +118,29 @@ export const WorkerRecord = z.object({
 });
 export type WorkerRecord = z.infer<typeof WorkerRecord>;
 
+/** What a `tasks.updated` event says of each task it lists: the task without its params. */
+export const TaskSummary = TaskRecord.pick({
+  id: true,
+  index: true,
+  stage: true,
+  status: true,
+  attempt: true,
+  progress: true,
+  message: true,
+  result: true,
+  error: true,
+  cancelRequested: true,
+  workerId: true,
+  runAt: true,
+  startedAt: true,
+  finishedAt: true,
+});
+export type TaskSummary = z.infer<typeof TaskSummary>;
+
+/** The data of a `tasks.updated` event: the tasks of one job that one change touched, by id. */
+export const TasksUpdated = z.object({ jobId: JobId, tasks: z.array(TaskSummary) });
+export type TasksUpdated = z.infer<typeof TasksUpdated>;
+
 /** A task handed to a worker: the task and the lease that lets the worker report on it. */
 export const Assignment = z.object({
   task: TaskRecord,
@@ -133,7 +156,8 @@ export const EventKind = z.enum([
   'job.added',
   'job.updated',
   'job.removed',
-  'task.updated',
+  // One event per job and change, listing every task it touched (moi's "update: list of objects").
+  'tasks.updated',
   'task.log',
   'worker.added',
   'worker.updated',
