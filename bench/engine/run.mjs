@@ -10,6 +10,7 @@ import { loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { openEngine } from '../../packages/engine/dist/src/index.js';
 
@@ -17,6 +18,7 @@ const ROOT = new URL('../../', import.meta.url);
 const README = new URL('bench/README.md', ROOT);
 const DEFAULT_DATABASE_URL = 'postgres://root@127.0.0.1:5432/test';
 const CLAIMERS = 4;
+const FLOOR_NAME = 'floor: 2 bare UPDATEs per 100 tasks';
 
 /** Tasks per case. Small k gets fewer tasks so that every case takes a few seconds. */
 const SIZES = {
@@ -147,6 +149,51 @@ async function bulkCase(engine, { name, n, expansion, target }) {
   return { name, tasks: job.taskCount, seconds, target, check };
 }
 
+/**
+ * The floor: what two bare statements per batch cost on the same database, with no attempts,
+ * events, job aggregates or triggers. A claim is one UPDATE ... FOR UPDATE SKIP LOCKED of k rows,
+ * a completion one UPDATE of the same rows. No design that updates a task row when it is claimed
+ * and again when it completes can beat this on this machine.
+ */
+async function floorCase(query, { name, k, n }) {
+  await query(
+    `CREATE TABLE floor_tasks (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, job_id int,
+       idx int, task_type text, priority int, run_at timestamptz, status text, params jsonb,
+       result jsonb, worker text, attempt int DEFAULT 0)`,
+  );
+  await query(
+    `CREATE INDEX floor_queue ON floor_tasks (task_type, priority DESC, run_at, id) WHERE status = 'queued'`,
+  );
+  await query('CREATE INDEX floor_job ON floor_tasks (job_id, idx)');
+  await query(
+    `INSERT INTO floor_tasks (job_id, idx, task_type, priority, run_at, status, params)
+     SELECT 1, g, 't', 0, now(), 'queued', jsonb_build_object('i', g) FROM generate_series(1, $1::int) g`,
+    [n],
+  );
+  const claim = `WITH p AS (SELECT id FROM floor_tasks WHERE task_type = 't' AND status = 'queued'
+      AND run_at <= now() ORDER BY priority DESC, run_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)
+    UPDATE floor_tasks t SET status = 'leased', worker = 'w', attempt = t.attempt + 1
+    FROM p WHERE t.id = p.id RETURNING t.id, t.params`;
+  const complete = `UPDATE floor_tasks t SET status = 'succeeded', result = r.result
+    FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, result jsonb) WHERE t.id = r.id`;
+  const start = performance.now();
+  let done = 0;
+  for (;;) {
+    const rows = await query(claim, [k]);
+    if (rows.length === 0) break;
+    await query(complete, [JSON.stringify(rows.map((r) => ({ id: r.id, result: { ok: true } })))]);
+    done += rows.length;
+  }
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    name,
+    tasks: done,
+    seconds,
+    callsLabel: `${format(Math.ceil(n / k), 0)} + ${format(Math.ceil(n / k), 0)} bare`,
+    check: done === n ? 'ok' : `${done} of ${n}`,
+  };
+}
+
 /** Small jobs through the same paths, so that the timed cases start warm. */
 async function warmUp(engine) {
   await claimCase(engine, { name: 'warm-up', k: 10, n: sizes.warmUp });
@@ -214,7 +261,18 @@ async function runPglite() {
   try {
     log(`pglite: opening a fresh data directory (${dataDir})`);
     engine = await openEngine({ dataDir });
-    return { results: await runCases(engine, 'pglite') };
+    const results = await runCases(engine, 'pglite');
+    await engine.close();
+    engine = undefined;
+    log('pglite: floor (bare statements)...');
+    const floorDb = await PGlite.create(join(dataDir, 'floor'));
+    try {
+      const query = async (text, params) => (await floorDb.query(text, params)).rows;
+      results.push(await floorCase(query, { name: FLOOR_NAME, k: 100, n: sizes.k100 }));
+    } finally {
+      await floorDb.close();
+    }
+    return { results };
   } finally {
     await engine?.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -236,10 +294,17 @@ async function runPostgres() {
     );
     log(`postgres: opening schema ${schema}`);
     engine = await openEngine({ databaseUrl, schema, migrate: true });
-    return { results: await runCases(engine, 'postgres'), server: rows[0] };
+    const results = await runCases(engine, 'postgres');
+    log('postgres: floor (bare statements)...');
+    await admin.query(`CREATE SCHEMA ${schema}_floor`);
+    await admin.query(`SET search_path = ${schema}_floor`);
+    const query = async (text, params) => (await admin.query(text, params)).rows;
+    results.push(await floorCase(query, { name: FLOOR_NAME, k: 100, n: sizes.k100 }));
+    return { results, server: rows[0] };
   } finally {
     await engine?.close();
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema}_floor CASCADE`);
     await admin.end();
   }
 }
@@ -297,7 +362,7 @@ function callsTable(runs) {
   for (const { backend, results = [] } of runs) {
     for (const r of results) {
       if (!r.calls) {
-        rows.push([backend, r.name, '1 submit', '', '', '', '', r.check]);
+        rows.push([backend, r.name, r.callsLabel ?? '1 submit', '', '', '', '', r.check]);
         continue;
       }
       const { claim, complete } = r.calls;
@@ -435,9 +500,28 @@ What each case does, on each backend in a fresh database:
 - **bulk submit**: the time of \`engine.submit(...)\` alone for one job of
   ${format(sizes.bulk, 0)} tasks, given as \`items\` of small objects or as
   \`frames: { start: 1, end: ${sizes.bulk} }\`.
+- **floor**: the same loop at k = 100 with two bare statements and nothing else: a claim is one
+  \`UPDATE ... FOR UPDATE SKIP LOCKED\` of 100 rows of a plain table with the same queue index, a
+  completion one \`UPDATE\` of those rows. No attempts, events, job counts or triggers. No design
+  that writes a task row when it is claimed and again when it completes does better on this
+  machine, so it is the yardstick for the engine's claim cases.
 - Two small warm-up jobs run first (claimed and completed 10 and 100 at a time), and every case
   uses a task type of its own. The claim cases run before the bulk submits, which leave their
   tasks queued.
+
+## Reading the claim figures
+
+The k = 100 targets (30,000 tasks/s on PGlite, 40,000 on PostgreSQL) are above the floor measured
+in the same run, so no amount of tuning the engine's statements reaches them on this machine.
+What the engine spends beyond the floor, per batch of 100 (from \`EXPLAIN ANALYZE\` with
+\`auto_explain\` on nested statements):
+
+- the tasks trigger: job counts, progress and status, one \`tasks.updated\` event listing the
+  100 tasks, the job's own events and the notification (about 3 to 5 ms);
+- attempts: one row opened per claim and closed per completion, each with its indexes;
+- index upkeep: a status change cannot be a HOT update while status appears in partial-index
+  predicates, so every claim and completion writes new entries in each index of \`tasks\`;
+- building the records as JSON (about 10 µs a task each way).
 
 ## Machine
 
