@@ -8,7 +8,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const only = process.argv.slice(2);
-const packages = readdirSync('packages').filter((name) => only.length === 0 || only.includes(name));
+// Workspaces by their folder name: packages/engine is `engine`, examples/fractal is `fractal`.
+const packages = ['packages', 'examples']
+  .flatMap((root) => readdirSync(root).map((name) => join(root, name)))
+  .filter((dir) => only.length === 0 || only.some((name) => dir.endsWith(`/${name}`)));
 
 function testFiles(dir) {
   if (!existsSync(dir)) return [];
@@ -22,7 +25,7 @@ function testFiles(dir) {
 const backend = process.env.DROVER_TEST_BACKEND ?? 'pglite';
 const excluded = backend === 'postgres' ? '.embedded.test.js' : '.postgres.test.js';
 const files = packages
-  .flatMap((name) => testFiles(join('packages', name, 'dist')))
+  .flatMap((dir) => testFiles(join(dir, 'dist')))
   .filter((file) => !file.endsWith(excluded));
 if (files.length === 0) {
   console.error(`no test files found for ${only.join(', ') || 'any package'}; run the build first`);
