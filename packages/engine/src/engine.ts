@@ -108,6 +108,11 @@ export class Engine {
     return this.#db.kind;
   }
 
+  /** The database, for schema checks and migrations; everything else goes through methods. */
+  get database(): Database {
+    return this.#db;
+  }
+
   /** The channel on which the engine's notifications arrive (see `listen`). */
   get channel(): string {
     return `${this.#db.schema}_events`;

@@ -17,3 +17,4 @@ export type { SubmitResult } from './submit.js';
 export type { WorkerRegistration } from './workers.js';
 export type { RetentionPolicy } from './retention.js';
 export { SUBMISSION_DEFAULTS } from './expand.js';
+export type { Database } from './database.js';

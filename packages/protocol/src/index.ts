@@ -59,3 +59,5 @@ export {
 } from './jsonrpc.js';
 export { parseOrThrow } from './validate.js';
 export type { FieldIssue } from './validate.js';
+export { isMethodName, methods } from './methods.js';
+export type { MethodName, MethodParams, MethodResult } from './methods.js';

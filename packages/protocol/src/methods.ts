@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { Cursor, JobId, TaskId, WorkerId } from './ids.js';
+import { AttemptRecord, EventRecord, JobRecord, TaskRecord, WorkerRecord } from './records.js';
+import { JobStatus } from './statuses.js';
+import { JobSubmission } from './submission.js';
+import { Topic } from './topics.js';
+
+const Reason = z.string().min(1).max(500);
+
+/**
+ * Every JSON-RPC method a client may call, by name (`noun.verb`), with its params and result.
+ * The server validates params against these schemas; the client SDK, the CLI and the dashboard's
+ * forms derive from them.
+ */
+export const methods = {
+  'jobs.submit': {
+    params: JobSubmission,
+    result: z.object({ job: JobRecord, created: z.boolean() }),
+  },
+  'jobs.get': {
+    params: z.object({ id: JobId }),
+    result: JobRecord,
+  },
+  'jobs.list': {
+    params: z.object({
+      group: z.string().min(1),
+      statuses: z.array(JobStatus).optional(),
+      /** Only jobs created before this time: the last job's `createdAt`, for the next page. */
+      before: z.iso.datetime({ offset: true }).optional(),
+      limit: z.int().min(1).max(1000).optional(),
+    }),
+    result: z.object({ jobs: z.array(JobRecord) }),
+  },
+  'jobs.cancel': {
+    params: z.object({ id: JobId, reason: Reason.optional() }),
+    result: z.object({ job: JobRecord }),
+  },
+  'tasks.get': {
+    params: z.object({ id: TaskId }),
+    result: TaskRecord,
+  },
+  'tasks.list': {
+    params: z.object({
+      jobId: JobId,
+      fromIndex: z.int().min(0).optional(),
+      limit: z.int().min(1).max(10_000).optional(),
+    }),
+    result: z.object({ tasks: z.array(TaskRecord) }),
+  },
+  'tasks.attempts': {
+    params: z.object({ id: TaskId }),
+    result: z.object({ attempts: z.array(AttemptRecord) }),
+  },
+  'tasks.cancel': {
+    params: z.object({ id: TaskId, reason: Reason.optional() }),
+    result: z.object({ job: JobRecord }),
+  },
+  'workers.list': {
+    params: z.object({}),
+    result: z.object({ workers: z.array(WorkerRecord) }),
+  },
+  'workers.disable': {
+    params: z.object({ id: WorkerId }),
+    result: WorkerRecord,
+  },
+  'workers.enable': {
+    params: z.object({ id: WorkerId }),
+    result: WorkerRecord,
+  },
+  'workers.drain': {
+    params: z.object({ id: WorkerId }),
+    result: WorkerRecord,
+  },
+  'events.read': {
+    params: z.object({
+      topic: Topic,
+      after: Cursor.default(''),
+      limit: z.int().min(1).max(10_000).optional(),
+    }),
+    result: z.object({ events: z.array(EventRecord), cursor: Cursor }),
+  },
+} as const satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
+
+export type MethodName = keyof typeof methods;
+export type MethodParams<M extends MethodName> = z.input<(typeof methods)[M]['params']>;
+export type MethodResult<M extends MethodName> = z.output<(typeof methods)[M]['result']>;
+
+export function isMethodName(name: string): name is MethodName {
+  return Object.hasOwn(methods, name);
+}

@@ -1,0 +1,52 @@
+import type { MethodName, MethodResult, methods } from '@drover/protocol';
+import type { Engine, TaskToStop } from '@drover/engine';
+import type { z } from 'zod';
+
+/** The implementation of every method, given its validated params. */
+export type Handlers = {
+  [M in MethodName]: (params: z.output<(typeof methods)[M]['params']>) => Promise<MethodResult<M>>;
+};
+
+/** What the server does with tasks a cancel found running: tell their workers to stop them. */
+export type StopTasks = (tasks: TaskToStop[]) => void;
+
+const DEFAULT_REASON = 'Cancelled by a user.';
+
+export function engineHandlers(engine: Engine, stopTasks: StopTasks): Handlers {
+  return {
+    'jobs.submit': (submission) => engine.submit(submission),
+    'jobs.get': ({ id }) => engine.getJob(id),
+    'jobs.list': async (query) => ({
+      jobs: await engine.listJobs({
+        group: query.group,
+        ...(query.statuses && { statuses: query.statuses }),
+        ...(query.before && { before: query.before }),
+        ...(query.limit && { limit: query.limit }),
+      }),
+    }),
+    'jobs.cancel': async ({ id, reason }) => {
+      const result = await engine.cancelJob(id, reason ?? DEFAULT_REASON);
+      stopTasks(result.toStop);
+      return { job: result.job };
+    },
+    'tasks.get': ({ id }) => engine.getTask(id),
+    'tasks.list': async ({ jobId, fromIndex, limit }) => ({
+      tasks: await engine.listTasks(jobId, {
+        ...(fromIndex !== undefined && { fromIndex }),
+        ...(limit !== undefined && { limit }),
+      }),
+    }),
+    'tasks.attempts': async ({ id }) => ({ attempts: await engine.listAttempts(id) }),
+    'tasks.cancel': async ({ id, reason }) => {
+      const result = await engine.cancelTask(id, reason ?? DEFAULT_REASON);
+      stopTasks(result.toStop);
+      return { job: result.job };
+    },
+    'workers.list': async () => ({ workers: await engine.listWorkers() }),
+    'workers.disable': ({ id }) => engine.setWorkerState(id, 'disabled'),
+    'workers.enable': ({ id }) => engine.setWorkerState(id, 'online'),
+    'workers.drain': ({ id }) => engine.setWorkerState(id, 'draining'),
+    'events.read': ({ topic, after, limit }) =>
+      engine.readEvents({ topic, after, ...(limit !== undefined && { limit }) }),
+  };
+}

@@ -1,0 +1,116 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
+import type { Engine } from '@drover/engine';
+import { schemaVersion } from '@drover/engine';
+import { engineHandlers } from './handlers.js';
+import type { StopTasks } from './handlers.js';
+import { createRpcDispatcher } from './rpc.js';
+import type { RpcDispatcher } from './rpc.js';
+
+export interface ServerOptions {
+  engine: Engine;
+  /** @defaultValue `127.0.0.1`: the farm is private until its operator opens it. */
+  host?: string;
+  /** 0 picks a free port. @defaultValue 7400 */
+  port?: number;
+  /** The largest request body or WebSocket message, in bytes. @defaultValue 64 MiB */
+  maxMessageBytes?: number;
+  /** What to do with tasks a cancel found running (the worker sessions stop them). */
+  stopTasks?: StopTasks;
+  /** Log requests and errors with fastify's logger. @defaultValue false */
+  logger?: boolean;
+}
+
+export interface DroverServer {
+  /** The base URL, such as `http://127.0.0.1:7400`. */
+  readonly url: string;
+  readonly app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the HTTP server: JSON-RPC 2.0 at `POST /rpc` and over the WebSocket at `/ws`, and
+ * `GET /healthz`.
+ *
+ * @example
+ * const server = await startServer({ engine, port: 7400 });
+ * console.log(`listening on ${server.url}`);
+ */
+export async function startServer(options: ServerOptions): Promise<DroverServer> {
+  const maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: maxMessageBytes });
+  const rpc = createRpcDispatcher(
+    engineHandlers(options.engine, options.stopTasks ?? (() => undefined)),
+    (error, method) => app.log.error({ err: error, method }, 'internal error in an RPC method'),
+  );
+
+  // The body is parsed by the RPC dispatcher, which answers malformed JSON with the spec's -32700.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+
+  app.post('/rpc', async (request, reply) => {
+    const text = typeof request.body === 'string' ? request.body : '';
+    const response = await rpc.handleText(text);
+    if (response === undefined) return reply.code(204).send();
+    return reply.type('application/json').send(response);
+  });
+
+  app.get('/healthz', async () => {
+    const { current, required } = await schemaVersion(options.engine.database);
+    return { ok: current === required, database: options.engine.kind, schema: current };
+  });
+
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes });
+  app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (
+      new URL(request.url ?? '/', 'http://localhost').pathname !== '/ws' ||
+      !sameOrigin(request)
+    ) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    sockets.handleUpgrade(request, socket, head, (ws) => serveSocket(ws, rpc));
+  });
+
+  await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7400 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const host = options.host ?? '127.0.0.1';
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    app,
+    close: async () => {
+      for (const ws of sockets.clients) ws.terminate();
+      sockets.close();
+      await app.close();
+    },
+  };
+}
+
+/** JSON-RPC over one WebSocket: each message is a request, a notification or a batch. */
+function serveSocket(ws: WebSocket, rpc: RpcDispatcher): void {
+  ws.on('message', (data, isBinary) => {
+    const text = isBinary ? Buffer.from(data as Buffer).toString('utf8') : String(data);
+    void rpc.handleText(text).then((response) => {
+      if (response !== undefined && ws.readyState === ws.OPEN) ws.send(response);
+    });
+  });
+}
+
+/**
+ * A browser's WebSocket must come from a page this server served; programs send no Origin. This
+ * stops another site from driving the farm through a user's browser.
+ */
+function sameOrigin(request: IncomingMessage): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,128 @@
+import {
+  DroverError,
+  RpcRequest,
+  isDroverError,
+  isMethodName,
+  methods,
+  parseOrThrow,
+} from '@drover/protocol';
+import type { RpcErrorObject } from '@drover/protocol';
+import type { Handlers } from './handlers.js';
+
+type Id = string | number | null;
+
+interface Success {
+  jsonrpc: '2.0';
+  result: unknown;
+  id: Id;
+}
+interface Failure {
+  jsonrpc: '2.0';
+  error: RpcErrorObject;
+  id: Id;
+}
+export type RpcResponseObject = Success | Failure;
+
+export interface RpcDispatcher {
+  /**
+   * Handles one JSON-RPC 2.0 message (a request, a notification or a batch) given as text, and
+   * returns the response text, or undefined when nothing is to be sent back (notifications only).
+   */
+  handleText(text: string): Promise<string | undefined>;
+}
+
+/**
+ * Methods that validate their own params with the same schema (a submission is parsed once, by
+ * the engine, however large).
+ */
+const SELF_VALIDATING = new Set(['jobs.submit']);
+
+export function createRpcDispatcher(
+  handlers: Handlers,
+  onInternalError: (error: unknown, method: string) => void,
+): RpcDispatcher {
+  async function handleOne(raw: unknown): Promise<RpcResponseObject | undefined> {
+    const request = RpcRequest.safeParse(raw);
+    if (!request.success) {
+      return failure(
+        idOf(raw),
+        new DroverError('DROVER_E_INVALID_REQUEST', undefined, {
+          details: request.error.issues.map((i) => ({
+            path: i.path.join('.'),
+            message: i.message,
+          })),
+        }),
+      );
+    }
+    const { method, params, id } = request.data;
+    try {
+      if (!isMethodName(method)) {
+        throw new DroverError(
+          'DROVER_E_METHOD_NOT_FOUND',
+          `There is no method ${JSON.stringify(method)}. Methods are named noun.verb, such as jobs.submit.`,
+        );
+      }
+      if (Array.isArray(params)) {
+        throw new DroverError(
+          'DROVER_E_INVALID_PARAMS',
+          `${method} takes its params by name, as an object, not as an array.`,
+        );
+      }
+      const args = SELF_VALIDATING.has(method)
+        ? (params ?? {})
+        : parseOrThrow(methods[method].params, params ?? {}, `params of ${method}`);
+      const handler = handlers[method] as (params: unknown) => Promise<unknown>;
+      const result = await handler(args);
+      return id === undefined ? undefined : { jsonrpc: '2.0', result, id };
+    } catch (error) {
+      if (!isDroverError(error)) onInternalError(error, method);
+      return id === undefined ? undefined : failure(id, asDroverError(error));
+    }
+  }
+
+  return {
+    async handleText(text) {
+      let payload: unknown;
+      try {
+        payload = JSON.parse(text);
+      } catch {
+        return JSON.stringify(failure(null, new DroverError('DROVER_E_PARSE')));
+      }
+      if (Array.isArray(payload)) {
+        if (payload.length === 0) {
+          return JSON.stringify(
+            failure(
+              null,
+              new DroverError('DROVER_E_INVALID_REQUEST', 'An empty batch is not a request.'),
+            ),
+          );
+        }
+        const responses = (await Promise.all(payload.map(handleOne))).filter(
+          (r): r is RpcResponseObject => r !== undefined,
+        );
+        return responses.length > 0 ? JSON.stringify(responses) : undefined;
+      }
+      const response = await handleOne(payload);
+      return response && JSON.stringify(response);
+    },
+  };
+}
+
+function failure(id: Id, error: DroverError): Failure {
+  return { jsonrpc: '2.0', error: error.toRpcError(), id };
+}
+
+/** Errors Drover did not name are internal: the client learns that, never the internals. */
+function asDroverError(error: unknown): DroverError {
+  if (isDroverError(error)) return error;
+  return new DroverError('DROVER_E_INTERNAL', undefined, { cause: error });
+}
+
+/** The id of a request that failed validation, when it has a usable one; otherwise null. */
+function idOf(raw: unknown): Id {
+  if (typeof raw === 'object' && raw !== null && 'id' in raw) {
+    const id = (raw as { id: unknown }).id;
+    if (typeof id === 'string' || typeof id === 'number') return id;
+  }
+  return null;
+}
