@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { WebSocketServer } from 'ws';
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import type { Engine } from '@drover/engine';
 import { schemaVersion } from '@drover/engine';
 import { engineHandlers } from './handlers.js';
@@ -93,12 +93,17 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
 
 /** JSON-RPC over one WebSocket: each message is a request, a notification or a batch. */
 function serveSocket(ws: WebSocket, rpc: RpcDispatcher): void {
-  ws.on('message', (data, isBinary) => {
-    const text = isBinary ? Buffer.from(data as Buffer).toString('utf8') : String(data);
+  ws.on('message', (data) => {
+    const text = toText(data);
     void rpc.handleText(text).then((response) => {
       if (response !== undefined && ws.readyState === ws.OPEN) ws.send(response);
     });
   });
+}
+
+function toText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
 }
 
 /**

@@ -121,7 +121,7 @@ function asDroverError(error: unknown): DroverError {
 /** The id of a request that failed validation, when it has a usable one; otherwise null. */
 function idOf(raw: unknown): Id {
   if (typeof raw === 'object' && raw !== null && 'id' in raw) {
-    const id = (raw as { id: unknown }).id;
+    const id = raw.id;
     if (typeof id === 'string' || typeof id === 'number') return id;
   }
   return null;

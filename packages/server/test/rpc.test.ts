@@ -134,7 +134,7 @@ describe(`JSON-RPC over HTTP and WebSocket (${backend})`, () => {
     const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws`);
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     const replies: unknown[] = [];
-    ws.on('message', (data) => replies.push(JSON.parse(String(data))));
+    ws.on('message', (data: Buffer) => replies.push(JSON.parse(data.toString('utf8'))));
     ws.send(
       JSON.stringify({
         jsonrpc: '2.0',
