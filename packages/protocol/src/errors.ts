@@ -49,6 +49,12 @@ export const errorCatalogue = {
     message:
       'The server failed to handle the request. Try again; if it persists, read the server log.',
   },
+  DROVER_E_UNAUTHORIZED: {
+    rpc: -32001,
+    retryable: false,
+    message:
+      'This connection may not call that method. A worker must say workers.hello with the worker token its operator gave it first.',
+  },
   DROVER_E_NOT_FOUND: {
     rpc: -32004,
     retryable: false,
@@ -95,11 +101,11 @@ export const errorCatalogue = {
     message:
       "The attempt ran longer than the task's timeout and was stopped. Raise timeoutMs if the work needs longer.",
   },
-  DROVER_E_LEASE_EXPIRED: {
+  DROVER_E_WORKER_LOST: {
     rpc: -32022,
     retryable: false,
     message:
-      'The worker stopped renewing its lease (it died, hung or lost its connection), so the attempt was given up.',
+      'The worker holding this attempt went away (it died, hung or lost its connection), so the attempt was given up.',
   },
   DROVER_E_DEPENDENCY_FAILED: {
     rpc: -32023,

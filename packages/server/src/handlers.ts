@@ -1,4 +1,10 @@
-import type { MethodName, MethodResult, methods } from '@drover/protocol';
+import type {
+  MethodName,
+  MethodResult,
+  WorkerRecord,
+  WorkerState,
+  methods,
+} from '@drover/protocol';
 import type { Engine, TaskToStop } from '@drover/engine';
 import type { z } from 'zod';
 
@@ -8,11 +14,22 @@ export type Handlers = {
 };
 
 /** What the server does with tasks a cancel found running: tell their workers to stop them. */
-export type StopTasks = (tasks: TaskToStop[]) => void;
+export type StopTasks = (tasks: TaskToStop[], reason: string) => void;
+
+/** How the handlers tell connected workers what an operator changed. */
+export interface HandlerHooks {
+  stopTasks: StopTasks;
+  workerChanged: (worker: WorkerRecord) => void;
+}
 
 const DEFAULT_REASON = 'Cancelled by a user.';
 
-export function engineHandlers(engine: Engine, stopTasks: StopTasks): Handlers {
+export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
+  const setState = async (id: string, state: WorkerState) => {
+    const worker = await engine.setWorkerState(id, state);
+    hooks.workerChanged(worker);
+    return worker;
+  };
   return {
     'jobs.submit': (submission) => engine.submit(submission),
     'jobs.get': ({ id }) => engine.getJob(id),
@@ -26,7 +43,7 @@ export function engineHandlers(engine: Engine, stopTasks: StopTasks): Handlers {
     }),
     'jobs.cancel': async ({ id, reason }) => {
       const result = await engine.cancelJob(id, reason ?? DEFAULT_REASON);
-      stopTasks(result.toStop);
+      hooks.stopTasks(result.toStop, reason ?? DEFAULT_REASON);
       return { job: result.job };
     },
     'tasks.get': ({ id }) => engine.getTask(id),
@@ -39,13 +56,13 @@ export function engineHandlers(engine: Engine, stopTasks: StopTasks): Handlers {
     'tasks.attempts': async ({ id }) => ({ attempts: await engine.listAttempts(id) }),
     'tasks.cancel': async ({ id, reason }) => {
       const result = await engine.cancelTask(id, reason ?? DEFAULT_REASON);
-      stopTasks(result.toStop);
+      hooks.stopTasks(result.toStop, reason ?? DEFAULT_REASON);
       return { job: result.job };
     },
     'workers.list': async () => ({ workers: await engine.listWorkers() }),
-    'workers.disable': ({ id }) => engine.setWorkerState(id, 'disabled'),
-    'workers.enable': ({ id }) => engine.setWorkerState(id, 'online'),
-    'workers.drain': ({ id }) => engine.setWorkerState(id, 'draining'),
+    'workers.disable': ({ id }) => setState(id, 'disabled'),
+    'workers.enable': ({ id }) => setState(id, 'online'),
+    'workers.drain': ({ id }) => setState(id, 'draining'),
     'events.read': ({ topic, after, limit }) =>
       engine.readEvents({ topic, after, ...(limit !== undefined && { limit }) }),
   };

@@ -7,8 +7,9 @@ import type { RawData, WebSocket } from 'ws';
 import type { Engine } from '@drover/engine';
 import { schemaVersion } from '@drover/engine';
 import { engineHandlers } from './handlers.js';
-import type { StopTasks } from './handlers.js';
 import { createRpcDispatcher } from './rpc.js';
+import { WorkerHub, WorkerSession } from './worker-hub.js';
+import { methods, workerMethods } from '@drover/protocol';
 import type { RpcDispatcher } from './rpc.js';
 
 export interface ServerOptions {
@@ -19,8 +20,12 @@ export interface ServerOptions {
   port?: number;
   /** The largest request body or WebSocket message, in bytes. @defaultValue 64 MiB */
   maxMessageBytes?: number;
-  /** What to do with tasks a cancel found running (the worker sessions stop them). */
-  stopTasks?: StopTasks;
+  /** The token workers must present in workers.hello. */
+  workerToken: string;
+  /** How long a lease lasts unless renewed, in milliseconds. @defaultValue 30,000 */
+  leaseMs?: number;
+  /** The dispatcher's safety poll, in milliseconds. @defaultValue 2,000 */
+  pollMs?: number;
   /** Log requests and errors with fastify's logger. @defaultValue false */
   logger?: boolean;
 }
@@ -29,6 +34,11 @@ export interface DroverServer {
   /** The base URL, such as `http://127.0.0.1:7400`. */
   readonly url: string;
   readonly app: FastifyInstance;
+  readonly hub: WorkerHub;
+  /**
+   * Stops serving. Workers lose their connection but keep their leases: they reconnect (to this
+   * server started again, or another replica) and re-attach their running tasks.
+   */
   close(): Promise<void>;
 }
 
@@ -43,10 +53,21 @@ export interface DroverServer {
 export async function startServer(options: ServerOptions): Promise<DroverServer> {
   const maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: maxMessageBytes });
-  const rpc = createRpcDispatcher(
-    engineHandlers(options.engine, options.stopTasks ?? (() => undefined)),
-    (error, method) => app.log.error({ err: error, method }, 'internal error in an RPC method'),
-  );
+  const onError = (error: unknown, where: string) => app.log.error({ err: error }, where);
+  const hub = new WorkerHub(options.engine, {
+    workerToken: options.workerToken,
+    ...(options.leaseMs !== undefined && { leaseMs: options.leaseMs }),
+    ...(options.pollMs !== undefined && { pollMs: options.pollMs }),
+    onError,
+  });
+  const clientHandlers = engineHandlers(options.engine, {
+    stopTasks: (tasks, reason) => hub.stopTasks(tasks, reason),
+    workerChanged: (worker) => hub.workerChanged(worker),
+  });
+  const onRpcError = (error: unknown, method: string) => onError(error, `RPC method ${method}`);
+  const rpc = createRpcDispatcher(methods, clientHandlers, onRpcError);
+  const socketCatalogue = { ...methods, ...workerMethods };
+  let closing = false;
 
   // The body is parsed by the RPC dispatcher, which answers malformed JSON with the spec's -32700.
   app.removeAllContentTypeParsers();
@@ -73,9 +94,18 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       return;
     }
-    sockets.handleUpgrade(request, socket, head, (ws) => serveSocket(ws, rpc));
+    sockets.handleUpgrade(request, socket, head, (ws) => {
+      // Every socket speaks the client methods; one that says workers.hello becomes a worker.
+      const session = new WorkerSession(ws);
+      const handlers = { ...clientHandlers, ...hub.handlersFor(session) };
+      serveSocket(ws, createRpcDispatcher(socketCatalogue, handlers, onRpcError));
+      ws.on('close', () => {
+        if (!closing) void hub.disconnected(session);
+      });
+    });
   });
 
+  await hub.start();
   await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7400 });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
@@ -83,7 +113,10 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     app,
+    hub,
     close: async () => {
+      closing = true;
+      await hub.close();
       for (const ws of sockets.clients) ws.terminate();
       sockets.close();
       await app.close();

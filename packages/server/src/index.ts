@@ -3,4 +3,6 @@ export type { DroverServer, ServerOptions } from './http-server.js';
 export { createRpcDispatcher } from './rpc.js';
 export type { RpcDispatcher } from './rpc.js';
 export { engineHandlers } from './handlers.js';
-export type { Handlers, StopTasks } from './handlers.js';
+export type { HandlerHooks, Handlers, StopTasks } from './handlers.js';
+export { WorkerHub } from './worker-hub.js';
+export type { HubOptions } from './worker-hub.js';

@@ -1,13 +1,6 @@
-import {
-  DroverError,
-  RpcRequest,
-  isDroverError,
-  isMethodName,
-  methods,
-  parseOrThrow,
-} from '@drover/protocol';
+import { DroverError, RpcRequest, isDroverError, parseOrThrow } from '@drover/protocol';
 import type { RpcErrorObject } from '@drover/protocol';
-import type { Handlers } from './handlers.js';
+import type { z } from 'zod';
 
 type Id = string | number | null;
 
@@ -37,8 +30,13 @@ export interface RpcDispatcher {
  */
 const SELF_VALIDATING = new Set(['jobs.submit']);
 
+/** Methods by name, with the schema their params must match. */
+export type Catalogue = Readonly<Record<string, { params: z.ZodType }>>;
+export type HandlerMap = Readonly<Record<string, (params: never) => Promise<unknown>>>;
+
 export function createRpcDispatcher(
-  handlers: Handlers,
+  catalogue: Catalogue,
+  handlers: HandlerMap,
   onInternalError: (error: unknown, method: string) => void,
 ): RpcDispatcher {
   async function handleOne(raw: unknown): Promise<RpcResponseObject | undefined> {
@@ -56,7 +54,9 @@ export function createRpcDispatcher(
     }
     const { method, params, id } = request.data;
     try {
-      if (!isMethodName(method)) {
+      const entry = Object.hasOwn(catalogue, method) ? catalogue[method] : undefined;
+      const handler = Object.hasOwn(handlers, method) ? handlers[method] : undefined;
+      if (!entry || !handler) {
         throw new DroverError(
           'DROVER_E_METHOD_NOT_FOUND',
           `There is no method ${JSON.stringify(method)}. Methods are named noun.verb, such as jobs.submit.`,
@@ -68,11 +68,10 @@ export function createRpcDispatcher(
           `${method} takes its params by name, as an object, not as an array.`,
         );
       }
-      const args = SELF_VALIDATING.has(method)
+      const args: unknown = SELF_VALIDATING.has(method)
         ? (params ?? {})
-        : parseOrThrow(methods[method].params, params ?? {}, `params of ${method}`);
-      const handler = handlers[method] as (params: unknown) => Promise<unknown>;
-      const result = await handler(args);
+        : parseOrThrow(entry.params, params ?? {}, `params of ${method}`);
+      const result = await (handler as (params: unknown) => Promise<unknown>)(args);
       return id === undefined ? undefined : { jsonrpc: '2.0', result, id };
     } catch (error) {
       if (!isDroverError(error)) onInternalError(error, method);

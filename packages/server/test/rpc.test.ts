@@ -12,7 +12,7 @@ describe(`JSON-RPC over HTTP and WebSocket (${backend})`, () => {
   let server: DroverServer;
   before(async () => {
     t = await openTestEngine();
-    server = await startServer({ engine: t.engine, port: 0 });
+    server = await startServer({ engine: t.engine, port: 0, workerToken: 'test-token' });
   });
   after(async () => {
     await server.close();

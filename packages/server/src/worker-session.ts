@@ -1,0 +1,59 @@
+import { DroverError } from '@drover/protocol';
+import type { Assignment, LeaseRef, ServerToWorker, WorkerRecord } from '@drover/protocol';
+import type { WebSocket } from 'ws';
+
+/**
+ * One worker's connection: who it is once it said hello, and which attempts the server handed it
+ * that have not ended. The free slots are what the dispatcher fills.
+ */
+export class WorkerSession {
+  readonly ws: WebSocket;
+  #worker: WorkerRecord | undefined;
+  /** Attempts handed to this worker and not yet ended, by attempt id. */
+  readonly held = new Map<string, LeaseRef>();
+
+  constructor(ws: WebSocket) {
+    this.ws = ws;
+  }
+
+  get worker(): WorkerRecord | undefined {
+    return this.#worker;
+  }
+
+  /** The worker behind this connection; a connection that has not said hello may do nothing. */
+  requireWorker(): WorkerRecord {
+    if (!this.#worker) {
+      throw new DroverError(
+        'DROVER_E_UNAUTHORIZED',
+        'Say workers.hello with your worker token first.',
+      );
+    }
+    return this.#worker;
+  }
+
+  identify(worker: WorkerRecord): void {
+    this.#worker = worker;
+  }
+
+  /** How many more tasks the worker may take now: none unless it is online. */
+  get freeSlots(): number {
+    const worker = this.#worker;
+    if (!worker || worker.state !== 'online' || this.ws.readyState !== this.ws.OPEN) return 0;
+    return Math.max(0, worker.slots - this.held.size);
+  }
+
+  assign(assignments: Assignment[]): void {
+    for (const a of assignments)
+      this.held.set(a.attemptId, { attemptId: a.attemptId, token: a.token });
+    this.notify('tasks.assign', { assignments });
+  }
+
+  release(attemptIds: Iterable<string>): void {
+    for (const id of attemptIds) this.held.delete(id);
+  }
+
+  notify(method: ServerToWorker, params: unknown): void {
+    if (this.ws.readyState === this.ws.OPEN)
+      this.ws.send(JSON.stringify({ jsonrpc: '2.0', method, params }));
+  }
+}

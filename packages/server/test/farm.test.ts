@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import type { JobRecord, TaskRecord } from '@drover/protocol';
+import { backend, openTestEngine, sleep } from '@drover/engine/testing';
+import type { TestEngine } from '@drover/engine/testing';
+import { startServer } from '../src/index.js';
+import type { DroverServer } from '../src/index.js';
+
+const TOKEN = 'farm-test-token';
+const fixture = new URL('./fixtures/worker-process.js', import.meta.url).pathname;
+
+interface WorkerProcess {
+  name: string;
+  child: ChildProcess;
+  id: string;
+  output: string[];
+}
+
+describe(`a farm of worker processes (${backend})`, () => {
+  let t: TestEngine;
+  let server: DroverServer;
+  let port = 0;
+  const processes: WorkerProcess[] = [];
+
+  async function start(): Promise<void> {
+    server = await startServer({
+      engine: t.engine,
+      port,
+      workerToken: TOKEN,
+      leaseMs: 3000,
+      pollMs: 500,
+    });
+    port = Number(new URL(server.url).port);
+  }
+
+  before(async () => {
+    t = await openTestEngine();
+    await start();
+  });
+  after(async () => {
+    for (const p of processes) p.child.kill('SIGKILL');
+    await server.close();
+    await t.close();
+  });
+
+  function spawnWorker(name: string, slots = 1): Promise<WorkerProcess> {
+    const child = spawn(process.execPath, [fixture, server.url, TOKEN, name, String(slots)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const output: string[] = [];
+    return new Promise((resolve, reject) => {
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        for (const line of chunk.split('\n').filter(Boolean)) {
+          output.push(line);
+          const ready = /^ready (\S+)$/.exec(line);
+          if (ready?.[1]) {
+            const p = { name, child, id: ready[1], output };
+            processes.push(p);
+            resolve(p);
+          }
+        }
+      });
+      child.once('exit', (code) =>
+        reject(new Error(`worker ${name} exited with ${code} before it was ready`)),
+      );
+    });
+  }
+
+  async function waitFor<T>(
+    what: string,
+    probe: () => Promise<T | undefined>,
+    timeoutMs = 15_000,
+  ): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await sleep(50);
+    }
+  }
+
+  const finished = (jobId: string) =>
+    waitFor(`job ${jobId} to finish`, async () => {
+      const job = await t.engine.getJob(jobId);
+      return ['succeeded', 'failed', 'cancelled'].includes(job.status) ? job : undefined;
+    });
+
+  it('runs a job across two worker processes, with progress and logs', async () => {
+    const [a, b] = await Promise.all([spawnWorker('w-a', 2), spawnWorker('w-b', 2)]);
+    const { job } = await t.engine.submit({
+      group: 'farm',
+      taskType: 'sleepy',
+      params: { steps: 3, stepMs: 100 },
+      items: Array.from({ length: 8 }, (_, i) => ({ i })),
+    });
+    const done: JobRecord = await finished(job.id);
+    assert.equal(done.status, 'succeeded');
+    assert.equal(done.progress, 1);
+    const tasks = await t.engine.listTasks(job.id);
+    const by = new Set(tasks.map((task) => (task.result as { by: string }).by));
+    assert.deepEqual([...by].sort(), [a.name, b.name], 'both workers ran tasks');
+    const first = tasks[0];
+    assert.ok(first);
+    assert.equal(first.message, 'step 3 of 3');
+    const log = await t.engine.readEvents({ topic: `task/${first.id}/log`, after: '' });
+    const lines = log.events.flatMap((e) =>
+      (e.data as { lines: { line: string }[] }).lines.map((l) => l.line),
+    );
+    assert.equal(lines.length, 3);
+  });
+
+  it('finishes the task of a worker killed with SIGKILL on another worker, as attempt 2', async () => {
+    const { job } = await t.engine.submit({
+      group: 'farm',
+      taskType: 'sleepy',
+      params: { steps: 20, stepMs: 100 },
+      backoff: { initialMs: 0, maxMs: 0 },
+    });
+    const running: TaskRecord = await waitFor('the task to run', async () => {
+      const [task] = await t.engine.listTasks(job.id);
+      return task?.status === 'running' && task.progress > 0 ? task : undefined;
+    });
+    const victim = processes.find((p) => p.id === running.workerId);
+    assert.ok(victim, 'the task runs on one of the workers');
+    victim.child.kill('SIGKILL');
+    const done = await finished(job.id);
+    assert.equal(done.status, 'succeeded');
+    const [task] = await t.engine.listTasks(job.id);
+    assert.ok(task);
+    assert.equal(task.attempt, 2);
+    assert.notEqual((task.result as { by: string }).by, victim.name);
+    const attempts = await t.engine.listAttempts(task.id);
+    assert.deepEqual(
+      attempts.map((x) => x.status),
+      ['lost', 'succeeded'],
+      'nothing ran a third time',
+    );
+  });
+
+  it('keeps the identity of a worker restarted under the same name, and brings it back online', async () => {
+    const victim = processes.find((p) => p.child.exitCode === null && p.child.signalCode === null);
+    assert.ok(victim);
+    victim.child.kill('SIGKILL');
+    await waitFor('the worker to go offline', async () =>
+      (await t.engine.getWorker(victim.id)).state === 'offline' ? true : undefined,
+    );
+    const again = await spawnWorker(victim.name, 2);
+    assert.equal(again.id, victim.id);
+    assert.equal((await t.engine.getWorker(victim.id)).state, 'online');
+  });
+
+  it('survives a server restart while workers run: they reconnect and every task ends once', async () => {
+    await spawnWorker('w-c', 2);
+    const { job } = await t.engine.submit({
+      group: 'farm',
+      taskType: 'sleepy',
+      params: { steps: 10, stepMs: 100 },
+      items: Array.from({ length: 4 }, (_, i) => ({ i })),
+    });
+    await waitFor('tasks to run', async () =>
+      (await t.engine.getJob(job.id)).counts.running > 0 ? true : undefined,
+    );
+    await server.close();
+    await sleep(500);
+    await start();
+    const done = await finished(job.id);
+    assert.equal(done.status, 'succeeded');
+    for (const task of await t.engine.listTasks(job.id)) {
+      const attempts = await t.engine.listAttempts(task.id);
+      assert.deepEqual(
+        attempts.map((x) => x.status),
+        ['succeeded'],
+        `task ${task.id} ran once, re-attached after the restart`,
+      );
+    }
+  });
+});

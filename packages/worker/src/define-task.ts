@@ -1,0 +1,43 @@
+import type { z } from 'zod';
+
+/** What a running task may do besides computing its result. */
+export interface TaskContext {
+  /** 0..1 and a message for people; coalesced, so calling it often is cheap. */
+  progress(fraction: number, message?: string): void;
+  /** A line for the task's log. */
+  log(line: string): void;
+  /** Aborted when the task is cancelled, times out or its lease is lost: stop promptly. */
+  signal: AbortSignal;
+  /** This attempt's number, from 1. */
+  attempt: number;
+  taskId: string;
+  jobId: string;
+}
+
+export interface TaskDefinition<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
+  name: string;
+  params: P;
+  result?: R;
+  run(ctx: TaskContext, params: z.output<P>): Promise<z.input<R>> | z.input<R>;
+}
+
+/**
+ * Defines a task type whose params (and result) are checked by zod schemas, so that submitting it
+ * is type-checked end to end.
+ *
+ * @example
+ * export const hello = defineTask({
+ *   name: 'hello',
+ *   params: z.object({ name: z.string().default('world') }),
+ *   result: z.string(),
+ *   async run(ctx, { name }) {
+ *     ctx.progress(0.5, "I'm about to say hello");
+ *     return `hi ${name}!`;
+ *   },
+ * });
+ */
+export function defineTask<P extends z.ZodType, R extends z.ZodType>(
+  definition: TaskDefinition<P, R>,
+): TaskDefinition<P, R> {
+  return definition;
+}

@@ -1,0 +1,240 @@
+import { hostname } from 'node:os';
+import { serverToWorker } from '@drover/protocol';
+import type { Assignment, LeaseRef, TaskError, WorkerRecord, WorkerState } from '@drover/protocol';
+import { Connection } from './connection.js';
+import type { TaskDefinition } from './define-task.js';
+import { HostSampler } from './host-stats.js';
+import { Reporter } from './reporter.js';
+
+export interface WorkerOptions {
+  /** The server's base URL, such as `http://farm.example:7400`. */
+  serverUrl: string;
+  /** The worker token the operator gave this machine. */
+  token: string;
+  /** The same name is the same worker across restarts. @defaultValue the host name */
+  name?: string;
+  /** @defaultValue the host name */
+  host?: string;
+  tags?: string[];
+  /** How many tasks run at once. @defaultValue 1 */
+  slots?: number;
+  tasks: readonly TaskDefinition[];
+  /** Told of what the worker does, one line at a time, for its own log. */
+  onLog?: (line: string) => void;
+}
+
+interface Running {
+  lease: LeaseRef;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * A worker process's runtime: says hello, keeps its leases with heartbeats, runs what the server
+ * assigns, reports progress, logs and outcomes, obeys stop and drain, and reconnects when the
+ * server goes away, re-attaching the tasks still running.
+ */
+export class Worker {
+  readonly #options: WorkerOptions;
+  readonly #tasks: ReadonlyMap<string, TaskDefinition>;
+  readonly #connection: Connection;
+  readonly #reporter: Reporter;
+  readonly #running = new Map<string, Running>();
+  readonly #sampler = new HostSampler();
+  #heartbeat: NodeJS.Timeout | undefined;
+  #record: WorkerRecord | undefined;
+
+  constructor(options: WorkerOptions) {
+    this.#options = options;
+    this.#tasks = new Map(options.tasks.map((t) => [t.name, t]));
+    this.#connection = new Connection({
+      url: options.serverUrl,
+      onOpen: () => this.#hello(),
+      onNotification: (method, params) => this.#notified(method, params),
+      onClose: () => {
+        clearInterval(this.#heartbeat);
+        this.#log('disconnected from the server; reconnecting');
+      },
+    });
+    this.#reporter = new Reporter(this.#connection, (refused) =>
+      this.#stop(refused, 'the server refused a report: the lease is gone'),
+    );
+  }
+
+  /** Connects and resolves once the server has registered this worker. */
+  async start(): Promise<WorkerRecord> {
+    this.#connection.open();
+    await this.#connection.whenReady();
+    if (!this.#record) throw new Error('connected without a registration');
+    return this.#record;
+  }
+
+  /** What this worker runs now, by attempt id. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /**
+   * Stops: waits up to `deadlineMs` for running tasks to finish and their reports to be sent, then
+   * aborts the rest and disconnects.
+   */
+  async stop(deadlineMs = 10_000): Promise<void> {
+    const deadline = Date.now() + deadlineMs;
+    await Promise.race([
+      Promise.all([...this.#running.values()].map((r) => r.done)),
+      sleep(deadlineMs),
+    ]);
+    this.#stop([...this.#running.keys()], 'the worker is shutting down');
+    while (this.#reporter.pendingFinals > 0 && Date.now() < deadline) {
+      await this.#reporter.flush();
+      await sleep(20);
+    }
+    clearInterval(this.#heartbeat);
+    this.#reporter.close();
+    this.#connection.close();
+  }
+
+  async #hello(): Promise<void> {
+    const o = this.#options;
+    const host = o.host ?? hostname();
+    const result = await this.#connection.call<{
+      worker: WorkerRecord;
+      heartbeatMs: number;
+      stale: string[];
+    }>(
+      'workers.hello',
+      {
+        name: o.name ?? host,
+        host,
+        tags: o.tags ?? [],
+        taskTypes: [...this.#tasks.keys()],
+        slots: o.slots ?? 1,
+        token: o.token,
+        held: [...this.#running.values()].map((r) => r.lease),
+      },
+      true,
+    );
+    this.#record = result.worker;
+    this.#stop(result.stale, 'the lease was lost while the server was away');
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = setInterval(() => void this.#beat(), result.heartbeatMs);
+    this.#heartbeat.unref();
+    this.#log(`registered as ${result.worker.name} (${result.worker.id}), ${result.worker.state}`);
+    // Reports queued while the server was away go first.
+    setImmediate(() => void this.#reporter.flush());
+  }
+
+  async #beat(): Promise<void> {
+    try {
+      const { stale } = await this.#connection.call<{ stale: string[] }>('workers.heartbeat', {
+        stats: this.#sampler.sample(),
+        held: [...this.#running.values()].map((r) => r.lease),
+      });
+      this.#stop(stale, 'the lease is no longer current');
+    } catch {
+      // The connection's close handler reconnects; the next heartbeat tries again.
+    }
+  }
+
+  #notified(method: string, params: unknown): void {
+    if (method === 'tasks.assign') {
+      const { assignments } = serverToWorker['tasks.assign'].parse(params);
+      for (const a of assignments) this.#run(a);
+    } else if (method === 'tasks.stop') {
+      const { attemptIds, reason } = serverToWorker['tasks.stop'].parse(params);
+      this.#stop(attemptIds, reason);
+    } else if (method === 'workers.state') {
+      const { state } = serverToWorker['workers.state'].parse(params);
+      this.#stateChanged(state);
+    }
+  }
+
+  #stateChanged(state: WorkerState): void {
+    if (this.#record) this.#record = { ...this.#record, state };
+    this.#log(`the server set this worker ${state}`);
+  }
+
+  #stop(attemptIds: readonly string[], reason: string): void {
+    for (const id of attemptIds) {
+      const running = this.#running.get(id);
+      if (running && !running.controller.signal.aborted) {
+        this.#log(`stopping attempt ${id}: ${reason}`);
+        running.controller.abort(new Error(reason));
+      }
+    }
+  }
+
+  #run(a: Assignment): void {
+    const lease: LeaseRef = { attemptId: a.attemptId, token: a.token };
+    const controller = new AbortController();
+    const done = this.#execute(a, lease, controller.signal).finally(() =>
+      this.#running.delete(a.attemptId),
+    );
+    this.#running.set(a.attemptId, { lease, controller, done });
+  }
+
+  async #execute(a: Assignment, lease: LeaseRef, signal: AbortSignal): Promise<void> {
+    const definition = this.#tasks.get(a.task.taskType);
+    if (!definition) {
+      this.#reporter.finish(lease, {
+        kind: 'fail',
+        error: { message: `This worker has no task type ${a.task.taskType}.` },
+        retry: true,
+      });
+      return;
+    }
+    this.#reporter.started(lease);
+    this.#log(`running ${a.task.taskType} task ${a.task.id} (attempt ${a.task.attempt})`);
+    const parsed = definition.params.safeParse(a.task.params);
+    if (!parsed.success) {
+      const message = parsed.error.issues
+        .map((i) => `${i.path.join('.') || 'params'}: ${i.message}`)
+        .join('; ');
+      this.#reporter.finish(lease, {
+        kind: 'fail',
+        error: { message: `Invalid params: ${message}` },
+        retry: false,
+      });
+      return;
+    }
+    try {
+      const result: unknown = await definition.run(
+        {
+          progress: (fraction, message) =>
+            this.#reporter.progress(lease, fraction, message ?? null),
+          log: (line) =>
+            this.#reporter.log(lease, { at: new Date().toISOString(), stream: 'log', line }),
+          signal,
+          attempt: a.task.attempt,
+          taskId: a.task.id,
+          jobId: a.task.jobId,
+        },
+        parsed.data,
+      );
+      const checked = definition.result ? definition.result.parse(result) : result;
+      if (signal.aborted) throw signal.reason;
+      this.#reporter.finish(lease, { kind: 'complete', result: checked ?? null });
+      this.#log(`task ${a.task.id} succeeded`);
+    } catch (error) {
+      const taskError: TaskError = signal.aborted
+        ? { message: `Stopped: ${(signal.reason as Error).message}`, code: 'DROVER_E_CANCELLED' }
+        : toTaskError(error);
+      this.#reporter.finish(lease, { kind: 'fail', error: taskError, retry: true });
+      this.#log(`task ${a.task.id} failed: ${taskError.message}`);
+    }
+  }
+
+  #log(line: string): void {
+    this.#options.onLog?.(line);
+  }
+}
+
+function toTaskError(error: unknown): TaskError {
+  if (error instanceof Error)
+    return { message: error.message, ...(error.stack && { stack: error.stack }) };
+  return { message: String(error) };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
