@@ -1,0 +1,160 @@
+import { readFileSync } from 'node:fs';
+import { isTerminalJobStatus } from '@drover/protocol';
+import type { JobRecord } from '@drover/protocol';
+import type { Config } from '../config.js';
+import { bar, jobsTable, percent, workersTable } from '../format.js';
+import { call } from '../rpc-client.js';
+
+/** How a command prints: a table for people on a terminal, JSON for scripts. */
+export interface Output {
+  json: boolean;
+}
+
+function print(output: Output, value: unknown, text: () => string): void {
+  console.log(output.json ? JSON.stringify(value, null, 2) : text());
+}
+
+/** Parses `k=v` params; a value that parses as JSON (numbers, true, {...}) is taken as such. */
+export function parseParams(pairs: readonly string[]): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new Error(`--param takes key=value, got ${JSON.stringify(pair)}`);
+    const raw = pair.slice(at + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // A plain string.
+    }
+    params[pair.slice(0, at)] = value;
+  }
+  return params;
+}
+
+export async function submit(
+  config: Config,
+  output: Output,
+  taskType: string | undefined,
+  options: { params: string[]; file: string | undefined; wait: boolean; name: string | undefined },
+): Promise<void> {
+  const fromFile = options.file
+    ? (JSON.parse(readFileSync(options.file, 'utf8')) as Record<string, unknown>)
+    : {};
+  const submission = {
+    group: config.group,
+    ...fromFile,
+    ...(taskType && { taskType }),
+    ...(options.name && { name: options.name }),
+    ...(options.params.length > 0 && {
+      params: { ...(fromFile.params as object), ...parseParams(options.params) },
+    }),
+  };
+  const { job, created } = await call(config.server, 'jobs.submit', submission as never);
+  if (!options.wait) {
+    print(
+      output,
+      { job, created },
+      () =>
+        `${created ? 'submitted' : 'already submitted'} job ${job.id} (${job.taskCount} task${job.taskCount === 1 ? '' : 's'})`,
+    );
+    return;
+  }
+  const done = await waitFor(config.server, job.id, output.json ? undefined : process.stdout);
+  print(output, done, () => `job ${done.id} ${done.status}`);
+  if (done.status !== 'succeeded') process.exitCode = 1;
+}
+
+/** Polls a job until it finishes, drawing a progress bar on a terminal. */
+async function waitFor(
+  server: string,
+  id: string,
+  tty: NodeJS.WriteStream | undefined,
+): Promise<JobRecord> {
+  for (;;) {
+    const job = await call(server, 'jobs.get', { id });
+    if (tty?.isTTY) {
+      tty.write(
+        `\r${bar(job.progress)} ${percent(job.progress).padStart(4)}  ${job.counts.succeeded}/${job.taskCount} ${job.status}   `,
+      );
+    }
+    if (isTerminalJobStatus(job.status)) {
+      if (tty?.isTTY) tty.write('\n');
+      return job;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+export async function jobs(
+  config: Config,
+  output: Output,
+  verb: string | undefined,
+  args: string[],
+): Promise<void> {
+  switch (verb ?? 'ls') {
+    case 'ls': {
+      const { jobs: list } = await call(config.server, 'jobs.list', { group: config.group });
+      print(output, list, () =>
+        list.length ? jobsTable(list) : `no jobs in group "${config.group}"`,
+      );
+      return;
+    }
+    case 'show': {
+      const id = required(args[0], 'drover jobs show <job id>');
+      const job = await call(config.server, 'jobs.get', { id });
+      const { tasks } = await call(config.server, 'tasks.list', { jobId: id, limit: 50 });
+      print(output, { job, tasks }, () =>
+        [
+          jobsTable([job]),
+          '',
+          ...tasks.map(
+            (t) =>
+              `  task ${t.index} ${t.status.padEnd(9)} ${percent(t.progress).padStart(4)} attempt ${t.attempt}${t.message ? `  ${t.message}` : ''}`,
+          ),
+        ].join('\n'),
+      );
+      return;
+    }
+    case 'cancel': {
+      const id = required(args[0], 'drover jobs cancel <job id>');
+      const { job } = await call(config.server, 'jobs.cancel', { id });
+      print(
+        output,
+        job,
+        () => `job ${job.id}: ${job.status}${job.cancelReason ? ` (${job.cancelReason})` : ''}`,
+      );
+      return;
+    }
+    default:
+      throw new Error(`drover jobs takes ls, show or cancel, not ${verb}`);
+  }
+}
+
+export async function workers(
+  config: Config,
+  output: Output,
+  verb: string | undefined,
+  args: string[],
+): Promise<void> {
+  const action = verb ?? 'ls';
+  if (action === 'ls') {
+    const { workers: list } = await call(config.server, 'workers.list', {});
+    print(output, list, () => (list.length ? workersTable(list) : 'no workers have joined'));
+    return;
+  }
+  if (action !== 'disable' && action !== 'enable' && action !== 'drain') {
+    throw new Error(`drover workers takes ls, disable, enable or drain, not ${action}`);
+  }
+  const target = required(args[0], `drover workers ${action} <worker id or name>`);
+  const { workers: list } = await call(config.server, 'workers.list', {});
+  const worker = list.find((w) => w.id === target || w.name === target);
+  if (!worker) throw new Error(`No worker is called ${target}; \`drover workers ls\` lists them.`);
+  const updated = await call(config.server, `workers.${action}`, { id: worker.id });
+  print(output, updated, () => `worker ${updated.name}: ${updated.state}`);
+}
+
+function required(value: string | undefined, usage: string): string {
+  if (!value) throw new Error(`usage: ${usage}`);
+  return value;
+}

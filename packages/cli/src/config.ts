@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { DroverError, parseOrThrow } from '@drover/protocol';
+
+/**
+ * Everything the drover command can be configured with. Each setting comes from, in order of
+ * precedence: a command-line flag, an environment variable (`DROVER_` + the name in capitals and
+ * underscores), the config file (`--config`, default `drover.json` when it exists), then the
+ * default here.
+ */
+export const Config = z.object({
+  /** A PostgreSQL server; when absent the server runs PGlite in `dataDir`. */
+  databaseUrl: z.string().min(1).optional(),
+  /** @defaultValue `./data` */
+  dataDir: z.string().min(1).default('data'),
+  /** Where the server listens. @defaultValue `127.0.0.1` */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** @defaultValue 7400 */
+  port: z.coerce.number().int().min(0).max(65_535).default(7400),
+  /** The server's URL, for workers and for commands that drive a farm. @defaultValue `http://127.0.0.1:7400` */
+  server: z.url().default('http://127.0.0.1:7400'),
+  /** The worker token: what a worker presents and what the server expects. */
+  token: z.string().min(8).optional(),
+  /** A worker's name: the same name is the same worker. @defaultValue the host name */
+  name: z.string().min(1).optional(),
+  /** A worker's tags, comma-separated on the command line. */
+  tags: z
+    .preprocess(
+      (v) => (typeof v === 'string' ? v.split(',').filter(Boolean) : v),
+      z.array(z.string()),
+    )
+    .default([]),
+  /** Tasks a worker runs at once. @defaultValue 1 */
+  slots: z.coerce.number().int().min(1).max(1024).default(1),
+  /** Local worker processes `drover up` starts. @defaultValue 2 */
+  workers: z.coerce.number().int().min(0).max(64).default(2),
+  /** Whether `drover up` runs the fractal producer. @defaultValue true */
+  demo: z
+    .preprocess(
+      (v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v),
+      z.boolean(),
+    )
+    .default(true),
+  /** Seconds between producer rounds. @defaultValue 3 */
+  interval: z.coerce.number().min(0.1).max(3600).default(3),
+  /** The group jobs go to. @defaultValue `default` */
+  group: z.string().min(1).default('default'),
+});
+export type Config = z.output<typeof Config>;
+
+const KEYS = Object.keys(Config.shape) as (keyof Config)[];
+
+/** `dataDir` → `DROVER_DATA_DIR`. */
+export function envName(key: string): string {
+  return `DROVER_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+/** `dataDir` → `data-dir`. */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+export interface ConfigSources {
+  flags: Record<string, unknown>;
+  env: NodeJS.ProcessEnv;
+  /** The config file's path; a missing default file is fine, a missing named one is not. */
+  file?: string | undefined;
+}
+
+/** Merges the sources by precedence and validates the result; nothing is read at import time. */
+export function loadConfig(sources: ConfigSources): Config {
+  const fromFile = readConfigFile(sources.file);
+  const merged: Record<string, unknown> = {};
+  for (const key of KEYS) {
+    const flag = sources.flags[flagName(key)];
+    const env = sources.env[envName(key)];
+    const value = flag ?? (env === '' ? undefined : env) ?? fromFile[key];
+    if (value !== undefined) merged[key] = value;
+  }
+  return parseOrThrow(Config, merged, 'configuration');
+}
+
+function readConfigFile(path: string | undefined): Record<string, unknown> {
+  const file = path ?? 'drover.json';
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if (path === undefined && (error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new DroverError(
+      'DROVER_E_INVALID_PARAMS',
+      `Cannot read the config file ${file}: ${(error as Error).message}`,
+    );
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error('not an object');
+    return parsed as Record<string, unknown>;
+  } catch (error) {
+    throw new DroverError(
+      'DROVER_E_INVALID_PARAMS',
+      `The config file ${file} is not a JSON object: ${(error as Error).message}`,
+    );
+  }
+}

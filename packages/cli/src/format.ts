@@ -1,0 +1,63 @@
+import type { JobRecord, WorkerRecord } from '@drover/protocol';
+
+/** A plain text table, columns padded to their widest cell. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+export function percent(fraction: number): string {
+  return `${Math.round(fraction * 100)}%`;
+}
+
+export function age(iso: string | null, now = Date.now()): string {
+  if (!iso) return '';
+  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h`;
+  return `${Math.floor(seconds / 86_400)}d`;
+}
+
+export function jobsTable(jobs: JobRecord[]): string {
+  return table(
+    ['ID', 'NAME', 'STATUS', 'PROGRESS', 'TASKS', 'DONE', 'FAILED', 'AGE'],
+    jobs.map((j) => [
+      j.id,
+      j.name,
+      j.status,
+      percent(j.progress),
+      String(j.taskCount),
+      String(j.counts.succeeded),
+      String(j.counts.failed),
+      age(j.createdAt),
+    ]),
+  );
+}
+
+export function workersTable(workers: WorkerRecord[]): string {
+  return table(
+    ['ID', 'NAME', 'HOST', 'STATE', 'SLOTS', 'TAGS', 'CPU', 'LAST SEEN'],
+    workers.map((w) => [
+      w.id,
+      w.name,
+      w.host,
+      w.state,
+      String(w.slots),
+      w.tags.join(','),
+      w.stats.cpu === undefined ? '' : percent(w.stats.cpu),
+      `${age(w.lastSeenAt)} ago`,
+    ]),
+  );
+}
+
+/** A progress bar for a terminal, `width` characters wide. */
+export function bar(fraction: number, width = 30): string {
+  const filled = Math.round(Math.min(1, Math.max(0, fraction)) * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { openEngine } from '@drover/engine';
+import { isDroverError } from '@drover/protocol';
+import { loadConfig } from './config.js';
+import { jobs, submit, workers } from './commands/drive.js';
+import { serve } from './commands/serve.js';
+import { up } from './commands/up.js';
+import { worker } from './commands/worker.js';
+
+const USAGE = `drover <command> [options]
+
+Run a farm:
+  up                 the farm on this machine: server, local workers, the fractal producer
+  server             the server alone (embedded database, or --database-url)
+  worker             join a farm: --server URL --token T [--name N] [--tags a,b] [--slots K]
+  migrate            bring a PostgreSQL database's schema up to date (--database-url)
+
+Drive it (--server URL, default http://127.0.0.1:7400; --json for scripts):
+  submit <task type> [--param k=v ...] [--file job.json] [--group g] [--wait]
+  jobs [ls | show <id> | cancel <id>] [--group g]
+  workers [ls | disable <id|name> | enable <id|name> | drain <id|name>]
+
+Every option can also come from DROVER_<NAME> in the environment or from drover.json
+(--config FILE); a flag wins over the environment, which wins over the file.`;
+
+const OPTIONS = {
+  config: { type: 'string' },
+  'database-url': { type: 'string' },
+  'data-dir': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  server: { type: 'string' },
+  token: { type: 'string' },
+  name: { type: 'string' },
+  tags: { type: 'string' },
+  slots: { type: 'string' },
+  workers: { type: 'string' },
+  demo: { type: 'string' },
+  interval: { type: 'string' },
+  group: { type: 'string' },
+  param: { type: 'string', multiple: true },
+  file: { type: 'string' },
+  wait: { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: OPTIONS,
+    allowPositionals: true,
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return;
+  }
+  const config = loadConfig({ flags: values, env: process.env, file: values.config });
+  const output = { json: values.json ?? false };
+  switch (command) {
+    case 'up':
+      return up(config, fileURLToPath(import.meta.url));
+    case 'server': {
+      const farm = await serve(config, !config.databaseUrl);
+      console.log(`Drover server at ${farm.server.url} (${farm.engine.kind} database)`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      return farm.close();
+    }
+    case 'worker':
+      return worker(config);
+    case 'migrate': {
+      const engine = await openEngine({
+        databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
+        migrate: true,
+      });
+      const report = engine.migration;
+      console.log(
+        report && report.applied.length > 0
+          ? `migrated from version ${report.from} to ${report.to}: ${report.applied.join(', ')}`
+          : `the schema is up to date (version ${report?.to ?? '?'})`,
+      );
+      return engine.close();
+    }
+    case 'submit':
+      return submit(config, output, rest[0], {
+        params: values.param ?? [],
+        file: values.file,
+        wait: values.wait ?? false,
+        name: values.name,
+      });
+    case 'jobs':
+      return jobs(config, output, rest[0], rest.slice(1));
+    case 'workers':
+      return workers(config, output, rest[0], rest.slice(1));
+    default:
+      throw new Error(`There is no command "${command}".\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(process.exitCode ?? 0),
+  (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(isDroverError(error) ? `${message} [${error.code}]` : message);
+    process.exit(1);
+  },
+);
