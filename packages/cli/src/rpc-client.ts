@@ -1,11 +1,5 @@
 import { DroverError } from '@drover/protocol';
-import type {
-  ErrorCode,
-  MethodName,
-  MethodParams,
-  MethodResult,
-  RpcErrorObject,
-} from '@drover/protocol';
+import type { MethodName, MethodParams, MethodResult, RpcErrorObject } from '@drover/protocol';
 
 /** Calls one JSON-RPC method on a server over HTTP. */
 export async function call<M extends MethodName>(
