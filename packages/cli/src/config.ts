@@ -43,6 +43,8 @@ export const Config = z.object({
     .default(true),
   /** Seconds between producer rounds. @defaultValue 3 */
   interval: z.coerce.number().min(0.1).max(3600).default(3),
+  /** A JSON file of shell-command task templates this worker runs, besides its task library. */
+  shellTasks: z.string().min(1).optional(),
   /** The group jobs go to. @defaultValue `default` */
   group: z.string().min(1).default('default'),
 });

@@ -15,6 +15,7 @@ Run a farm:
   up                 the farm on this machine: server, local workers, the fractal producer
   server             the server alone (embedded database, or --database-url)
   worker             join a farm: --server URL --token T [--name N] [--tags a,b] [--slots K]
+                     [--shell-tasks templates.json]
   migrate            bring a PostgreSQL database's schema up to date (--database-url)
 
 Drive it (--server URL, default http://127.0.0.1:7400; --json for scripts):
@@ -40,6 +41,7 @@ const OPTIONS = {
   demo: { type: 'string' },
   interval: { type: 'string' },
   group: { type: 'string' },
+  'shell-tasks': { type: 'string' },
   param: { type: 'string', multiple: true },
   file: { type: 'string' },
   wait: { type: 'boolean' },

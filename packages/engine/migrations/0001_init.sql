@@ -189,11 +189,11 @@ RETURNS text LANGUAGE sql IMMUTABLE AS $$
               ELSE 'failed' END
 $$;
 
--- A job's status from its task counts.
+-- A job's status from its task counts: queued until a task is held or has succeeded or failed.
 CREATE FUNCTION job_status(queued int, blocked int, leased int, running int, succeeded int, failed int, cancelled int)
 RETURNS text LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE WHEN queued + blocked + leased + running > 0 THEN
-                CASE WHEN leased + running + succeeded + failed + cancelled > 0 THEN 'running' ELSE 'queued' END
+                CASE WHEN leased + running + succeeded + failed > 0 THEN 'running' ELSE 'queued' END
               WHEN failed > 0 THEN 'failed'
               WHEN cancelled > 0 THEN 'cancelled'
               ELSE 'succeeded' END
@@ -316,6 +316,14 @@ BEGIN
   END IF;
 
   IF flags.queued THEN
+    -- A task back in the queue of a job being cancelled never starts again. The job's lock, held
+    -- since the top, keeps its cancel reason from changing under this.
+    UPDATE tasks t SET status = 'cancelled', finished_at = now(),
+      error = jsonb_build_object('code', 'DROVER_E_CANCELLED', 'message', 'The job was cancelled: ' || j.cancel_reason)
+    FROM jobs j
+    WHERE t.id IN (SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
+                   WHERE n.status = 'queued' AND o.status <> 'queued')
+      AND j.id = t.job_id AND j.cancel_reason IS NOT NULL AND t.status = 'queued';
     PERFORM pg_notify(current_schema() || '_events', 'queue');
   END IF;
   RETURN NULL;

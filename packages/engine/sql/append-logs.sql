@@ -3,7 +3,7 @@
 WITH r AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(attempt_id bigint, token uuid, lines jsonb)
 ), valid AS (
-  SELECT a.id, a.task_id, a.number, t.job_id, r.lines FROM r
+  SELECT a.id, r.token, a.task_id, a.number, t.job_id, r.lines FROM r
   JOIN attempts a ON a.id = r.attempt_id AND a.token = r.token AND a.status = 'active'
   JOIN tasks t ON t.id = a.task_id
 ), logged AS (
@@ -15,7 +15,7 @@ WITH r AS (
   INSERT INTO events (topic, kind, subject, data)
   SELECT 'refusals', 'report.refused', r.attempt_id::text,
          jsonb_build_object('report', 'log', 'attemptId', r.attempt_id::text)
-  FROM r WHERE NOT EXISTS (SELECT 1 FROM valid v WHERE v.id = r.attempt_id)
+  FROM r WHERE NOT EXISTS (SELECT 1 FROM valid v WHERE v.id = r.attempt_id AND v.token = r.token)
 )
-SELECT r.attempt_id::text AS attempt_id, EXISTS (SELECT 1 FROM valid v WHERE v.id = r.attempt_id) AS accepted
+SELECT r.attempt_id::text AS attempt_id, EXISTS (SELECT 1 FROM valid v WHERE v.id = r.attempt_id AND v.token = r.token) AS accepted
 FROM r

@@ -11,6 +11,8 @@ WITH worker AS (
     SELECT t.id, t.priority, t.run_at FROM tasks t
     WHERE t.task_type = tt.task_type AND t.status = 'queued' AND t.run_at <= now()
       AND t.tags <@ $3::text[]
+      -- Not the tasks of a job whose cancel has begun (see cancel-tasks.sql).
+      AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = t.job_id AND j.cancel_reason IS NOT NULL)
     ORDER BY t.priority DESC, t.run_at, t.id
     LIMIT $4
     FOR UPDATE SKIP LOCKED

@@ -5,7 +5,7 @@ WITH r AS (
 ), ended AS (
   UPDATE attempts a SET status = 'succeeded', finished_at = now()
   FROM r WHERE a.id = r.attempt_id AND a.token = r.token AND a.status = 'active'
-  RETURNING a.id, a.task_id, r.result
+  RETURNING a.id, r.token, a.task_id, r.result
 ), applied AS (
   UPDATE tasks t SET status = 'succeeded', result = e.result, progress = 1, finished_at = now()
   FROM ended e WHERE t.id = e.task_id
@@ -14,7 +14,7 @@ WITH r AS (
   INSERT INTO events (topic, kind, subject, data)
   SELECT 'refusals', 'report.refused', r.attempt_id::text,
          jsonb_build_object('report', 'result', 'attemptId', r.attempt_id::text)
-  FROM r WHERE NOT EXISTS (SELECT 1 FROM ended e WHERE e.id = r.attempt_id)
+  FROM r WHERE NOT EXISTS (SELECT 1 FROM ended e WHERE e.id = r.attempt_id AND e.token = r.token)
 )
-SELECT r.attempt_id::text AS attempt_id, EXISTS (SELECT 1 FROM ended e WHERE e.id = r.attempt_id) AS accepted
+SELECT r.attempt_id::text AS attempt_id, EXISTS (SELECT 1 FROM ended e WHERE e.id = r.attempt_id AND e.token = r.token) AS accepted
 FROM r

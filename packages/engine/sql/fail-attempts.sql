@@ -10,26 +10,26 @@ WITH r AS (
     finished_at = now(), error = r.error
   FROM r, tasks t
   WHERE a.id = r.attempt_id AND a.token = r.token AND a.status = 'active' AND t.id = a.task_id
-  RETURNING a.id, a.task_id, r.error, r.retry
-), next AS (
-  SELECT e.task_id, e.error, status_after_failure(t.cancel_requested, t.attempt, t.max_attempts, e.retry) AS status
-  FROM ended e JOIN tasks t ON t.id = e.task_id
+  RETURNING a.id, r.token, a.task_id, r.error, r.retry
 ), applied AS (
+  -- The next status is computed from the row being updated, not from the statement's snapshot: a
+  -- cancel that committed while this waited for the row's lock must win.
   UPDATE tasks t SET
-    status = n.status,
-    error = n.error,
-    run_at = CASE WHEN n.status = 'queued'
-                  THEN now() + retry_delay(t.attempt, t.backoff_initial_ms, t.backoff_max_ms)
-                  ELSE t.run_at END,
-    progress = CASE WHEN n.status = 'queued' THEN 0 ELSE t.progress END,
-    finished_at = CASE WHEN n.status = 'queued' THEN NULL ELSE now() END
-  FROM next n WHERE t.id = n.task_id
+    status = status_after_failure(t.cancel_requested, t.attempt, t.max_attempts, e.retry),
+    error = e.error,
+    run_at = CASE WHEN status_after_failure(t.cancel_requested, t.attempt, t.max_attempts, e.retry) = 'queued'
+                  THEN now() + retry_delay(t.attempt, t.backoff_initial_ms, t.backoff_max_ms) ELSE t.run_at END,
+    progress = CASE WHEN status_after_failure(t.cancel_requested, t.attempt, t.max_attempts, e.retry) = 'queued'
+                    THEN 0 ELSE t.progress END,
+    finished_at = CASE WHEN status_after_failure(t.cancel_requested, t.attempt, t.max_attempts, e.retry) = 'queued'
+                       THEN NULL ELSE now() END
+  FROM (SELECT e.task_id, e.error, e.retry FROM ended e) AS e WHERE t.id = e.task_id
   RETURNING t.id
 ), refused AS (
   INSERT INTO events (topic, kind, subject, data)
   SELECT 'refusals', 'report.refused', r.attempt_id::text,
          jsonb_build_object('report', 'failure', 'attemptId', r.attempt_id::text)
-  FROM r WHERE NOT EXISTS (SELECT 1 FROM ended e WHERE e.id = r.attempt_id)
+  FROM r WHERE NOT EXISTS (SELECT 1 FROM ended e WHERE e.id = r.attempt_id AND e.token = r.token)
 )
-SELECT r.attempt_id::text AS attempt_id, EXISTS (SELECT 1 FROM ended e WHERE e.id = r.attempt_id) AS accepted
+SELECT r.attempt_id::text AS attempt_id, EXISTS (SELECT 1 FROM ended e WHERE e.id = r.attempt_id AND e.token = r.token) AS accepted
 FROM r

@@ -18,19 +18,19 @@ WITH due AS (
              'message', 'The worker stopped renewing its lease, so the attempt was given up.') END
   FROM due WHERE a.id = due.id
   RETURNING a.id, a.task_id, a.worker_id, a.status, a.error
-), next AS (
-  SELECT e.task_id, e.error, status_after_failure(t.cancel_requested, t.attempt, t.max_attempts, true) AS status
-  FROM ended e JOIN tasks t ON t.id = e.task_id
 ), applied AS (
+  -- The next status is computed from the row being updated, not from the statement's snapshot: a
+  -- cancel that committed while this waited for the row's lock must win.
   UPDATE tasks t SET
-    status = n.status,
-    error = n.error,
-    run_at = CASE WHEN n.status = 'queued'
-                  THEN now() + retry_delay(t.attempt, t.backoff_initial_ms, t.backoff_max_ms)
-                  ELSE t.run_at END,
-    progress = CASE WHEN n.status = 'queued' THEN 0 ELSE t.progress END,
-    finished_at = CASE WHEN n.status = 'queued' THEN NULL ELSE now() END
-  FROM next n WHERE t.id = n.task_id
+    status = status_after_failure(t.cancel_requested, t.attempt, t.max_attempts, e.retry),
+    error = e.error,
+    run_at = CASE WHEN status_after_failure(t.cancel_requested, t.attempt, t.max_attempts, e.retry) = 'queued'
+                  THEN now() + retry_delay(t.attempt, t.backoff_initial_ms, t.backoff_max_ms) ELSE t.run_at END,
+    progress = CASE WHEN status_after_failure(t.cancel_requested, t.attempt, t.max_attempts, e.retry) = 'queued'
+                    THEN 0 ELSE t.progress END,
+    finished_at = CASE WHEN status_after_failure(t.cancel_requested, t.attempt, t.max_attempts, e.retry) = 'queued'
+                       THEN NULL ELSE now() END
+  FROM (SELECT e.task_id, e.error, true AS retry FROM ended e) AS e WHERE t.id = e.task_id
   RETURNING t.id
 )
 SELECT e.id::text AS attempt_id, e.task_id::text AS task_id, e.worker_id::text AS worker_id, e.status

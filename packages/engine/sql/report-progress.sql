@@ -4,7 +4,7 @@
 WITH r AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(attempt_id bigint, token uuid, progress double precision, message text)
 ), valid AS (
-  SELECT a.id, a.task_id, r.progress, r.message FROM r
+  SELECT a.id, r.token, a.task_id, a.number, r.progress, r.message FROM r
   JOIN attempts a ON a.id = r.attempt_id AND a.token = r.token AND a.status = 'active'
 ), applied AS (
   UPDATE tasks t SET
@@ -12,13 +12,16 @@ WITH r AS (
     -- greatest() ignores nulls, so a report without progress must be caught first.
     progress = CASE WHEN v.progress IS NULL THEN t.progress ELSE least(1, greatest(0, v.progress)) END,
     message = coalesce(v.message, t.message)
-  FROM valid v WHERE t.id = v.task_id AND t.status IN ('leased', 'running')
+  -- Rechecked on the newest row: if the attempt ended and the task moved on to its next attempt
+  -- while this waited, the report is about a task that is no longer its own.
+  FROM valid v WHERE t.id = v.task_id AND t.status IN ('leased', 'running') AND t.attempt = v.number
   RETURNING t.id
 ), refused AS (
   INSERT INTO events (topic, kind, subject, data)
   SELECT 'refusals', 'report.refused', r.attempt_id::text,
          jsonb_build_object('report', 'progress', 'attemptId', r.attempt_id::text)
-  FROM r WHERE NOT EXISTS (SELECT 1 FROM valid v WHERE v.id = r.attempt_id)
+  FROM r WHERE NOT EXISTS (SELECT 1 FROM valid v JOIN applied p ON p.id = v.task_id WHERE v.id = r.attempt_id AND v.token = r.token)
 )
-SELECT r.attempt_id::text AS attempt_id, EXISTS (SELECT 1 FROM valid v WHERE v.id = r.attempt_id) AS accepted
+SELECT r.attempt_id::text AS attempt_id,
+       EXISTS (SELECT 1 FROM valid v JOIN applied p ON p.id = v.task_id WHERE v.id = r.attempt_id AND v.token = r.token) AS accepted
 FROM r

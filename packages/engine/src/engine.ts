@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DroverError, TaskId, JobId, parseOrThrow } from '@drover/protocol';
 import type {
+  ArtifactRecord,
   Assignment,
   AttemptRecord,
   HostStats,
@@ -30,7 +31,7 @@ import type {
   ReportOutcome,
   ResultReport,
 } from './reports.js';
-import { cancel } from './cancel.js';
+import { cancelJob, cancelTask } from './cancel.js';
 import type { CancelResult } from './cancel.js';
 import { headCursor, readEvents } from './events.js';
 import type { EventPage, ReadEventsRequest } from './events.js';
@@ -38,6 +39,14 @@ import { registerWorker, setWorkerState, touchWorkers } from './workers.js';
 import type { WorkerRegistration } from './workers.js';
 import { applyRetention } from './retention.js';
 import type { RetentionPolicy } from './retention.js';
+import {
+  authorizeArtifact,
+  getArtifact,
+  listArtifacts,
+  recordArtifact,
+  unreferencedBlobs,
+} from './artifacts.js';
+import type { ArtifactQuery, ArtifactReport, ArtifactScope } from './artifacts.js';
 
 export interface EngineOptions {
   /**
@@ -82,6 +91,8 @@ export class Engine {
   #maintaining: Promise<void> | undefined;
   /** What opening applied, when it migrated. */
   readonly migration: MigrationReport | undefined;
+  /** The embedded data directory (absolute); undefined on a PostgreSQL server. */
+  readonly dataDir: string | undefined;
 
   constructor(
     db: Database,
@@ -89,11 +100,13 @@ export class Engine {
     lock: LockFile | undefined,
     migration: MigrationReport | undefined,
     maintenanceIntervalMs = 0,
+    dataDir?: string,
   ) {
     this.#db = db;
     this.#sql = sql;
     this.#lock = lock;
     this.migration = migration;
+    this.dataDir = dataDir;
     if (maintenanceIntervalMs > 0) {
       this.#maintenance = setInterval(() => {
         // A failed pass is tried again at the next interval; callers see their own statements
@@ -165,7 +178,7 @@ export class Engine {
     parseOrThrow(JobId, jobId, 'job id');
     const rows = await this.#db.query<{ task: TaskRecord }>(this.#sql.get('list-tasks'), [
       jobId,
-      page.fromIndex ?? 0,
+      clamp(page.fromIndex ?? 0, 0, 2 ** 31 - 1),
       clamp(page.limit ?? 1000, 1, 10_000),
     ]);
     return rows.map((r) => r.task);
@@ -180,15 +193,21 @@ export class Engine {
   }
 
   /** Cancels a job: queued tasks never start; held ones are returned for the server to stop. */
-  cancelJob(jobId: string, reason: string): Promise<CancelResult> {
+  async cancelJob(jobId: string, reason: string): Promise<CancelResult> {
     parseOrThrow(JobId, jobId, 'job id');
-    return cancel(this.#db, this.#sql, { jobId }, reason);
+    await this.getJob(jobId);
+    return cancelJob(this.#db, this.#sql, jobId, reason);
   }
 
   /** Cancels one task (and the later stages that wait on it). */
   async cancelTask(taskId: string, reason: string): Promise<CancelResult> {
     const task = await this.getTask(taskId);
-    return cancel(this.#db, this.#sql, { jobId: task.jobId, taskId }, reason);
+    return cancelTask(
+      this.#db,
+      this.#sql,
+      { jobId: task.jobId, taskId, status: task.status },
+      reason,
+    );
   }
 
   // Workers and their attempts.
@@ -256,11 +275,54 @@ export class Engine {
   }
 
   /** A worker's connection closed: its attempts are lost now and their tasks retried. */
+  /**
+   * A worker's connection closed: its attempts are lost now and their tasks retried. A server
+   * names the attempts that connection held, so that those the worker holds through another
+   * server are left alone.
+   */
   loseWorkerAttempts(
     workerId: string,
     reason = 'The worker disconnected.',
+    attemptIds?: readonly string[],
   ): Promise<{ attemptId: string; taskId: string }[]> {
-    return loseWorkerAttempts(this.#db, this.#sql, workerId, reason);
+    return loseWorkerAttempts(this.#db, this.#sql, workerId, reason, attemptIds);
+  }
+
+  // Artifacts: files tasks produced. The bytes live in the server's store, by sha256.
+
+  /**
+   * Checks an upload's credential (an attempt's lease) before its bytes are read. Refuses with
+   * `DROVER_E_STALE_LEASE`, and records the refusal, unless the attempt is active.
+   */
+  authorizeArtifact(lease: Lease): Promise<ArtifactScope> {
+    return authorizeArtifact(this.#db, this.#sql, lease);
+  }
+
+  /**
+   * Records a file whose bytes are stored, for the attempt holding the lease (`DROVER_E_STALE_LEASE`
+   * otherwise), and appends `artifact.added` to the job's topic. The same file sent again under
+   * the same name returns the first record (`created: false`); other content under that name is
+   * refused with `DROVER_E_ARTIFACT_EXISTS`.
+   */
+  recordArtifact(report: ArtifactReport): Promise<{ artifact: ArtifactRecord; created: boolean }> {
+    return recordArtifact(this.#db, this.#sql, report);
+  }
+
+  getArtifact(id: string): Promise<ArtifactRecord> {
+    return getArtifact(this.#db, this.#sql, id);
+  }
+
+  /** A job's or a task's artifacts, every attempt's, in upload order. */
+  listArtifacts(query: ArtifactQuery): Promise<ArtifactRecord[]> {
+    return listArtifacts(this.#db, this.#sql, query);
+  }
+
+  /**
+   * Of these sha256s, those no artifact references any more. Artifacts go with their job (as
+   * retention deletes it); the store's sweep asks this before deleting a blob.
+   */
+  unreferencedBlobs(sha256s: readonly string[]): Promise<string[]> {
+    return unreferencedBlobs(this.#db, this.#sql, sha256s);
   }
 
   // Events.
@@ -294,6 +356,11 @@ export class Engine {
     return this.#maintaining;
   }
 
+  /**
+   * Deletes finished jobs past the cut-off with their stages, tasks, attempts, events and
+   * artifact records; returns how many jobs went. The artifacts' bytes are left to the server's
+   * store sweep, which deletes a blob once `unreferencedBlobs` says nothing refers to it.
+   */
   applyRetention(policy: RetentionPolicy): Promise<number> {
     return applyRetention(this.#db, this.#sql, policy);
   }
@@ -332,7 +399,7 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
     try {
       const migration = options.migrate === false ? undefined : await migrate(db);
       if (!migration) await checkSchema(db);
-      return new Engine(db, sql, lock, migration, options.maintenanceIntervalMs ?? 60_000);
+      return new Engine(db, sql, lock, migration, options.maintenanceIntervalMs ?? 60_000, dataDir);
     } catch (error) {
       await db.close();
       throw error;

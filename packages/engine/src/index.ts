@@ -16,5 +16,6 @@ export type { EventPage, ReadEventsRequest } from './events.js';
 export type { SubmitResult } from './submit.js';
 export type { WorkerRegistration } from './workers.js';
 export type { RetentionPolicy } from './retention.js';
+export type { ArtifactQuery, ArtifactReport, ArtifactScope } from './artifacts.js';
 export { SUBMISSION_DEFAULTS } from './expand.js';
 export type { Database } from './database.js';

@@ -110,16 +110,17 @@ export async function reapAttempts(
   }));
 }
 
-/** A worker went away: all its attempts are lost now and their tasks retried. */
+/** A worker went away: its attempts (those named, or all) are lost now and their tasks retried. */
 export async function loseWorkerAttempts(
   db: Database,
   sql: Statements,
   workerId: string,
   reason: string,
+  attemptIds?: readonly string[],
 ): Promise<{ attemptId: string; taskId: string }[]> {
   const rows = await db.query<{ attempt_id: string; task_id: string }>(
     sql.get('lose-worker-attempts'),
-    [workerId, reason],
+    [workerId, reason, attemptIds ?? null],
   );
   return rows.map((r) => ({ attemptId: r.attempt_id, taskId: r.task_id }));
 }

@@ -19,6 +19,7 @@ export async function migrate(db: Database): Promise<MigrationReport> {
   return db.transaction(async (tx) => {
     // Must come first: it serialises concurrent migrators before either reads the version.
     await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`drover.migrate.${db.schema}`]);
+    await tx.exec(`CREATE SCHEMA IF NOT EXISTS ${db.schema}`);
     await tx.query(
       `CREATE TABLE IF NOT EXISTS migrations (
          id int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,

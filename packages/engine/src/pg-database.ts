@@ -16,6 +16,8 @@ export class PgDatabase implements Database {
   readonly schema: string;
   readonly #pool: pg.Pool;
   readonly #connectionString: string;
+  readonly #listeners = new Set<Listener>();
+  #closed = false;
 
   private constructor(pool: pg.Pool, connectionString: string, schema: string) {
     this.#pool = pool;
@@ -34,7 +36,8 @@ export class PgDatabase implements Database {
     // replaces the connection on the next query.
     pool.on('error', () => undefined);
     try {
-      await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      // Only a check that the server answers: the schema is created by migrate(), under its lock.
+      await pool.query('SELECT 1');
     } catch (cause) {
       await pool.end();
       throw new DroverError(
@@ -74,8 +77,7 @@ export class PgDatabase implements Database {
         return value;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
-        const code = (error as { code?: string }).code;
-        if (attempt < 5 && code !== undefined && RETRYABLE_SQLSTATES.has(code)) {
+        if (attempt < 5 && isRetryable(error)) {
           await sleep(Math.random() * 20 * attempt);
           continue;
         }
@@ -86,24 +88,96 @@ export class PgDatabase implements Database {
     }
   }
 
+  /**
+   * Listens on a dedicated connection (a pooled one would be handed to other queries and miss
+   * notifications). When that connection drops, it is opened again with back-off, and `onNotify`
+   * gets `*`: anything may have happened meanwhile, so listeners read what they follow again.
+   */
   async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
-    // A dedicated connection: a pooled one would be handed to other queries and miss
-    // notifications.
-    const client = new pg.Client({ connectionString: this.#connectionString });
-    client.on('error', () => undefined);
-    await client.connect();
-    client.on('notification', (message) => {
-      if (message.channel === channel) onNotify(message.payload ?? '');
-    });
-    await client.query(`LISTEN "${channel}"`);
+    const listener = new Listener(this.#connectionString, channel, onNotify);
+    this.#listeners.add(listener);
+    try {
+      await listener.connect();
+    } catch (error) {
+      this.#listeners.delete(listener);
+      await listener.stop();
+      throw error;
+    }
     return async () => {
-      await client.end().catch(() => undefined);
+      this.#listeners.delete(listener);
+      await listener.stop();
     };
   }
 
+  /** Ends the pool and every listening connection. Closing twice is harmless. */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#listeners].map((l) => l.stop()));
+    this.#listeners.clear();
     await this.#pool.end();
   }
+}
+
+/** One LISTEN connection that comes back when it drops. */
+class Listener {
+  readonly #connectionString: string;
+  readonly #channel: string;
+  readonly #onNotify: (payload: string) => void;
+  #client: pg.Client | undefined;
+  #stopped = false;
+  #retryMs = 100;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(connectionString: string, channel: string, onNotify: (payload: string) => void) {
+    this.#connectionString = connectionString;
+    this.#channel = channel;
+    this.#onNotify = onNotify;
+  }
+
+  async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.#connectionString });
+    this.#client = client;
+    client.on('error', () => undefined);
+    client.on('end', () => this.#dropped(client));
+    client.on('notification', (message) => {
+      if (message.channel === this.#channel) this.#onNotify(message.payload ?? '');
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${this.#channel}"`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    this.#retryMs = 100;
+  }
+
+  #dropped(client: pg.Client): void {
+    if (this.#stopped || client !== this.#client) return;
+    this.#timer = setTimeout(
+      () => {
+        this.connect().then(
+          () => this.#onNotify('*'),
+          () => this.#dropped(this.#client ?? client),
+        );
+      },
+      this.#retryMs * (0.8 + Math.random() * 0.4),
+    );
+    this.#timer.unref();
+    this.#retryMs = Math.min(this.#retryMs * 2, 10_000);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#client?.end().catch(() => undefined);
+  }
+}
+
+function isRetryable(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && RETRYABLE_SQLSTATES.has(code);
 }
 
 const statementNames = new Map<string, string>();

@@ -24,9 +24,7 @@ export class PgliteDatabase implements Database {
   static async open(dir: string, schema: string): Promise<PgliteDatabase> {
     checkSchemaName(schema);
     const pg = await PGlite.create(dir);
-    await pg.exec(
-      `SET TimeZone = 'UTC'; CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path = ${schema}`,
-    );
+    await pg.exec(`SET TimeZone = 'UTC'; SET search_path = ${schema}`);
     return new PgliteDatabase(pg, schema);
   }
 
@@ -61,7 +59,9 @@ export class PgliteDatabase implements Database {
     return this.#pg.listen(channel, onNotify);
   }
 
+  /** Closing twice is harmless. */
   async close(): Promise<void> {
+    if (this.#pg.closed) return;
     await this.#pg.close();
   }
 }

@@ -2,6 +2,7 @@ import type { LogLine, TaskError } from '@drover/protocol';
 import type { Database } from './database.js';
 import type { Lease } from './leases.js';
 import type { Statements } from './statements.js';
+import { cleanJson, cleanText } from './clean-text.js';
 
 /** Whether a report was applied. A refused one carried a stale lease token and changed nothing. */
 export interface ReportOutcome {
@@ -30,22 +31,42 @@ export interface LogBatch extends Lease {
   lines: LogLine[];
 }
 
-/** A report for each lease at most once: a batch with the same attempt twice keeps the first. */
-function firstPerAttempt<T extends Lease>(reports: readonly T[]): T[] {
+/**
+ * One report per lease: the same attempt and token twice keeps the first. Keyed by both, so a
+ * report with a wrong token can never stand in for (or hide) the genuine one.
+ */
+function firstPerLease<T extends Lease>(reports: readonly T[]): T[] {
   const seen = new Set<string>();
-  return reports.filter((r) => !seen.has(r.attemptId) && seen.add(r.attemptId));
+  return reports.filter((r) => {
+    const key = `${r.attemptId}:${r.token}`;
+    return !seen.has(key) && seen.add(key);
+  });
+}
+
+const ATTEMPT_ID = /^[1-9][0-9]{0,18}$/;
+const TOKEN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A lease that cannot be one (not an id, not a UUID) is refused without asking the database. */
+function wellFormed(row: { attempt_id: string; token: string }): boolean {
+  return (
+    ATTEMPT_ID.test(row.attempt_id) && BigInt(row.attempt_id) < 2n ** 63n && TOKEN.test(row.token)
+  );
 }
 
 async function apply(
   db: Database,
   statement: string,
-  rows: readonly object[],
+  all: readonly { attempt_id: string; token: string }[],
 ): Promise<ReportOutcome[]> {
-  if (rows.length === 0) return [];
+  const rows = all.filter(wellFormed);
+  const malformed = all
+    .filter((r) => !wellFormed(r))
+    .map((r) => ({ attemptId: r.attempt_id, accepted: false }));
+  if (rows.length === 0) return malformed;
   const result = await db.query<{ attempt_id: string; accepted: boolean }>(statement, [
     JSON.stringify(rows),
   ]);
-  return result.map((r) => ({ attemptId: r.attempt_id, accepted: r.accepted }));
+  return [...result.map((r) => ({ attemptId: r.attempt_id, accepted: r.accepted })), ...malformed];
 }
 
 export function reportProgress(
@@ -56,11 +77,11 @@ export function reportProgress(
   return apply(
     db,
     sql.get('report-progress'),
-    firstPerAttempt(reports).map((r) => ({
+    firstPerLease(reports).map((r) => ({
       attempt_id: r.attemptId,
       token: r.token,
       progress: r.progress ?? null,
-      message: r.message ?? null,
+      message: r.message == null ? null : cleanText(r.message),
     })),
   );
 }
@@ -73,10 +94,10 @@ export function completeAttempts(
   return apply(
     db,
     sql.get('complete-attempts'),
-    firstPerAttempt(reports).map((r) => ({
+    firstPerLease(reports).map((r) => ({
       attempt_id: r.attemptId,
       token: r.token,
-      result: r.result ?? null,
+      result: cleanJson(r.result ?? null),
     })),
   );
 }
@@ -89,10 +110,10 @@ export function failAttempts(
   return apply(
     db,
     sql.get('fail-attempts'),
-    firstPerAttempt(reports).map((r) => ({
+    firstPerLease(reports).map((r) => ({
       attempt_id: r.attemptId,
       token: r.token,
-      error: r.error,
+      error: cleanJson(r.error),
       retry: r.retry ?? true,
     })),
   );
@@ -103,12 +124,15 @@ export function appendLogs(
   sql: Statements,
   batches: readonly LogBatch[],
 ): Promise<ReportOutcome[]> {
-  // Batches of one attempt are merged so it gets one event per call.
+  // Batches of one lease are merged so it gets one event per call; a batch under another token
+  // stays apart, and is refused on its own.
   const merged = new Map<string, LogBatch>();
   for (const batch of batches) {
-    const existing = merged.get(batch.attemptId);
-    if (existing) existing.lines.push(...batch.lines);
-    else merged.set(batch.attemptId, { ...batch, lines: [...batch.lines] });
+    const key = `${batch.attemptId}:${batch.token}`;
+    const lines = batch.lines.map((l) => ({ ...l, line: cleanText(l.line) }));
+    const existing = merged.get(key);
+    if (existing) existing.lines.push(...lines);
+    else merged.set(key, { ...batch, lines });
   }
   return apply(
     db,

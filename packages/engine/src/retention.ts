@@ -1,3 +1,5 @@
+import { parseOrThrow } from '@drover/protocol';
+import { z } from 'zod';
 import type { Database } from './database.js';
 import type { Statements } from './statements.js';
 
@@ -10,12 +12,19 @@ export interface RetentionPolicy {
   batch?: number;
 }
 
+const Policy = z.object({
+  finishedJobsMs: z.number().min(0).max(Number.MAX_SAFE_INTEGER),
+  eventsMs: z.number().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  batch: z.int().min(1).max(100_000).optional(),
+});
+
 /** Deletes what the retention policy no longer keeps; returns how many jobs went. */
 export async function applyRetention(
   db: Database,
   sql: Statements,
-  policy: RetentionPolicy,
+  input: RetentionPolicy,
 ): Promise<number> {
+  const policy = parseOrThrow(Policy, input, 'retention policy');
   const batch = policy.batch ?? 500;
   let jobs = 0;
   for (;;) {

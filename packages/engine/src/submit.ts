@@ -4,6 +4,7 @@ import type { JobRecord } from '@drover/protocol';
 import type { Database } from './database.js';
 import { SUBMISSION_DEFAULTS, expandStages } from './expand.js';
 import type { Statements } from './statements.js';
+import { uncleanPath } from './clean-text.js';
 
 export interface SubmitResult {
   job: JobRecord;
@@ -21,6 +22,17 @@ export async function submitJob(
   input: unknown,
 ): Promise<SubmitResult> {
   const job = parseOrThrow(JobSubmission, input, 'job submission');
+  const unclean = uncleanPath(job);
+  if (unclean !== undefined) {
+    const message = 'text must not contain NUL characters or unpaired UTF-16 surrogates';
+    throw new DroverError(
+      'DROVER_E_INVALID_PARAMS',
+      `Invalid job submission: ${unclean}: ${message}`,
+      {
+        details: [{ path: unclean, message }],
+      },
+    );
+  }
   const stages = expandStages(job);
   const taskCount = stages.reduce((n, s) => n + s.task_count, 0);
   const firstStageCount = stages[0]?.task_count ?? 0;

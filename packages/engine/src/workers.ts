@@ -10,10 +10,18 @@ import type { WorkerRecord } from '@drover/protocol';
 import { z } from 'zod';
 import type { Database } from './database.js';
 import type { Statements } from './statements.js';
+import { needsCleaning } from './clean-text.js';
 
 export const WorkerRegistration = z.object({
   name: WorkerName,
-  host: z.string().min(1).max(255),
+  host: z
+    .string()
+    .min(1)
+    .max(255)
+    .refine(
+      (host) => !needsCleaning(host),
+      'a host name has no NUL characters or unpaired surrogates',
+    ),
   tags: z.array(Tag).max(64).default([]),
   taskTypes: z.array(TaskTypeName).max(1000),
   slots: z.int().min(1).max(1024),

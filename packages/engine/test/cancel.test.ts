@@ -36,7 +36,9 @@ describe(`cancel (${backend})`, () => {
     const { job, worker, claim } = await setup(4, true);
     const held = await claim(2);
     const result = await t.engine.cancelJob(job.id, 'wrong scene');
-    assert.equal(result.cancelled.length, 3, 'two queued frames and the blocked stage');
+    assert.equal(result.cancelled.length, 2, 'the two queued frames');
+    const blocked = (await t.engine.listTasks(job.id)).find((task) => task.stage === 1);
+    assert.equal(blocked?.status, 'cancelled', 'the stage that waited on them follows');
     assert.deepEqual(
       result.toStop.map((s) => [s.taskId, s.attemptId, s.workerId]),
       held.map((a) => [a.task.id, a.attemptId, worker.id]),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import type { TaskRecord } from '@drover/protocol';
 import { openEngine } from '../src/index.js';
 import type { Engine } from '../src/index.js';
 import { databaseUrl, dropSchema, readEventsUntil, sleep, uniqueType } from './harness.js';
@@ -108,5 +109,55 @@ describe('concurrency on a PostgreSQL server', () => {
       [slow.id, fast.id],
       'both events, in commit-safe order',
     );
+  });
+
+  it('cancels a job whose tasks fail and retry at the same moment: none is left to run again', async () => {
+    const [engine, other] = engines;
+    assert.ok(engine && other);
+    const type = uniqueType('flaky');
+    const { worker } = await engine.registerWorker({
+      name: uniqueType('w'),
+      host: 'h',
+      taskTypes: [type],
+      slots: 100,
+    });
+    const jitter = () => sleep(Math.random() * 15);
+    for (let round = 0; round < 15; round++) {
+      const { job } = await engine.submit({
+        group: 'conc-cancel',
+        taskType: type,
+        items: Array.from({ length: 20 }, (_, i) => ({ i })),
+        maxAttempts: 5,
+        backoff: { initialMs: 0, maxMs: 0 },
+      });
+      const held = await engine.claim({
+        workerId: worker.id,
+        taskTypes: [type],
+        tags: [],
+        limit: 20,
+      });
+      // Failures with retries left race the cancel, from two "servers".
+      await Promise.all([
+        ...held.map(async (a) => {
+          await jitter();
+          await other.fail([{ ...a, error: { message: 'flaky' } }]);
+        }),
+        (async () => {
+          await jitter();
+          await engine.cancelJob(job.id, 'stop');
+        })(),
+      ]);
+      const tasks: TaskRecord[] = await engine.listTasks(job.id);
+      assert.deepEqual(
+        tasks.filter((t) => t.status === 'queued' || t.status === 'leased').map((t) => t.id),
+        [],
+        `round ${round}: no task of the cancelled job is left to run`,
+      );
+      assert.deepEqual(
+        await engine.claim({ workerId: worker.id, taskTypes: [type], tags: [], limit: 100 }),
+        [],
+      );
+      assert.equal((await engine.getJob(job.id)).status, 'cancelled');
+    }
   });
 });

@@ -160,4 +160,57 @@ describe(`reports (${backend})`, () => {
     assert.equal((await t.engine.getTask(one.a.task.id)).result, 1);
     assert.equal((await t.engine.getTask(two.a.task.id)).status, 'leased');
   });
+
+  it('never lets a forged report in the same batch stand in for the genuine one, or hide it', async () => {
+    const { a } = await claimOne();
+    const forged = { attemptId: a.attemptId, token: '00000000-0000-4000-8000-000000000000' };
+    assert.deepEqual(
+      await t.engine.appendLogs([
+        { ...a, lines: [{ at: new Date().toISOString(), stream: 'stdout', line: 'genuine' }] },
+        { ...forged, lines: [{ at: new Date().toISOString(), stream: 'stdout', line: 'forged' }] },
+      ]),
+      [
+        { attemptId: a.attemptId, accepted: true },
+        { attemptId: a.attemptId, accepted: false },
+      ],
+    );
+    const logged = await readEventsUntil(t.engine, `task/${a.task.id}/log`, (e) => e.length >= 1);
+    assert.deepEqual(
+      logged.flatMap((e) => (e.data as { lines: { line: string }[] }).lines.map((l) => l.line)),
+      ['genuine'],
+    );
+    const outcomes = await t.engine.complete([
+      { ...forged, result: 'forged' },
+      { ...a, result: 'genuine' },
+    ]);
+    assert.deepEqual(outcomes, [
+      { attemptId: a.attemptId, accepted: false },
+      { attemptId: a.attemptId, accepted: true },
+    ]);
+    assert.equal((await t.engine.getTask(a.task.id)).result, 'genuine');
+  });
+
+  it('stores what a command printed even when it is not text PostgreSQL takes, and refuses malformed leases one by one', async () => {
+    const { a } = await claimOne();
+    await t.engine.appendLogs([
+      {
+        ...a,
+        lines: [{ at: new Date().toISOString(), stream: 'stdout', line: 'bin\u0000ary \ud800' }],
+      },
+    ]);
+    await t.engine.reportProgress([{ ...a, message: 'half\u0000way' }]);
+    const outcomes = await t.engine.complete([
+      { attemptId: a.attemptId, token: 'not-a-token', result: 1 },
+      { ...a, result: { text: 'x\u0000y' } },
+    ]);
+    assert.deepEqual(outcomes.map((o) => o.accepted).sort(), [false, true]);
+    const task = await t.engine.getTask(a.task.id);
+    assert.deepEqual(task.result, { text: 'x\uFFFDy' });
+    assert.equal(task.message, 'half\uFFFDway');
+    const logged = await readEventsUntil(t.engine, `task/${a.task.id}/log`, (e) => e.length >= 1);
+    assert.equal(
+      (logged[0]?.data as { lines: { line: string }[] }).lines[0]?.line,
+      'bin\uFFFDary \uFFFD',
+    );
+  });
 });

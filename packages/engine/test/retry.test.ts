@@ -171,4 +171,21 @@ describe(`retries, timeouts and lost leases (${backend})`, () => {
     assert.equal(current.counts.leased, 2);
     assert.deepEqual(await t.engine.loseWorkerAttempts('00000000-0000-4000-8000-000000000000'), []);
   });
+
+  it('loses only the attempts a connection held, leaving those the worker holds through another server', async () => {
+    const { worker, claim } = await setup({ items: [{ i: 1 }, { i: 2 }] });
+    const [viaA, viaB] = await claim();
+    assert.ok(viaA && viaB);
+    const lost = await t.engine.loseWorkerAttempts(worker.id, 'connection to server A closed', [
+      viaA.attemptId,
+    ]);
+    assert.deepEqual(
+      lost.map((l) => l.attemptId),
+      [viaA.attemptId],
+    );
+    assert.equal((await t.engine.getTask(viaB.task.id)).status, 'leased');
+    assert.deepEqual(await t.engine.complete([{ ...viaB, result: 'kept' }]), [
+      { attemptId: viaB.attemptId, accepted: true },
+    ]);
+  });
 });

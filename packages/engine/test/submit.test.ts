@@ -143,6 +143,9 @@ describe(`submit (${backend})`, () => {
     ['params that are not an object', { group: 'g', taskType: 'x', params: [1, 2] }],
     ['a run-at that is not a time', { group: 'g', taskType: 'x', runAt: 'tomorrow' }],
     ['not an object at all', 'render everything'],
+    ['a NUL character in params', { group: 'g', taskType: 'x', params: { text: 'a\u0000b' } }],
+    ['a lone surrogate in an item', { group: 'g', taskType: 'x', items: [{ text: '\ud800' }] }],
+    ['a frame beyond 32 bits', { group: 'g', taskType: 'x', frames: { start: 3e9, end: 3e9 } }],
   ];
   for (const [label, input] of invalid) {
     it(`rejects ${label} with DROVER_E_INVALID_PARAMS and writes nothing`, async () => {

@@ -117,6 +117,24 @@ export const errorCatalogue = {
     retryable: false,
     message: 'The task was cancelled.',
   },
+  DROVER_E_TOO_LARGE: {
+    rpc: -32030,
+    retryable: false,
+    message:
+      'The upload is larger than this server accepts. Write a smaller file, or ask the operator to raise maxArtifactBytes.',
+  },
+  DROVER_E_CHECKSUM_MISMATCH: {
+    rpc: -32031,
+    retryable: true,
+    message:
+      'The bytes that arrived do not have the sha256 the uploader declared, so nothing was stored. Send the file again.',
+  },
+  DROVER_E_ARTIFACT_EXISTS: {
+    rpc: -32032,
+    retryable: false,
+    message:
+      'This attempt already has an artifact of that name with other content. Give each file of an attempt its own name.',
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -1,5 +1,11 @@
 import { z } from 'zod';
 
+/** Ids are PostgreSQL bigints: at most 2^63 - 1. */
+function fitsBigint(digits: string): boolean {
+  // zod runs refinements even after the format check failed: only judge digits.
+  return !/^[0-9]{1,19}$/.test(digits) || BigInt(digits) <= 2n ** 63n - 1n;
+}
+
 /** A job's id: a UUID, chosen by the engine at submission. */
 export const JobId = z.uuid();
 export type JobId = z.infer<typeof JobId>;
@@ -8,7 +14,10 @@ export type JobId = z.infer<typeof JobId>;
  * A task's id: a decimal string. Tasks are numbered in submission order across the whole farm,
  * which is what "submission order" in claims means. Treat it as opaque.
  */
-export const TaskId = z.string().regex(/^[1-9][0-9]{0,18}$/, 'a task id is a decimal string');
+export const TaskId = z
+  .string()
+  .regex(/^[1-9][0-9]{0,18}$/, 'a task id is a decimal string')
+  .refine(fitsBigint, 'no task has an id that large');
 export type TaskId = z.infer<typeof TaskId>;
 
 /** An attempt's id: a decimal string, like a task's. */
@@ -42,5 +51,12 @@ export const WorkerName = z.string().regex(NAME, `a worker name is ${NAME_HINT}`
  * A position in the event log. Opaque: pass back what you were given. The empty string means
  * "from the beginning".
  */
-export const Cursor = z.string().regex(/^$|^[0-9]+:[0-9]+$/, 'a cursor is one the server returned');
+export const Cursor = z
+  .string()
+  .regex(/^$|^[0-9]{1,20}:[0-9]{1,19}$/, 'a cursor is one the server returned')
+  .refine((cursor) => {
+    const [tx = '', id = ''] = cursor.split(':');
+    if (!/^[0-9]{1,20}$/.test(tx) || !/^[0-9]{1,19}$/.test(id)) return true;
+    return BigInt(tx) <= 2n ** 64n - 1n && fitsBigint(id);
+  }, 'a cursor is one the server returned');
 export type Cursor = z.infer<typeof Cursor>;

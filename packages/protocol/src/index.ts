@@ -47,6 +47,16 @@ export {
   WorkerRecord,
 } from './records.js';
 export { Topic, topics } from './topics.js';
+export {
+  ArtifactId,
+  ArtifactName,
+  ArtifactRecord,
+  ContentType,
+  HttpErrorBody,
+  Sha256,
+  artifactHttp,
+  uploadCredential,
+} from './artifacts.js';
 export { DroverError, RpcCode, errorCatalogue, isDroverError } from './errors.js';
 export type { DroverErrorData, ErrorCode } from './errors.js';
 export {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ArtifactId, ArtifactRecord } from './artifacts.js';
 import { Cursor, JobId, TaskId, WorkerId } from './ids.js';
 import { AttemptRecord, EventRecord, JobRecord, TaskRecord, WorkerRecord } from './records.js';
 import { JobStatus } from './statuses.js';
@@ -70,6 +71,26 @@ export const methods = {
   'workers.drain': {
     params: z.object({ id: WorkerId }),
     result: WorkerRecord,
+  },
+  'artifacts.list': {
+    params: z
+      .object({
+        /** The artifacts of every task of a job... */
+        jobId: JobId.optional(),
+        /** ...or of one task, every attempt. Give exactly one of the two. */
+        taskId: TaskId.optional(),
+        /** Only artifacts stored after this one: the last artifact's id, for the next page. */
+        after: ArtifactId.optional(),
+        limit: z.int().min(1).max(10_000).optional(),
+      })
+      .refine((p) => (p.jobId === undefined) !== (p.taskId === undefined), {
+        message: 'give either jobId or taskId',
+      }),
+    result: z.object({ artifacts: z.array(ArtifactRecord) }),
+  },
+  'artifacts.get': {
+    params: z.object({ id: ArtifactId }),
+    result: ArtifactRecord,
   },
   'events.read': {
     params: z.object({

@@ -162,6 +162,8 @@ export const EventKind = z.enum([
   'worker.added',
   'worker.updated',
   'report.refused',
+  // A task stored a file; on its job's topic, with the ArtifactRecord as data.
+  'artifact.added',
 ]);
 export type EventKind = z.infer<typeof EventKind>;
 

@@ -14,11 +14,21 @@ export type JsonObject = z.infer<typeof JsonObject>;
  * A frame range: one task per frame `start`, `start + step`, ... up to and including `end`.
  * Each task's params get `frame` set to its frame number.
  */
+/** Frame numbers are stored as 32-bit integers. */
+const Frame = z
+  .int()
+  .min(-(2 ** 31))
+  .max(2 ** 31 - 1);
+
 export const FrameRange = z
   .object({
-    start: z.int(),
-    end: z.int(),
-    step: z.int().min(1).default(1),
+    start: Frame,
+    end: Frame,
+    step: z
+      .int()
+      .min(1)
+      .max(2 ** 31 - 1)
+      .default(1),
   })
   .refine((f) => f.end >= f.start, { message: 'end must not be before start', path: ['end'] });
 export type FrameRange = z.infer<typeof FrameRange>;

@@ -63,6 +63,14 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
     'workers.disable': ({ id }) => setState(id, 'disabled'),
     'workers.enable': ({ id }) => setState(id, 'online'),
     'workers.drain': ({ id }) => setState(id, 'draining'),
+    'artifacts.list': async ({ jobId, taskId, after, limit }) => ({
+      artifacts: await engine.listArtifacts({
+        ...(jobId !== undefined ? { jobId } : { taskId: taskId ?? '' }),
+        after,
+        limit,
+      }),
+    }),
+    'artifacts.get': ({ id }) => engine.getArtifact(id),
     'events.read': ({ topic, after, limit }) =>
       engine.readEvents({ topic, after, ...(limit !== undefined && { limit }) }),
   };

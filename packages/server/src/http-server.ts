@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
@@ -11,6 +12,8 @@ import { createRpcDispatcher } from './rpc.js';
 import { WorkerHub, WorkerSession } from './worker-hub.js';
 import { methods, workerMethods } from '@drover/protocol';
 import type { RpcDispatcher } from './rpc.js';
+import { FileArtifactStore, registerArtifacts } from './artifacts/index.js';
+import type { ArtifactStore } from './artifacts/index.js';
 
 export interface ServerOptions {
   engine: Engine;
@@ -28,6 +31,15 @@ export interface ServerOptions {
   pollMs?: number;
   /** Log requests and errors with fastify's logger. @defaultValue false */
   logger?: boolean;
+  /**
+   * Where artifacts' bytes are kept, content-addressed. Servers sharing a database must share
+   * it too. @defaultValue `<dataDir>/artifacts` when embedded, `./data/artifacts` otherwise
+   */
+  artifactsDir?: string;
+  /** Keeps artifacts' bytes somewhere else than a directory (then `artifactsDir` is unused). */
+  artifactStore?: ArtifactStore;
+  /** The largest artifact a worker may upload, in bytes. @defaultValue 1 GiB */
+  maxArtifactBytes?: number;
 }
 
 export interface DroverServer {
@@ -43,8 +55,8 @@ export interface DroverServer {
 }
 
 /**
- * Starts the HTTP server: JSON-RPC 2.0 at `POST /rpc` and over the WebSocket at `/ws`, and
- * `GET /healthz`.
+ * Starts the HTTP server: JSON-RPC 2.0 at `POST /rpc` and over the WebSocket at `/ws`, artifact
+ * uploads and downloads under `/artifacts/`, and `GET /healthz`.
  *
  * @example
  * const server = await startServer({ engine, port: 7400 });
@@ -78,6 +90,17 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     const response = await rpc.handleText(text);
     if (response === undefined) return reply.code(204).send();
     return reply.type('application/json').send(response);
+  });
+
+  registerArtifacts(app, {
+    engine: options.engine,
+    store:
+      options.artifactStore ??
+      new FileArtifactStore(
+        options.artifactsDir ?? join(options.engine.dataDir ?? 'data', 'artifacts'),
+      ),
+    maxArtifactBytes: options.maxArtifactBytes,
+    onError,
   });
 
   app.get('/healthz', async () => {

@@ -149,7 +149,9 @@ export class WorkerHub {
     try {
       const current = await this.#engine.getWorker(worker.id);
       if (current.state !== 'disabled') await this.#engine.setWorkerState(worker.id, 'offline');
-      await this.#engine.loseWorkerAttempts(worker.id, 'The worker disconnected.');
+      await this.#engine.loseWorkerAttempts(worker.id, 'The worker disconnected.', [
+        ...session.held.keys(),
+      ]);
     } catch (error) {
       this.#options.onError?.(error, 'releasing a disconnected worker');
     }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { JobRecord } from '@drover/protocol';
+import { schemaVersion } from '@drover/engine';
 import { backend, openTestEngine } from '@drover/engine/testing';
 import type { TestEngine } from '@drover/engine/testing';
 import { startServer } from '../src/index.js';
@@ -174,6 +175,11 @@ describe(`JSON-RPC over HTTP and WebSocket (${backend})`, () => {
   it('reports health', async () => {
     const response = await fetch(`${server.url}/healthz`);
     assert.equal(response.status, 200);
-    assert.deepEqual(await response.json(), { ok: true, database: t.engine.kind, schema: 1 });
+    const { required } = await schemaVersion(t.engine.database);
+    assert.deepEqual(await response.json(), {
+      ok: true,
+      database: t.engine.kind,
+      schema: required,
+    });
   });
 });

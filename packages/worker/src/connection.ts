@@ -91,7 +91,8 @@ export class Connection {
         this.#options.initialBackoffMs * 2 ** this.#attempt,
       );
       this.#attempt += 1;
-      setTimeout(() => this.open(), base * (0.8 + Math.random() * 0.4)).unref();
+      // Not unref'd: a worker with nothing running must stay up and keep trying to get back.
+      setTimeout(() => this.open(), base * (0.8 + Math.random() * 0.4));
     });
   }
 

@@ -1,3 +1,4 @@
+import type { ArtifactRecord } from '@drover/protocol';
 import type { z } from 'zod';
 
 /** What a running task may do besides computing its result. */
@@ -6,6 +7,19 @@ export interface TaskContext {
   progress(fraction: number, message?: string): void;
   /** A line for the task's log. */
   log(line: string): void;
+  /**
+   * Stores a file this attempt produced as an artifact of the task: uploaded over HTTP with its
+   * sha256, retried while the server is unreachable and the lease may hold. Resolves to its record
+   * once stored; rejects if the server refuses it (lease gone, too large, name already used).
+   *
+   * @param name A relative path such as `frames/0001.png`, unique within the attempt.
+   * @param contentType @defaultValue from the name's extension; text for a string, else bytes
+   */
+  artifact(
+    name: string,
+    data: Buffer | Uint8Array | string,
+    contentType?: string,
+  ): Promise<ArtifactRecord>;
   /** Aborted when the task is cancelled, times out or its lease is lost: stop promptly. */
   signal: AbortSignal;
   /** This attempt's number, from 1. */

@@ -1,4 +1,5 @@
 import type { LeaseRef, LogLine, TaskError } from '@drover/protocol';
+import { isDroverError } from '@drover/protocol';
 import { Disconnected } from './connection.js';
 import type { Connection } from './connection.js';
 
@@ -14,6 +15,7 @@ type Final =
 export class Reporter {
   readonly #connection: Connection;
   readonly #onRefused: (attemptIds: string[]) => void;
+  readonly #onUndeliverable: (error: unknown) => void;
   #started = new Map<string, LeaseRef>();
   #progress = new Map<string, LeaseRef & { progress: number | null; message: string | null }>();
   #logs = new Map<string, LeaseRef & { lines: LogLine[] }>();
@@ -21,9 +23,15 @@ export class Reporter {
   #flushing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(connection: Connection, onRefused: (attemptIds: string[]) => void, intervalMs = 100) {
+  constructor(
+    connection: Connection,
+    onRefused: (attemptIds: string[]) => void,
+    onUndeliverable: (error: unknown) => void = () => undefined,
+    intervalMs = 100,
+  ) {
     this.#connection = connection;
     this.#onRefused = onRefused;
+    this.#onUndeliverable = onUndeliverable;
     this.#timer = setInterval(() => void this.flush(), intervalMs);
     this.#timer.unref();
   }
@@ -71,49 +79,71 @@ export class Reporter {
 
   async #send(): Promise<void> {
     if (!this.#connection.ready) return;
+    // What is queued now is what this flush sends; anything reported meanwhile waits for the
+    // next one. Otherwise an outcome queued during this flush could overtake progress or log
+    // lines of the same attempt queued before it, and they would arrive after its end.
+    const started = [...this.#started.values()];
+    const progress = [...this.#progress.values()];
+    const logs = [...this.#logs.values()];
+    const finals = [...this.#finals.values()];
     try {
-      await this.#sendBatch(this.#started, (leases) => ['tasks.started', { leases }]);
-      await this.#sendBatch(this.#progress, (reports) => ['tasks.progress', { reports }]);
-      await this.#sendBatch(this.#logs, (batches) => ['tasks.log', { batches }]);
-      const finals = [...this.#finals.values()];
-      const complete = finals.filter((f) => f.kind === 'complete');
-      const fail = finals.filter((f) => f.kind === 'fail');
-      if (complete.length > 0) {
-        await this.#call('tasks.complete', {
-          reports: complete.map((f) => ({
-            attemptId: f.attemptId,
-            token: f.token,
-            result: f.result ?? null,
-          })),
-        });
-        for (const f of complete) this.#finals.delete(f.attemptId);
-      }
-      if (fail.length > 0) {
-        await this.#call('tasks.fail', {
-          reports: fail.map((f) => ({
-            attemptId: f.attemptId,
-            token: f.token,
-            error: f.error,
-            retry: f.retry,
-          })),
-        });
-        for (const f of fail) this.#finals.delete(f.attemptId);
-      }
+      await this.#sendBatch(this.#started, started, (leases) => ['tasks.started', { leases }]);
+      await this.#sendBatch(this.#progress, progress, (reports) => ['tasks.progress', { reports }]);
+      await this.#sendBatch(this.#logs, logs, (batches) => ['tasks.log', { batches }]);
+      await this.#sendBatch(
+        this.#finals,
+        finals.filter((f) => f.kind === 'complete'),
+        (reports) => [
+          'tasks.complete',
+          {
+            reports: reports.map((f) => ({
+              attemptId: f.attemptId,
+              token: f.token,
+              result: f.kind === 'complete' ? (f.result ?? null) : null,
+            })),
+          },
+        ],
+      );
+      await this.#sendBatch(
+        this.#finals,
+        finals.filter((f) => f.kind === 'fail'),
+        (reports) => [
+          'tasks.fail',
+          {
+            reports: reports.flatMap((f) =>
+              f.kind === 'fail'
+                ? [{ attemptId: f.attemptId, token: f.token, error: f.error, retry: f.retry }]
+                : [],
+            ),
+          },
+        ],
+      );
     } catch (error) {
-      // Disconnected: everything not yet acknowledged stays queued for the next connection.
-      if (!(error instanceof Disconnected)) throw error;
+      // Disconnected, or the server could not take it now: what was not acknowledged stays
+      // queued for the next flush. A report the server will never take is dropped, so it
+      // cannot block the ones behind it; its lease then runs out and the task runs again.
+      if (error instanceof Disconnected || (isDroverError(error) && error.retryable)) return;
+      this.#onUndeliverable(error);
+      for (const item of [...started, ...progress, ...logs, ...finals]) {
+        for (const queue of [this.#started, this.#progress, this.#logs, this.#finals] as Map<
+          string,
+          LeaseRef
+        >[]) {
+          if (queue.get(item.attemptId) === item) queue.delete(item.attemptId);
+        }
+      }
     }
   }
 
   async #sendBatch<T extends LeaseRef>(
     queue: Map<string, T>,
+    items: T[],
     call: (items: T[]) => [string, unknown],
   ): Promise<void> {
-    if (queue.size === 0) return;
-    const items = [...queue.values()];
+    if (items.length === 0) return;
     const [method, params] = call(items);
     await this.#call(method, params);
-    // Only what was sent is removed: reports queued during the call wait for the next flush.
+    // Only what was sent is removed: a newer report of the same attempt stays queued.
     for (const item of items) if (queue.get(item.attemptId) === item) queue.delete(item.attemptId);
   }
 

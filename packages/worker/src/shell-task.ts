@@ -27,20 +27,16 @@ export function shellTask(input: ShellTaskTemplateInput): TaskDefinition {
     async run(ctx, params) {
       const outDir = mkdtempSync(join(tmpdir(), `drover-${template.name}-`));
       try {
-        const result = await runShellTask(
-          template,
-          params,
-          {
-            outDir,
-            signal: ctx.signal,
-            onLine: (stream, line) => ctx.log(stream === 'stderr' ? `[stderr] ${line}` : line),
-            env: {
-              DROVER_TASK_ID: ctx.taskId,
-              DROVER_JOB_ID: ctx.jobId,
-              DROVER_ATTEMPT: String(ctx.attempt),
-            },
+        const result = await runShellTask(template, params, {
+          outDir,
+          signal: ctx.signal,
+          onLine: (stream, line) => ctx.log(stream === 'stderr' ? `[stderr] ${line}` : line),
+          env: {
+            DROVER_TASK_ID: ctx.taskId,
+            DROVER_JOB_ID: ctx.jobId,
+            DROVER_ATTEMPT: String(ctx.attempt),
           },
-        );
+        });
         if (result.cancelled) throw new Error('The command was stopped.');
         if (result.timedOut)
           throw new Error(`The command ran longer than ${template.timeoutMs} ms and was stopped.`);

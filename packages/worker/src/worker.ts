@@ -5,6 +5,7 @@ import { Connection } from './connection.js';
 import type { TaskDefinition } from './define-task.js';
 import { HostSampler } from './host-stats.js';
 import { Reporter } from './reporter.js';
+import { uploadArtifact } from './artifact-upload.js';
 
 export interface WorkerOptions {
   /** The server's base URL, such as `http://farm.example:7400`. */
@@ -56,8 +57,11 @@ export class Worker {
         this.#log('disconnected from the server; reconnecting');
       },
     });
-    this.#reporter = new Reporter(this.#connection, (refused) =>
-      this.#stop(refused, 'the server refused a report: the lease is gone'),
+    this.#reporter = new Reporter(
+      this.#connection,
+      (refused) => this.#stop(refused, 'the server refused a report: the lease is gone'),
+      (error) =>
+        this.#log(`a report could not be delivered and was dropped: ${(error as Error).message}`),
     );
   }
 
@@ -204,6 +208,15 @@ export class Worker {
             this.#reporter.progress(lease, fraction, message ?? null),
           log: (line) =>
             this.#reporter.log(lease, { at: new Date().toISOString(), stream: 'log', line }),
+          artifact: (name, data, contentType) =>
+            uploadArtifact({
+              serverUrl: this.#options.serverUrl,
+              lease,
+              name,
+              data,
+              contentType,
+              signal,
+            }),
           signal,
           attempt: a.task.attempt,
           taskId: a.task.id,

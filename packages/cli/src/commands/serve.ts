@@ -47,6 +47,7 @@ export async function serve(config: Config, migrate: boolean): Promise<RunningSe
       host: config.host,
       port: config.port,
       workerToken: token,
+      artifactsDir: join(dataDir, 'artifacts'),
     });
     return {
       engine,

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { startProducer } from '@drover/example-fractal';
 import type { JobRecord } from '@drover/protocol';
@@ -6,6 +8,12 @@ import type { Config } from '../config.js';
 import { serve } from './serve.js';
 
 const DRAIN_DEADLINE_MS = 10_000;
+
+/** The demo's shell task templates, shipped beside the fractal example. */
+function demoShellTasks(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve('@drover/example-fractal/package.json')), 'shell-tasks.json');
+}
 
 /**
  * `drover up`: a whole farm on this machine. The embedded server on 127.0.0.1, local worker
@@ -22,7 +30,18 @@ export async function up(config: Config, cliMain: string): Promise<void> {
     const name = `local-${i}`;
     const child = spawn(
       process.execPath,
-      [cliMain, 'worker', '--server', url, '--name', name, '--slots', '1'],
+      [
+        cliMain,
+        'worker',
+        '--server',
+        url,
+        '--name',
+        name,
+        '--slots',
+        '1',
+        '--shell-tasks',
+        demoShellTasks(),
+      ],
       {
         env: { ...process.env, DROVER_TOKEN: farm.token },
         stdio: ['ignore', 'ignore', 'inherit'],

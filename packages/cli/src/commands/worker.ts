@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { demoTasks } from '@drover/example-fractal';
-import { Worker } from '@drover/worker';
+import { Worker, shellTask } from '@drover/worker';
+import type { TaskDefinition } from '@drover/worker';
 import type { Config } from '../config.js';
 
 /** `drover worker`: joins a farm with nothing but its URL and a worker token. */
@@ -14,7 +16,7 @@ export async function worker(config: Config): Promise<void> {
     name,
     tags: config.tags,
     slots: config.slots,
-    tasks: demoTasks,
+    tasks: [...demoTasks, ...loadShellTasks(config.shellTasks)],
     onLog: (line) => console.log(`${new Date().toISOString()} ${name}: ${line}`),
   });
   const record = await w.start();
@@ -26,4 +28,21 @@ export async function worker(config: Config): Promise<void> {
     process.once('SIGTERM', resolve);
   });
   await w.stop(10_000);
+}
+
+/** The operator's shell-command templates: a JSON array, each checked before the worker starts. */
+function loadShellTasks(file: string | undefined): TaskDefinition[] {
+  if (!file) return [];
+  const templates: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  if (!Array.isArray(templates))
+    throw new Error(`${file} must hold a JSON array of shell task templates.`);
+  return templates.map((template, i) => {
+    try {
+      return shellTask(template as never);
+    } catch (error) {
+      throw new Error(
+        `Shell task template ${i} in ${file} is invalid: ${(error as Error).message}`,
+      );
+    }
+  });
 }

@@ -1,0 +1,1 @@
+SELECT artifact_json(a) AS artifact FROM artifacts a WHERE a.id = $1::uuid

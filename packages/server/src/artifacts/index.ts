@@ -1,0 +1,51 @@
+import type { FastifyInstance } from 'fastify';
+import type { Engine } from '@drover/engine';
+import { artifactRoutes } from './routes.js';
+import type { ArtifactStore } from './store.js';
+import { scheduleSweep } from './sweep.js';
+import type { SweepOptions } from './sweep.js';
+
+export { FileArtifactStore } from './fs-store.js';
+export { sweepArtifacts } from './sweep.js';
+export type { SweepOptions } from './sweep.js';
+export type { ArtifactStore, ByteRange, OpenBlob, StoredBlob } from './store.js';
+
+/** 1 GiB. */
+export const DEFAULT_MAX_ARTIFACT_BYTES = 1024 ** 3;
+
+export interface ArtifactOptions {
+  engine: Engine;
+  store: ArtifactStore;
+  /** The largest artifact accepted, in bytes; larger uploads get 413. @defaultValue 1 GiB */
+  maxArtifactBytes?: number | undefined;
+  /** How often to delete blobs no artifact references any more; 0 never. @defaultValue 1 hour */
+  sweepIntervalMs?: number | undefined;
+  sweep?: SweepOptions | undefined;
+  onError: (error: unknown, where: string) => void;
+}
+
+/**
+ * Serves artifacts: uploads with a task-scoped credential, downloads by id with Range support,
+ * and a periodic sweep of blobs left without artifacts, stopped when the app closes.
+ */
+export function registerArtifacts(app: FastifyInstance, options: ArtifactOptions): void {
+  void app.register(
+    artifactRoutes({
+      engine: options.engine,
+      store: options.store,
+      maxArtifactBytes: options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES,
+      onError: options.onError,
+    }),
+  );
+  const intervalMs = options.sweepIntervalMs ?? 3_600_000;
+  if (intervalMs > 0) {
+    const stop = scheduleSweep(
+      options.engine,
+      options.store,
+      intervalMs,
+      (error) => options.onError(error, 'sweeping artifact blobs'),
+      options.sweep,
+    );
+    app.addHook('onClose', stop);
+  }
+}
