@@ -13,17 +13,20 @@ export const JuliaResult = z.object({
   height: z.int(),
 });
 
-/** Renders one Julia set to a PNG: the OpenStack tutorial's worker. */
+/** Renders one Julia set to a PNG and stores it: the OpenStack tutorial's worker. */
 export const juliaTask = defineTask({
   name: 'fractal.julia',
   params: JuliaParams,
   result: JuliaResult,
-  run(ctx, params) {
+  async run(ctx, params) {
     ctx.progress(0, `rendering ${params.width}x${params.height}, ${params.iterations} iterations`);
     const started = performance.now();
     const image = renderJulia(params);
     const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
     const sha256 = sha256Hex(image.png);
+    ctx.progress(0.9, 'storing the image');
+    // The image itself goes to the farm's file store; the result is the tracker's record of it.
+    await ctx.artifact(`julia-${ctx.taskId}.png`, image.png, 'image/png');
     ctx.log(`rendered ${image.width}x${image.height} in ${durationMs} ms, sha256 ${sha256}`);
     return { sha256, durationMs, width: image.width, height: image.height };
   },

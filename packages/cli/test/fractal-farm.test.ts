@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PNG } from 'pngjs';
+import { mulberry32, randomJuliaParams } from '@drover/example-fractal';
+import type { JobRecord } from '@drover/protocol';
+import { backend, openTestEngine, sleep } from '@drover/engine/testing';
+import type { TestEngine } from '@drover/engine/testing';
+import { startServer } from '@drover/server';
+import type { DroverServer } from '@drover/server';
+
+const TOKEN = 'fractal-farm-token';
+const cli = new URL('../src/main.js', import.meta.url).pathname;
+
+describe(`the fractal farm, with drover worker processes (${backend})`, () => {
+  let t: TestEngine;
+  let server: DroverServer;
+  let artifactsDir: string;
+  const workers: ChildProcess[] = [];
+
+  before(async () => {
+    t = await openTestEngine();
+    artifactsDir = mkdtempSync(join(tmpdir(), 'drover-fractal-artifacts-'));
+    server = await startServer({
+      engine: t.engine,
+      port: 0,
+      workerToken: TOKEN,
+      artifactsDir,
+      pollMs: 500,
+    });
+    for (const name of ['fractal-a', 'fractal-b']) {
+      const child = spawn(
+        process.execPath,
+        [cli, 'worker', '--server', server.url, '--name', name, '--slots', '2'],
+        {
+          env: { ...process.env, DROVER_TOKEN: TOKEN },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      workers.push(child);
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+          if (chunk.includes('joined')) resolve();
+        });
+        child.once('exit', (code) =>
+          reject(new Error(`drover worker ${name} exited with ${code}`)),
+        );
+      });
+    }
+  });
+  after(async () => {
+    for (const w of workers) w.kill('SIGKILL');
+    await server.close();
+    await t.close();
+    rmSync(artifactsDir, { recursive: true, force: true });
+  });
+
+  it('renders Julia sets whose PNGs, downloaded over HTTP, have the recorded sha256 and size', async () => {
+    const random = mulberry32(7);
+    // Smaller than the producer's images, so the test stays quick; the same recipe otherwise.
+    const items = Array.from({ length: 6 }, () => {
+      const params = randomJuliaParams(random);
+      return {
+        ...params,
+        width: 64 + Math.floor(random() * 128),
+        height: 64 + Math.floor(random() * 128),
+        iterations: 128,
+      };
+    });
+    const { job } = await t.engine.submit({ group: 'fractals', taskType: 'fractal.julia', items });
+    const deadline = Date.now() + 60_000;
+    let done: JobRecord = job;
+    while (!['succeeded', 'failed', 'cancelled'].includes(done.status) && Date.now() < deadline) {
+      await sleep(100);
+      done = await t.engine.getJob(job.id);
+    }
+    assert.equal(done.status, 'succeeded');
+
+    const tasks = await t.engine.listTasks(job.id);
+    const ranOn = new Set(tasks.map((task) => task.workerId));
+    assert.equal(ranOn.size, 2, 'both worker processes rendered');
+    for (const task of tasks) {
+      const result = task.result as {
+        sha256: string;
+        width: number;
+        height: number;
+        durationMs: number;
+      };
+      const [artifact] = await t.engine.listArtifacts({ taskId: task.id });
+      assert.ok(artifact, `task ${task.index} stored its image`);
+      assert.equal(artifact.contentType, 'image/png');
+      assert.equal(artifact.sha256, result.sha256);
+      const response = await fetch(`${server.url}/artifacts/${artifact.id}`);
+      assert.equal(response.status, 200);
+      const png = Buffer.from(await response.arrayBuffer());
+      assert.equal(
+        createHash('sha256').update(png).digest('hex'),
+        result.sha256,
+        'the bytes are the recorded ones',
+      );
+      const image = PNG.sync.read(png);
+      const asked = task.params as { width: number; height: number };
+      assert.deepEqual([image.width, image.height], [asked.width, asked.height]);
+      assert.ok(result.durationMs >= 0);
+    }
+  });
+});
