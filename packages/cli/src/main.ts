@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { openEngine } from '@drover/engine';
 import { isDroverError } from '@drover/protocol';
 import { loadConfig } from './config.js';
-import { jobs, submit, workers } from './commands/drive.js';
+import { download, jobs, logs, submit, workers } from './commands/drive.js';
 import { serve } from './commands/serve.js';
 import { up } from './commands/up.js';
 import { worker } from './commands/worker.js';
@@ -22,6 +22,8 @@ Drive it (--server URL, default http://127.0.0.1:7400; --json for scripts):
   submit <task type> [--param k=v ...] [--file job.json] [--group g] [--wait]
   jobs [ls | show <id> | cancel <id>] [--group g]
   workers [ls | disable <id|name> | enable <id|name> | drain <id|name>]
+  logs <task id> [-f]
+  download <job id | task id> [--out dir]
 
 Every option can also come from DROVER_<NAME> in the environment or from drover.json
 (--config FILE); a flag wins over the environment, which wins over the file.`;
@@ -45,6 +47,8 @@ const OPTIONS = {
   param: { type: 'string', multiple: true },
   file: { type: 'string' },
   wait: { type: 'boolean' },
+  follow: { type: 'boolean', short: 'f' },
+  out: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -101,6 +105,10 @@ async function main(argv: string[]): Promise<void> {
       return jobs(config, output, rest[0], rest.slice(1));
     case 'workers':
       return workers(config, output, rest[0], rest.slice(1));
+    case 'logs':
+      return logs(config, output, rest[0], values.follow ?? false);
+    case 'download':
+      return download(config, rest[0], values.out ?? '.');
     default:
       throw new Error(`There is no command "${command}".\n\n${USAGE}`);
   }

@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { isTerminalJobStatus } from '@drover/protocol';
 import type { JobRecord } from '@drover/protocol';
 import type { Config } from '../config.js';
@@ -157,4 +160,62 @@ export async function workers(
 function required(value: string | undefined, usage: string): string {
   if (!value) throw new Error(`usage: ${usage}`);
   return value;
+}
+
+/** `drover logs <task id> [-f]`: a task's log lines, and with --follow the ones still to come. */
+export async function logs(
+  config: Config,
+  output: Output,
+  taskId: string | undefined,
+  follow: boolean,
+): Promise<void> {
+  const id = required(taskId, 'drover logs <task id> [--follow]');
+  let after = '';
+  for (;;) {
+    const page = await call(config.server, 'events.read', { topic: `task/${id}/log`, after });
+    after = page.cursor;
+    for (const event of page.events) {
+      const { attempt, lines } = event.data as {
+        attempt: number;
+        lines: { at: string; stream: string; line: string }[];
+      };
+      for (const l of lines) {
+        console.log(
+          output.json
+            ? JSON.stringify({ attempt, ...l })
+            : `${l.at} [${attempt}] ${l.stream === 'stderr' ? '! ' : ''}${l.line}`,
+        );
+      }
+    }
+    if (page.events.length > 0) continue;
+    if (!follow) return;
+    const task = await call(config.server, 'tasks.get', { id });
+    if (['succeeded', 'failed', 'cancelled'].includes(task.status)) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** `drover download <job or task id> [--out dir]`: every artifact of a job or task, by id. */
+export async function download(
+  config: Config,
+  target: string | undefined,
+  outDir: string,
+): Promise<void> {
+  const id = required(target, 'drover download <job id | task id> [--out dir]');
+  const query = /^[0-9]+$/.test(id) ? { taskId: id } : { jobId: id };
+  const { artifacts } = await call(config.server, 'artifacts.list', query);
+  if (artifacts.length === 0) {
+    console.log(`no artifacts for ${id}`);
+    return;
+  }
+  mkdirSync(outDir, { recursive: true });
+  for (const artifact of artifacts) {
+    const response = await fetch(new URL(`/artifacts/${artifact.id}`, config.server));
+    if (!response.ok || !response.body)
+      throw new Error(`downloading ${artifact.name} failed: HTTP ${response.status}`);
+    // Files are named by the server's record, never by anything else: no path from outside is used.
+    const file = join(outDir, basename(artifact.name));
+    await pipeline(Readable.fromWeb(response.body as never), createWriteStream(file));
+    console.log(`${file}  ${artifact.size} bytes  sha256 ${artifact.sha256}`);
+  }
 }
