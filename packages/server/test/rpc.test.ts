@@ -182,4 +182,38 @@ describe(`JSON-RPC over HTTP and WebSocket (${backend})`, () => {
       schema: required,
     });
   });
+
+  it('refuses worker methods without the worker token', async () => {
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws`);
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const replies = new Map<number, { error?: { code: number; data?: { code: string } } }>();
+    ws.on('message', (data: Buffer) => {
+      const reply = JSON.parse(data.toString('utf8')) as { id: number; error?: { code: number } };
+      replies.set(reply.id, reply);
+    });
+    const lease = { attemptId: '1', token: '00000000-0000-4000-8000-000000000000' };
+    ws.send(
+      JSON.stringify({
+        jsonrpc: '2.0',
+        method: 'tasks.complete',
+        params: { reports: [{ ...lease, result: 1 }] },
+        id: 1,
+      }),
+    );
+    ws.send(
+      JSON.stringify({
+        jsonrpc: '2.0',
+        method: 'workers.hello',
+        params: { name: 'intruder', host: 'h', taskTypes: ['x'], slots: 1, token: 'wrong-token' },
+        id: 2,
+      }),
+    );
+    const deadline = Date.now() + 5000;
+    while (replies.size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    ws.close();
+    assert.equal(replies.get(1)?.error?.data?.code, 'DROVER_E_UNAUTHORIZED');
+    assert.equal(replies.get(2)?.error?.data?.code, 'DROVER_E_UNAUTHORIZED');
+    const { workers } = (await call('workers.list', {})).result as { workers: { name: string }[] };
+    assert.ok(!workers.some((w) => w.name === 'intruder'), 'nothing was registered');
+  });
 });
