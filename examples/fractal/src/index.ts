@@ -5,6 +5,13 @@ export type { RenderedImage } from './julia.js';
 export { randomJuliaParams, randomTaskCount } from './producer-params.js';
 export type { RandomSource } from './producer-params.js';
 export { mulberry32 } from './seeded-random.js';
-export { JuliaResult, demoTasks, helloTask, juliaTask } from './tasks.js';
+export {
+  JuliaResult,
+  contactSheetTask,
+  demoTasks,
+  frameTask,
+  helloTask,
+  juliaTask,
+} from './tasks.js';
 export { startProducer } from './producer.js';
 export type { ProducerOptions } from './producer.js';

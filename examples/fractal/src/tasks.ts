@@ -4,6 +4,8 @@ import { defineTask } from '@drover/worker';
 import type { TaskDefinition } from '@drover/worker';
 import { sha256Hex } from './checksum.js';
 import { JuliaParams, renderJulia } from './julia.js';
+import { contactSheet } from './contact-sheet.js';
+import { PNG } from 'pngjs';
 
 /** The tracker's record of a render: the image's checksum and how long it took. */
 export const JuliaResult = z.object({
@@ -43,5 +45,74 @@ export const helloTask = defineTask({
   },
 });
 
+/**
+ * One frame of an animation: the Julia set whose c goes once around a circle of `radius` over
+ * `frames` frames. A frame-range job renders them all; its last stage makes the contact sheet.
+ */
+export const frameTask = defineTask({
+  name: 'fractal.frame',
+  params: z.object({
+    frame: z.int().min(0).max(100_000),
+    frames: z.int().min(1).max(100_000).default(24),
+    width: z.int().min(16).max(2048).default(320),
+    height: z.int().min(16).max(2048).default(240),
+    iterations: z.int().min(16).max(2000).default(256),
+    radius: z.number().min(0.1).max(2).default(0.7885),
+  }),
+  result: JuliaResult,
+  async run(ctx, p) {
+    const angle = (2 * Math.PI * p.frame) / p.frames;
+    const started = performance.now();
+    const image = renderJulia({
+      width: p.width,
+      height: p.height,
+      iterations: p.iterations,
+      xa: -1.6,
+      xb: 1.6,
+      ya: -1.2,
+      yb: 1.2,
+      cr: p.radius * Math.cos(angle),
+      ci: p.radius * Math.sin(angle),
+    });
+    const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+    await ctx.artifact(`frame-${String(p.frame).padStart(5, '0')}.png`, image.png, 'image/png');
+    return { sha256: sha256Hex(image.png), durationMs, width: image.width, height: image.height };
+  },
+});
+
+/** The last stage of a frame-range job: every frame's PNG on one sheet, in frame order. */
+export const contactSheetTask = defineTask({
+  name: 'fractal.contact-sheet',
+  params: z.object({
+    columns: z.int().min(1).max(64).optional(),
+    thumbWidth: z.int().min(16).max(1024).default(160),
+  }),
+  result: z.object({ frames: z.int(), sha256: z.string(), width: z.int(), height: z.int() }),
+  async run(ctx, p) {
+    const frames = (await ctx.jobArtifacts())
+      .filter((a) => /^frame-\d+\.png$/.test(a.name))
+      .sort((a, b) => a.name.localeCompare(b.name));
+    if (frames.length === 0) throw new Error('The job has no rendered frames to put on a sheet.');
+    const pngs: Buffer[] = [];
+    for (const [i, frame] of frames.entries()) {
+      ctx.signal.throwIfAborted();
+      pngs.push(await frame.read());
+      ctx.progress((i + 1) / (frames.length + 1), `fetched ${i + 1} of ${frames.length} frames`);
+    }
+    const sheet = contactSheet(pngs, {
+      thumbWidth: p.thumbWidth,
+      ...(p.columns && { columns: p.columns }),
+    });
+    const { width, height } = PNG.sync.read(sheet);
+    await ctx.artifact('contact-sheet.png', sheet, 'image/png');
+    return { frames: pngs.length, sha256: sha256Hex(sheet), width, height };
+  },
+});
+
 /** The task types a demo worker runs. */
-export const demoTasks: readonly TaskDefinition[] = [juliaTask, helloTask];
+export const demoTasks: readonly TaskDefinition[] = [
+  juliaTask,
+  helloTask,
+  frameTask,
+  contactSheetTask,
+];

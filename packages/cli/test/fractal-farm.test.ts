@@ -109,4 +109,39 @@ describe(`the fractal farm, with drover worker processes (${backend})`, () => {
       assert.ok(result.durationMs >= 0);
     }
   });
+
+  it('renders a frame range, then assembles the frames into one contact sheet in its last stage', async () => {
+    const { job } = await t.engine.submit({
+      group: 'fractals',
+      taskType: 'fractal.frame',
+      params: { frames: 4, width: 80, height: 60, iterations: 64 },
+      frames: { start: 0, end: 3 },
+      then: [{ taskType: 'fractal.contact-sheet', params: { columns: 2, thumbWidth: 40 } }],
+    });
+    const deadline = Date.now() + 60_000;
+    let done: JobRecord = job;
+    while (!['succeeded', 'failed', 'cancelled'].includes(done.status) && Date.now() < deadline) {
+      await sleep(100);
+      done = await t.engine.getJob(job.id);
+    }
+    assert.equal(done.status, 'succeeded');
+    const artifacts = await t.engine.listArtifacts({ jobId: job.id });
+    assert.deepEqual(artifacts.map((a) => a.name).sort(), [
+      'contact-sheet.png',
+      'frame-00000.png',
+      'frame-00001.png',
+      'frame-00002.png',
+      'frame-00003.png',
+    ]);
+    const sheet = artifacts.find((a) => a.name === 'contact-sheet.png');
+    assert.ok(sheet);
+    const png = Buffer.from(
+      await (await fetch(`${server.url}/artifacts/${sheet.id}`)).arrayBuffer(),
+    );
+    const image = PNG.sync.read(png);
+    // Two columns and two rows of 40-pixel-wide thumbnails of 80x60 frames.
+    assert.deepEqual([image.width, image.height], [80, 60]);
+    const [last] = (await t.engine.listTasks(job.id)).filter((task) => task.stage === 1);
+    assert.deepEqual((last?.result as { frames: number }).frames, 4);
+  });
 });

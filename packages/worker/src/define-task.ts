@@ -2,6 +2,11 @@ import type { ArtifactRecord } from '@drover/protocol';
 import type { z } from 'zod';
 
 /** What a running task may do besides computing its result. */
+/** An artifact of the task's job, with a way to fetch its bytes. */
+export interface JobArtifact extends ArtifactRecord {
+  read(): Promise<Buffer>;
+}
+
 export interface TaskContext {
   /** 0..1 and a message for people; coalesced, so calling it often is cheap. */
   progress(fraction: number, message?: string): void;
@@ -20,6 +25,11 @@ export interface TaskContext {
     data: Buffer | Uint8Array | string,
     contentType?: string,
   ): Promise<ArtifactRecord>;
+  /**
+   * The artifacts stored so far by every task of this job, oldest first: what a later stage
+   * works from (a contact sheet of the rendered frames, say). `read()` downloads one.
+   */
+  jobArtifacts(): Promise<JobArtifact[]>;
   /** Aborted when the task is cancelled, times out or its lease is lost: stop promptly. */
   signal: AbortSignal;
   /** This attempt's number, from 1. */

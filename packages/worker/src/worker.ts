@@ -1,8 +1,15 @@
 import { hostname } from 'node:os';
 import { serverToWorker } from '@drover/protocol';
-import type { Assignment, LeaseRef, TaskError, WorkerRecord, WorkerState } from '@drover/protocol';
+import type {
+  ArtifactRecord,
+  Assignment,
+  LeaseRef,
+  TaskError,
+  WorkerRecord,
+  WorkerState,
+} from '@drover/protocol';
 import { Connection } from './connection.js';
-import type { TaskDefinition } from './define-task.js';
+import type { JobArtifact, TaskDefinition } from './define-task.js';
 import { HostSampler } from './host-stats.js';
 import { Reporter } from './reporter.js';
 import { uploadArtifact } from './artifact-upload.js';
@@ -217,6 +224,7 @@ export class Worker {
               contentType,
               signal,
             }),
+          jobArtifacts: () => this.#jobArtifacts(a.task.jobId, signal),
           signal,
           attempt: a.task.attempt,
           taskId: a.task.id,
@@ -235,6 +243,23 @@ export class Worker {
       this.#reporter.finish(lease, { kind: 'fail', error: taskError, retry: true });
       this.#log(`task ${a.task.id} failed: ${taskError.message}`);
     }
+  }
+
+  async #jobArtifacts(jobId: string, signal: AbortSignal): Promise<JobArtifact[]> {
+    const { artifacts } = await this.#connection.call<{ artifacts: ArtifactRecord[] }>(
+      'artifacts.list',
+      { jobId },
+    );
+    return artifacts.map((record) => ({
+      ...record,
+      read: async () => {
+        const url = new URL(`/artifacts/${record.id}`, this.#options.serverUrl);
+        const response = await fetch(url, { signal });
+        if (!response.ok)
+          throw new Error(`Fetching artifact ${record.name} failed: HTTP ${response.status}.`);
+        return Buffer.from(await response.arrayBuffer());
+      },
+    }));
   }
 
   #log(line: string): void {

@@ -9,6 +9,7 @@ function context(signal = new AbortController().signal): TaskContext & { lines: 
     lines,
     progress: () => undefined,
     log: (line) => lines.push(line),
+    jobArtifacts: () => Promise.resolve([]),
     artifact: () => Promise.reject(new Error('this test stores no artifacts')),
     signal,
     attempt: 1,

@@ -24,6 +24,10 @@ export async function up(config: Config, cliMain: string): Promise<void> {
   const farm = await serve(config, true);
   const url = farm.server.url;
   console.log(`Drover is up at ${url} (data in ${config.dataDir}/)`);
+  // What finishes from now on is told on the terminal, as the tracker did.
+  const watched = ['jobs/fractals', 'jobs/demo'];
+  const cursors = new Map<string, string>();
+  for (const topic of watched) cursors.set(topic, await farm.engine.headCursor(topic));
 
   const workers: ChildProcess[] = [];
   for (let i = 1; i <= config.workers; i++) {
@@ -65,26 +69,50 @@ export async function up(config: Config, cliMain: string): Promise<void> {
       `producing 1-10 Julia renders every ${config.interval} s into group "fractals"; Ctrl-C stops`,
     );
 
-  // Tell the terminal what the farm finishes, as the tracker did.
-  let cursor = await farm.engine.headCursor('jobs/fractals');
+  if (config.demo) {
+    // Once per start: moi's hello job, a shell job, and an animation whose last stage assembles
+    // its frames into one contact sheet.
+    const demo = [
+      { group: 'demo', name: 'The hello job', taskType: 'hello' },
+      {
+        group: 'demo',
+        name: 'A shell job',
+        taskType: 'demo.shell',
+        params: { message: 'hello from a shell task' },
+      },
+      {
+        group: 'demo',
+        name: 'Julia animation, 12 frames and a contact sheet',
+        taskType: 'fractal.frame',
+        params: { frames: 12 },
+        frames: { start: 0, end: 11 },
+        then: [{ taskType: 'fractal.contact-sheet', params: { columns: 4 } }],
+      },
+    ];
+    for (const job of demo) {
+      const { job: submitted } = await farm.engine.submit(job);
+      console.log(`submitted "${submitted.name}" to group "demo" (${submitted.id})`);
+    }
+  }
+
+  const tell = async (topic: string) => {
+    const page = await farm.engine.readEvents({ topic, after: cursors.get(topic) ?? '' });
+    cursors.set(topic, page.cursor);
+    for (const e of page.events) {
+      const job = e.data as JobRecord;
+      if (e.kind !== 'job.updated' || !job.finishedAt) continue;
+      if (!['succeeded', 'failed', 'cancelled'].includes(job.status)) continue;
+      const seconds = (Date.parse(job.finishedAt) - Date.parse(job.createdAt)) / 1000;
+      console.log(
+        `${job.finishedAt.slice(11, 19)}  ${job.name}: ${job.status} in ${seconds.toFixed(1)} s  (${job.id})`,
+      );
+    }
+  };
   const unlisten = await farm.engine.listen((payload) => {
-    if (!payload.split('\n').includes('jobs/fractals') && payload !== '*') return;
-    void farm.engine.readEvents({ topic: 'jobs/fractals', after: cursor }).then((page) => {
-      cursor = page.cursor;
-      for (const e of page.events) {
-        const job = e.data as JobRecord;
-        if (
-          e.kind === 'job.updated' &&
-          ['succeeded', 'failed', 'cancelled'].includes(job.status) &&
-          job.finishedAt
-        ) {
-          const seconds = (Date.parse(job.finishedAt) - Date.parse(job.createdAt)) / 1000;
-          console.log(
-            `${job.finishedAt.slice(11, 19)}  ${job.name}: ${job.status} in ${seconds.toFixed(1)} s  (${job.id})`,
-          );
-        }
-      }
-    });
+    const topics = payload.split('\n');
+    for (const topic of watched) {
+      if (payload === '*' || topics.includes(topic)) void tell(topic);
+    }
   });
 
   await new Promise<void>((resolve) => {
