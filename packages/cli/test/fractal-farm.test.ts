@@ -60,6 +60,19 @@ describe(`the fractal farm, with drover worker processes (${backend})`, () => {
     rmSync(artifactsDir, { recursive: true, force: true });
   });
 
+  async function finished(job: JobRecord): Promise<JobRecord> {
+    const deadline = Date.now() + 60_000;
+    let current = job;
+    while (
+      !['succeeded', 'failed', 'cancelled'].includes(current.status) &&
+      Date.now() < deadline
+    ) {
+      await sleep(100);
+      current = await t.engine.getJob(job.id);
+    }
+    return current;
+  }
+
   it('renders Julia sets whose PNGs, downloaded over HTTP, have the recorded sha256 and size', async () => {
     const random = mulberry32(7);
     // Smaller than the producer's images, so the test stays quick; the same recipe otherwise.
@@ -73,12 +86,7 @@ describe(`the fractal farm, with drover worker processes (${backend})`, () => {
       };
     });
     const { job } = await t.engine.submit({ group: 'fractals', taskType: 'fractal.julia', items });
-    const deadline = Date.now() + 60_000;
-    let done: JobRecord = job;
-    while (!['succeeded', 'failed', 'cancelled'].includes(done.status) && Date.now() < deadline) {
-      await sleep(100);
-      done = await t.engine.getJob(job.id);
-    }
+    const done = await finished(job);
     assert.equal(done.status, 'succeeded');
 
     const tasks = await t.engine.listTasks(job.id);
@@ -118,12 +126,7 @@ describe(`the fractal farm, with drover worker processes (${backend})`, () => {
       frames: { start: 0, end: 3 },
       then: [{ taskType: 'fractal.contact-sheet', params: { columns: 2, thumbWidth: 40 } }],
     });
-    const deadline = Date.now() + 60_000;
-    let done: JobRecord = job;
-    while (!['succeeded', 'failed', 'cancelled'].includes(done.status) && Date.now() < deadline) {
-      await sleep(100);
-      done = await t.engine.getJob(job.id);
-    }
+    const done = await finished(job);
     assert.equal(done.status, 'succeeded');
     const artifacts = await t.engine.listArtifacts({ jobId: job.id });
     assert.deepEqual(artifacts.map((a) => a.name).sort(), [

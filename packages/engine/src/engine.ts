@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { DroverError, TaskId, JobId, parseOrThrow } from '@drover/protocol';
 import type {
   ArtifactRecord,
@@ -13,12 +11,9 @@ import type {
   WorkerState,
 } from '@drover/protocol';
 import type { Database } from './database.js';
-import { LockFile } from './lock-file.js';
-import { checkSchema, migrate } from './migrate.js';
+import type { LockFile } from './lock-file.js';
+import type { Statements } from './statements.js';
 import type { MigrationReport } from './migrate.js';
-import { PgDatabase } from './pg-database.js';
-import { PgliteDatabase } from './pglite-database.js';
-import { Statements } from './statements.js';
 import { submitJob } from './submit.js';
 import type { SubmitResult } from './submit.js';
 import { claimTasks, loseWorkerAttempts, reapAttempts, renewLeases } from './leases.js';
@@ -47,33 +42,6 @@ import {
   unreferencedBlobs,
 } from './artifacts.js';
 import type { ArtifactQuery, ArtifactReport, ArtifactScope } from './artifacts.js';
-
-export interface EngineOptions {
-  /**
-   * A PostgreSQL connection string. When given, the engine uses that server ("external" mode);
-   * otherwise it runs PGlite in `dataDir` ("embedded" mode).
-   */
-  databaseUrl?: string | undefined;
-  /** Where embedded mode keeps its database and lock file. @defaultValue `./data` */
-  dataDir?: string | undefined;
-  /** The PostgreSQL schema for Drover's tables. @defaultValue `drover` */
-  schema?: string | undefined;
-  /**
-   * Apply missing migrations on open. Embedded mode owns its database and migrates by default; a
-   * shared server is migrated by `drover migrate`, and opening only checks the schema.
-   * @defaultValue true when embedded, false when external
-   */
-  migrate?: boolean | undefined;
-  /** Connections to an external server. @defaultValue 10 */
-  poolSize?: number | undefined;
-  /**
-   * How often to vacuum and analyze the busy tables, in milliseconds; 0 never. PGlite has no
-   * autovacuum, and without it dead rows pile up and claims slow down for the life of the data
-   * directory. A PostgreSQL server's autovacuum does this for external mode.
-   * @defaultValue 60,000 when embedded, 0 when external
-   */
-  maintenanceIntervalMs?: number | undefined;
-}
 
 /**
  * The task engine: the only code that speaks SQL. Everything a farm does to its jobs, tasks,
@@ -373,40 +341,6 @@ export class Engine {
     } finally {
       this.#lock?.release();
     }
-  }
-}
-
-/** Opens the engine on PGlite in a data directory, or on a PostgreSQL server. */
-export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
-  const schema = options.schema ?? 'drover';
-  const sql = new Statements();
-  if (options.databaseUrl) {
-    const db = await PgDatabase.open(options.databaseUrl, schema, options.poolSize);
-    try {
-      const migration = options.migrate ? await migrate(db) : undefined;
-      if (!migration) await checkSchema(db);
-      return new Engine(db, sql, undefined, migration, options.maintenanceIntervalMs ?? 0);
-    } catch (error) {
-      await db.close();
-      throw error;
-    }
-  }
-  const dataDir = resolve(options.dataDir ?? 'data');
-  mkdirSync(dataDir, { recursive: true });
-  const lock = LockFile.acquire(join(dataDir, 'drover.lock'));
-  try {
-    const db = await PgliteDatabase.open(join(dataDir, 'pg'), schema);
-    try {
-      const migration = options.migrate === false ? undefined : await migrate(db);
-      if (!migration) await checkSchema(db);
-      return new Engine(db, sql, lock, migration, options.maintenanceIntervalMs ?? 60_000, dataDir);
-    } catch (error) {
-      await db.close();
-      throw error;
-    }
-  } catch (error) {
-    lock.release();
-    throw error;
   }
 }
 

@@ -1,5 +1,6 @@
-export { Engine, openEngine } from './engine.js';
-export type { EngineOptions } from './engine.js';
+export { Engine } from './engine.js';
+export { openEngine } from './open-engine.js';
+export type { EngineOptions } from './open-engine.js';
 export { migrate, schemaVersion, checkSchema } from './migrate.js';
 export type { MigrationReport } from './migrate.js';
 export { DEFAULT_LEASE_MS } from './leases.js';
