@@ -59,7 +59,7 @@ export interface DroverServer {
  * uploads and downloads under `/artifacts/`, and `GET /healthz`.
  *
  * @example
- * const server = await startServer({ engine, port: 7400 });
+ * const server = await startServer({ engine, port: 7400, workerToken: process.env.DROVER_TOKEN });
  * console.log(`listening on ${server.url}`);
  */
 export async function startServer(options: ServerOptions): Promise<DroverServer> {
@@ -129,7 +129,15 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   });
 
   await hub.start();
-  await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7400 });
+  try {
+    await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7400 });
+  } catch (error) {
+    // The port is taken (or the host unknown): nothing of this server may keep running.
+    await hub.close();
+    sockets.close();
+    await app.close();
+    throw error;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const host = options.host ?? '127.0.0.1';
