@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { JobRecord, TaskRecord } from '@drover/protocol';
-import { backend, openTestEngine, sleep } from '@drover/engine/testing';
+import { backend, openTestEngine, readEventsUntil, sleep } from '@drover/engine/testing';
 import type { TestEngine } from '@drover/engine/testing';
 import { startServer } from '../src/index.js';
 import type { DroverServer } from '../src/index.js';
@@ -105,8 +106,14 @@ describe(`a farm of worker processes (${backend})`, () => {
     const first = tasks[0];
     assert.ok(first);
     assert.equal(first.message, 'step 3 of 3');
-    const log = await t.engine.readEvents({ topic: `task/${first.id}/log`, after: '' });
-    const lines = log.events.flatMap((e) =>
+    // On PostgreSQL events are readable once older writers elsewhere on the server have ended.
+    const log = await readEventsUntil(
+      t.engine,
+      `task/${first.id}/log`,
+      (events) =>
+        events.reduce((n, e) => n + (e.data as { lines: unknown[] }).lines.length, 0) >= 3,
+    );
+    const lines = log.flatMap((e) =>
       (e.data as { lines: { line: string }[] }).lines.map((l) => l.line),
     );
     assert.equal(lines.length, 3);
@@ -177,4 +184,51 @@ describe(`a farm of worker processes (${backend})`, () => {
       );
     }
   });
+
+  it('stops a cancelled shell task: its whole process group is gone within the grace period plus 1 s', async () => {
+    if (!processes.some((p) => p.child.exitCode === null && p.child.signalCode === null))
+      await spawnWorker('w-d');
+    const { job } = await t.engine.submit({ group: 'farm', taskType: 'stubborn.shell' });
+    const [task] = await t.engine.listTasks(job.id);
+    assert.ok(task);
+    const pgid = await waitFor('the command to print its process group', async () => {
+      const { events } = await t.engine.readEvents({ topic: `task/${task.id}/log`, after: '' });
+      const line = events
+        .flatMap((e) => (e.data as { lines: { line: string }[] }).lines)
+        .find((l) => l.line.startsWith('pgid'));
+      return line ? Number(line.line.split(' ')[1]) : undefined;
+    });
+    assert.ok(liveMembers(pgid) > 0);
+    const cancelledAt = Date.now();
+    const result = await t.engine.cancelJob(job.id, 'no longer needed');
+    server.hub.stopTasks(result.toStop, 'no longer needed');
+    await waitFor(
+      'the process group to be gone',
+      () => Promise.resolve(liveMembers(pgid) === 0 ? true : undefined),
+      5000,
+    );
+    const elapsed = Date.now() - cancelledAt;
+    assert.ok(elapsed <= 500 + 1000, `gone after ${elapsed} ms`);
+    const done = await finished(job.id);
+    assert.equal(done.status, 'cancelled');
+    const [attempt] = await t.engine.listAttempts(task.id);
+    assert.equal(attempt?.status, 'cancelled');
+  });
 });
+
+/** Processes of a group still running (zombies waiting to be reaped do not count). */
+function liveMembers(pgid: number): number {
+  let live = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      // Fields after the command name (which may hold spaces) start at ") ": state, ppid, pgrp.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      if (Number(pgrp) === pgid && state !== 'Z') live += 1;
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return live;
+}
