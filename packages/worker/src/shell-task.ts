@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -16,7 +17,8 @@ export const ShellTaskOutcome = z.object({
 /**
  * A shell-command template from the worker's configuration as a task type like any other: its
  * params are validated by the template's spec and passed as argv, never through a shell; stdout
- * and stderr become log lines; exit code 0 is success.
+ * and stderr become log lines; exit code 0 is success; files left in the output directory become
+ * the task's artifacts.
  */
 export function shellTask(input: ShellTaskTemplateInput): TaskDefinition {
   const template = ShellTaskTemplate.parse(input);
@@ -44,6 +46,11 @@ export function shellTask(input: ShellTaskTemplateInput): TaskDefinition {
           throw new Error(
             `${template.argv[0]} exited with ${result.exitCode ?? `signal ${result.signal}`}.`,
           );
+        }
+        // What the command left in its output directory becomes the task's artifacts.
+        for (const file of result.files) {
+          ctx.signal.throwIfAborted();
+          await ctx.artifact(file.name, await readFile(file.path));
         }
         return {
           exitCode: result.exitCode,

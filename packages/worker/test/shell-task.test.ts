@@ -2,15 +2,23 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { shellTask } from '../src/index.js';
 import type { TaskContext } from '../src/index.js';
+import type { ArtifactRecord } from '@drover/protocol';
 
-function context(signal = new AbortController().signal): TaskContext & { lines: string[] } {
+function context(
+  signal = new AbortController().signal,
+): TaskContext & { lines: string[]; stored: [string, string][] } {
   const lines: string[] = [];
+  const stored: [string, string][] = [];
   return {
     lines,
+    stored,
     progress: () => undefined,
     log: (line) => lines.push(line),
     jobArtifacts: () => Promise.resolve([]),
-    artifact: () => Promise.reject(new Error('this test stores no artifacts')),
+    artifact: (name, data) => {
+      stored.push([name, Buffer.from(data).toString('utf8')]);
+      return Promise.resolve({ name } as ArtifactRecord);
+    },
     signal,
     attempt: 1,
     taskId: '7',
@@ -37,6 +45,7 @@ describe('shell task types', () => {
     const result = await echo.run(ctx, echo.params.parse({ text }));
     assert.deepEqual(ctx.lines, [text, '[stderr] to stderr']);
     assert.deepEqual((result as { files: unknown }).files, [{ name: 'out.txt', size: 1 }]);
+    assert.deepEqual(ctx.stored, [['out.txt', 'x']], 'the file it left is stored as an artifact');
     assert.equal((result as { exitCode: number }).exitCode, 0);
   });
 
