@@ -18,6 +18,8 @@ export const JuliaResult = z.object({
 /** Renders one Julia set to a PNG and stores it: the OpenStack tutorial's worker. */
 export const juliaTask = defineTask({
   name: 'fractal.julia',
+  // CPU-bound: rendered in a worker thread, so the worker's heartbeats never wait on it.
+  thread: import.meta.url,
   params: JuliaParams,
   result: JuliaResult,
   async run(ctx, params) {
@@ -51,6 +53,7 @@ export const helloTask = defineTask({
  */
 export const frameTask = defineTask({
   name: 'fractal.frame',
+  thread: import.meta.url,
   params: z.object({
     frame: z.int().min(0).max(100_000),
     frames: z.int().min(1).max(100_000).default(24),

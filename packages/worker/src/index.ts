@@ -7,3 +7,4 @@ export type { ArtifactUpload } from './artifact-upload.js';
 export { ShellTaskOutcome, shellTask } from './shell-task.js';
 export { ShellTaskTemplate } from './shell/index.js';
 export type { ShellTaskTemplateInput } from './shell/index.js';
+export { ThreadPool } from './thread-pool.js';

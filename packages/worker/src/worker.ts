@@ -9,7 +9,8 @@ import type {
   WorkerState,
 } from '@drover/protocol';
 import { Connection } from './connection.js';
-import type { JobArtifact, TaskDefinition } from './define-task.js';
+import type { JobArtifact, TaskContext, TaskDefinition } from './define-task.js';
+import { ThreadPool } from './thread-pool.js';
 import { HostSampler } from './host-stats.js';
 import { Reporter } from './reporter.js';
 import { uploadArtifact } from './artifact-upload.js';
@@ -27,6 +28,8 @@ export interface WorkerOptions {
   /** How many tasks run at once. @defaultValue 1 */
   slots?: number;
   tasks: readonly TaskDefinition[];
+  /** Worker threads for task types marked `thread`. @defaultValue the number of CPUs */
+  threads?: number;
   /** Told of what the worker does, one line at a time, for its own log. */
   onLog?: (line: string) => void;
 }
@@ -50,6 +53,7 @@ export class Worker {
   readonly #running = new Map<string, Running>();
   readonly #sampler = new HostSampler();
   #heartbeat: NodeJS.Timeout | undefined;
+  #threads: ThreadPool | undefined;
   #record: WorkerRecord | undefined;
 
   constructor(options: WorkerOptions) {
@@ -103,6 +107,7 @@ export class Worker {
     clearInterval(this.#heartbeat);
     this.#reporter.close();
     this.#connection.close();
+    await this.#threads?.close();
   }
 
   async #hello(): Promise<void> {
@@ -209,29 +214,32 @@ export class Worker {
       return;
     }
     try {
-      const result: unknown = await definition.run(
-        {
-          progress: (fraction, message) =>
-            this.#reporter.progress(lease, fraction, message ?? null),
-          log: (line) =>
-            this.#reporter.log(lease, { at: new Date().toISOString(), stream: 'log', line }),
-          artifact: (name, data, contentType) =>
-            uploadArtifact({
-              serverUrl: this.#options.serverUrl,
-              lease,
-              name,
-              data,
-              contentType,
-              signal,
-            }),
-          jobArtifacts: () => this.#jobArtifacts(a.task.jobId, signal),
-          signal,
-          attempt: a.task.attempt,
-          taskId: a.task.id,
-          jobId: a.task.jobId,
-        },
-        parsed.data,
-      );
+      const ctx: TaskContext = {
+        progress: (fraction, message) => this.#reporter.progress(lease, fraction, message ?? null),
+        log: (line) =>
+          this.#reporter.log(lease, { at: new Date().toISOString(), stream: 'log', line }),
+        artifact: (name, data, contentType) =>
+          uploadArtifact({
+            serverUrl: this.#options.serverUrl,
+            lease,
+            name,
+            data,
+            contentType,
+            signal,
+          }),
+        jobArtifacts: () => this.#jobArtifacts(a.task.jobId, signal),
+        signal,
+        attempt: a.task.attempt,
+        taskId: a.task.id,
+        jobId: a.task.jobId,
+      };
+      const result: unknown = definition.thread
+        ? await (this.#threads ??= new ThreadPool(this.#options.threads)).run(
+            definition,
+            ctx,
+            parsed.data,
+          )
+        : await definition.run(ctx, parsed.data);
       const checked = definition.result ? definition.result.parse(result) : result;
       if (signal.aborted) throw signal.reason;
       this.#reporter.finish(lease, { kind: 'complete', result: checked ?? null });
