@@ -25,6 +25,10 @@ Drive it (--server URL, default http://127.0.0.1:7400; --json for scripts):
   logs <task id> [-f]
   download <job id | task id> [--out dir]
 
+Options: --port (7400) --host (127.0.0.1) --data-dir (./data) --database-url --token
+  --workers (2, for up) --demo true|false --interval (3 s) --group (default) --server URL
+  --shell-tasks FILE --json. The worker token of an embedded farm is in <data dir>/worker-token.
+
 Every option can also come from DROVER_<NAME> in the environment or from drover.json
 (--config FILE); a flag wins over the environment, which wins over the file.`;
 

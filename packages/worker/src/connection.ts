@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { DroverError } from '@drover/protocol';
+import { DroverError, isDroverError } from '@drover/protocol';
 import type { RpcErrorObject } from '@drover/protocol';
 
 export interface ConnectionOptions {
@@ -10,6 +10,11 @@ export interface ConnectionOptions {
   /** Called after each (re)connect, before anything else is sent: say hello here. */
   onOpen: () => Promise<void>;
   onClose?: () => void;
+  /**
+   * Called when the greeting is refused for good (a wrong worker token): the connection stops
+   * trying, since trying again cannot help.
+   */
+  onFatal?: (error: Error) => void;
   /** First reconnect delay; doubles to `maxBackoffMs`, with ±20% jitter. @defaultValue 200 */
   initialBackoffMs?: number;
   /** @defaultValue 10,000 */
@@ -35,8 +40,8 @@ export class Disconnected extends Error {
  * same instant.
  */
 export class Connection {
-  readonly #options: Required<Omit<ConnectionOptions, 'onClose'>> &
-    Pick<ConnectionOptions, 'onClose'>;
+  readonly #options: Required<Omit<ConnectionOptions, 'onClose' | 'onFatal'>> &
+    Pick<ConnectionOptions, 'onClose' | 'onFatal'>;
   #ws: WebSocket | undefined;
   #ready = false;
   #nextId = 1;
@@ -66,14 +71,22 @@ export class Connection {
     const ws = new WebSocket(url);
     this.#ws = ws;
     ws.on('open', () => {
-      this.#attempt = 0;
       this.#options
         .onOpen()
         .then(() => {
+          // Only a greeting that went through resets the back-off: a server that accepts the
+          // socket but refuses the worker must not be hammered.
+          this.#attempt = 0;
           this.#ready = true;
           for (const wake of this.#waiters.splice(0)) wake();
         })
-        .catch(() => ws.terminate());
+        .catch((error: unknown) => {
+          if (isDroverError(error) && !error.retryable && error.code === 'DROVER_E_UNAUTHORIZED') {
+            this.#closed = true;
+            this.#options.onFatal?.(error);
+          }
+          ws.terminate();
+        });
     });
     ws.on('message', (data: Buffer) => this.#receive(data.toString('utf8')));
     ws.on('error', () => undefined);

@@ -54,6 +54,8 @@ export class Worker {
   readonly #sampler = new HostSampler();
   #heartbeat: NodeJS.Timeout | undefined;
   #threads: ThreadPool | undefined;
+  #fatal: Error | undefined;
+  #fatalWaiters: ((error: Error) => void)[] = [];
   #record: WorkerRecord | undefined;
 
   constructor(options: WorkerOptions) {
@@ -65,7 +67,11 @@ export class Worker {
       onNotification: (method, params) => this.#notified(method, params),
       onClose: () => {
         clearInterval(this.#heartbeat);
-        this.#log('disconnected from the server; reconnecting');
+        if (!this.#fatal) this.#log('disconnected from the server; reconnecting');
+      },
+      onFatal: (error) => {
+        this.#fatal = error;
+        for (const wake of this.#fatalWaiters.splice(0)) wake(error);
       },
     });
     this.#reporter = new Reporter(
@@ -79,7 +85,9 @@ export class Worker {
   /** Connects and resolves once the server has registered this worker. */
   async start(): Promise<WorkerRecord> {
     this.#connection.open();
-    await this.#connection.whenReady();
+    // A refused token ends the start: retrying cannot help.
+    const refused = new Promise<never>((_, reject) => this.#fatalWaiters.push(reject));
+    await Promise.race([this.#connection.whenReady(), refused]);
     if (!this.#record) throw new Error('connected without a registration');
     return this.#record;
   }

@@ -113,7 +113,7 @@ export async function jobs(
           '',
           ...tasks.map(
             (t) =>
-              `  task ${t.index} ${t.status.padEnd(9)} ${percent(t.progress).padStart(4)} attempt ${t.attempt}${t.message ? `  ${t.message}` : ''}`,
+              `  task ${t.index} (id ${t.id}) ${t.status.padEnd(9)} ${percent(t.progress).padStart(4)} attempt ${t.attempt}${t.message ? `  ${t.message}` : ''}${t.error && t.status !== 'succeeded' ? `\n      error: ${t.error.message}` : ''}`,
           ),
         ].join('\n'),
       );

@@ -95,7 +95,7 @@ export async function up(config: Config, cliMain: string): Promise<void> {
     }
   }
 
-  const tell = async (topic: string) => {
+  const read = async (topic: string) => {
     const page = await farm.engine.readEvents({ topic, after: cursors.get(topic) ?? '' });
     cursors.set(topic, page.cursor);
     for (const e of page.events) {
@@ -107,6 +107,15 @@ export async function up(config: Config, cliMain: string): Promise<void> {
         `${job.finishedAt.slice(11, 19)}  ${job.name}: ${job.status} in ${seconds.toFixed(1)} s  (${job.id})`,
       );
     }
+  };
+  // One read of a topic at a time: two notifications close together must not print a job twice.
+  const reading = new Map<string, Promise<void>>();
+  const tell = (topic: string) => {
+    const next = (reading.get(topic) ?? Promise.resolve())
+      .then(() => read(topic))
+      .catch(() => undefined);
+    reading.set(topic, next);
+    return next;
   };
   const unlisten = await farm.engine.listen((payload) => {
     const topics = payload.split('\n');
