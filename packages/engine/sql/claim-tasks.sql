@@ -11,8 +11,10 @@ WITH worker AS (
     SELECT t.id, t.priority, t.run_at FROM tasks t
     WHERE t.task_type = tt.task_type AND t.status = 'queued' AND t.run_at <= now()
       AND t.tags <@ $3::text[]
-      -- Not the tasks of a job whose cancel has begun (see cancel-tasks.sql).
-      AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = t.job_id AND j.cancel_reason IS NOT NULL)
+      -- Not the tasks of a job whose cancel has begun (see cancel-tasks.sql). A scalar subquery,
+      -- checked per candidate: as NOT EXISTS the planner may make it an anti-join that reads
+      -- the whole queue instead of walking the index to the first few.
+      AND (SELECT j.cancel_reason FROM jobs j WHERE j.id = t.job_id) IS NULL
     ORDER BY t.priority DESC, t.run_at, t.id
     LIMIT $4
     FOR UPDATE SKIP LOCKED
