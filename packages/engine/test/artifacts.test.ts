@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ArtifactRecord, DroverError } from '@drover/protocol';
 import type { Assignment, EventRecord } from '@drover/protocol';
-import { backend, openTestEngine, readEventsUntil, sleep, uniqueType } from './harness.js';
+import { backend, claimFresh, openTestEngine, readEventsUntil, sleep } from './harness.js';
 import type { TestEngine } from './harness.js';
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -20,28 +20,7 @@ describe(`artifacts (${backend})`, () => {
     await t.close();
   });
 
-  async function claim(items = 1): Promise<Assignment[]> {
-    const type = uniqueType();
-    await t.engine.submit({
-      group: 'artifacts',
-      taskType: type,
-      items: Array.from({ length: items }, (_, i) => ({ i })),
-    });
-    const { worker } = await t.engine.registerWorker({
-      name: uniqueType('w'),
-      host: 'h',
-      taskTypes: [type],
-      slots: items,
-    });
-    const held = await t.engine.claim({
-      workerId: worker.id,
-      taskTypes: [type],
-      tags: [],
-      limit: items,
-    });
-    assert.equal(held.length, items);
-    return held;
-  }
+  const claim = (items = 1): Promise<Assignment[]> => claimFresh(t.engine, items, 'artifacts');
 
   const file = (a: Assignment, name: string, text: string, contentType = 'text/plain') => ({
     attemptId: a.attemptId,

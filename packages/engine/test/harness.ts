@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { openEngine } from '../src/index.js';
 import type { Engine } from '../src/index.js';
-import type { EventRecord } from '@drover/protocol';
+import type { Assignment, EventRecord } from '@drover/protocol';
 
 export const backend = process.env.DROVER_TEST_BACKEND === 'postgres' ? 'postgres' : 'pglite';
 export const databaseUrl =
@@ -133,4 +133,35 @@ export async function readEventsUntil(
     }
     await sleep(20);
   }
+}
+
+/**
+ * Submits a job of `items` tasks of a task type of its own, registers a worker for it and claims
+ * them all: the attempts a test then reports on.
+ */
+export async function claimFresh(
+  engine: Engine,
+  items = 1,
+  group = 'tests',
+): Promise<Assignment[]> {
+  const type = uniqueType();
+  await engine.submit({
+    group,
+    taskType: type,
+    items: Array.from({ length: items }, (_, i) => ({ i })),
+  });
+  const { worker } = await engine.registerWorker({
+    name: uniqueType('w'),
+    host: 'h',
+    taskTypes: [type],
+    slots: items,
+  });
+  const held = await engine.claim({
+    workerId: worker.id,
+    taskTypes: [type],
+    tags: [],
+    limit: items,
+  });
+  if (held.length !== items) throw new Error(`claimed ${held.length} of ${items} tasks`);
+  return held;
 }

@@ -10,10 +10,10 @@ import { ArtifactRecord } from '@drover/protocol';
 import type { Assignment } from '@drover/protocol';
 import {
   backend,
+  claimFresh,
   openTestEngine,
   readEventsUntil,
   sleep,
-  uniqueType,
 } from '@drover/engine/testing';
 import type { TestEngine } from '@drover/engine/testing';
 import { FileArtifactStore, startServer, sweepArtifacts } from '../src/index.js';
@@ -44,28 +44,7 @@ describe(`artifacts over HTTP (${backend})`, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function claim(items = 1): Promise<Assignment[]> {
-    const type = uniqueType();
-    await t.engine.submit({
-      group: 'artifacts',
-      taskType: type,
-      items: Array.from({ length: items }, (_, i) => ({ i })),
-    });
-    const { worker } = await t.engine.registerWorker({
-      name: uniqueType('w'),
-      host: 'h',
-      taskTypes: [type],
-      slots: items,
-    });
-    const held = await t.engine.claim({
-      workerId: worker.id,
-      taskTypes: [type],
-      tags: [],
-      limit: items,
-    });
-    assert.equal(held.length, items);
-    return held;
-  }
+  const claim = (items = 1): Promise<Assignment[]> => claimFresh(t.engine, items, 'artifacts');
 
   interface UploadOptions {
     sha256?: string;

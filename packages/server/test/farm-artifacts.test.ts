@@ -31,7 +31,8 @@ describe(`artifacts stored by a worker process (${backend})`, () => {
       engine: t.engine,
       port,
       workerToken: TOKEN,
-      leaseMs: 3000,
+      // Long enough that a loaded machine never lets a lease lapse during a restart.
+      leaseMs: 10_000,
       pollMs: 500,
       artifactsDir: join(dir, 'store'),
     });

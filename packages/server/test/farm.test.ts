@@ -30,7 +30,8 @@ describe(`a farm of worker processes (${backend})`, () => {
       engine: t.engine,
       port,
       workerToken: TOKEN,
-      leaseMs: 3000,
+      // Long enough that a loaded machine never lets a lease lapse during a restart.
+      leaseMs: 10_000,
       pollMs: 500,
     });
     port = Number(new URL(server.url).port);
