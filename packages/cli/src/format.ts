@@ -1,4 +1,4 @@
-import type { JobRecord, WorkerRecord } from '@drover/protocol';
+import type { GroupRecord, JobRecord, TaskRecord, WorkerRecord } from '@drover/protocol';
 
 /** A plain text table, columns padded to their widest cell. */
 export function table(headers: string[], rows: string[][]): string {
@@ -38,6 +38,57 @@ export function jobsTable(jobs: JobRecord[]): string {
       age(j.createdAt),
     ]),
   );
+}
+
+export function groupsTable(groups: GroupRecord[]): string {
+  return table(
+    ['GROUP', 'JOBS', 'QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'LAST SUBMITTED'],
+    groups.map((g) => [
+      g.name,
+      String(g.jobs),
+      String(g.counts.queued),
+      String(g.counts.running),
+      String(g.counts.succeeded),
+      String(g.counts.failed),
+      String(g.counts.cancelled),
+      `${age(g.lastSubmittedAt)} ago`,
+    ]),
+  );
+}
+
+/** A job's tasks; `workerNames` turns worker ids into the names people gave them. */
+export function tasksTable(tasks: TaskRecord[], workerNames: ReadonlyMap<string, string>): string {
+  return table(
+    ['ID', 'INDEX', 'STAGE', 'STATUS', 'ATTEMPT', 'WORKER', 'PROGRESS', 'TOOK', 'MESSAGE'],
+    tasks.map((t) => [
+      t.id,
+      String(t.index),
+      String(t.stage),
+      t.status,
+      `${t.attempt}/${t.maxAttempts}`,
+      t.workerId ? (workerNames.get(t.workerId) ?? t.workerId) : '',
+      percent(t.progress),
+      duration(t.startedAt, t.finishedAt),
+      clip(
+        (t.status === 'failed' || t.status === 'cancelled' ? t.error?.message : t.message) ?? '',
+        80,
+      ),
+    ]),
+  );
+}
+
+/** `text` on one line of at most `width` characters. */
+export function clip(text: string, width: number): string {
+  const line = text.replace(/\s+/g, ' ');
+  return line.length <= width ? line : `${line.slice(0, width - 1)}…`;
+}
+
+/** How long from `start` to `end` (or to now, while it runs), for people. */
+export function duration(start: string | null, end: string | null, now = Date.now()): string {
+  if (!start) return '';
+  const ms = Math.max(0, (end ? Date.parse(end) : now) - Date.parse(start));
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)}s`;
+  return age(start, Date.parse(start) + ms);
 }
 
 export function workersTable(workers: WorkerRecord[]): string {

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { openEngine } from '@drover/engine';
 import { isDroverError } from '@drover/protocol';
 import { loadConfig } from './config.js';
-import { download, jobs, logs, submit, workers } from './commands/drive.js';
+import { download, groups, jobs, logs, submit, tasks, workers } from './commands/drive.js';
 import { serve } from './commands/serve.js';
 import { up } from './commands/up.js';
 import { worker } from './commands/worker.js';
@@ -20,7 +20,9 @@ Run a farm:
 
 Drive it (--server URL, default http://127.0.0.1:7400; --json for scripts):
   submit <task type> [--param k=v ...] [--file job.json] [--group g] [--wait]
-  jobs [ls | show <id> | cancel <id>] [--group g]
+  groups             every group with jobs, counted by status
+  jobs [ls | show <id> | cancel <id> | retry <id>] [--group g]
+  tasks <job id> | tasks show <task id>
   workers [ls | disable <id|name> | enable <id|name> | drain <id|name>]
   logs <task id> [-f]
   download <job id | task id> [--out dir]
@@ -107,6 +109,10 @@ async function main(argv: string[]): Promise<void> {
       });
     case 'jobs':
       return jobs(config, output, rest[0], rest.slice(1));
+    case 'groups':
+      return groups(config, output);
+    case 'tasks':
+      return tasks(config, output, rest);
     case 'workers':
       return workers(config, output, rest[0], rest.slice(1));
     case 'logs':

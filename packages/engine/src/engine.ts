@@ -2,6 +2,7 @@ import { DroverError, TaskId, JobId, parseOrThrow } from '@drover/protocol';
 import type {
   ArtifactRecord,
   Assignment,
+  GroupRecord,
   AttemptRecord,
   HostStats,
   JobRecord,
@@ -28,6 +29,8 @@ import type {
 } from './reports.js';
 import { cancelJob, cancelTask } from './cancel.js';
 import type { CancelResult } from './cancel.js';
+import { retryJob } from './retry.js';
+import type { RetryResult } from './retry.js';
 import { headCursor, readEvents } from './events.js';
 import type { EventPage, ReadEventsRequest } from './events.js';
 import { registerWorker, setWorkerState, touchWorkers } from './workers.js';
@@ -165,6 +168,38 @@ export class Engine {
     parseOrThrow(JobId, jobId, 'job id');
     await this.getJob(jobId);
     return cancelJob(this.#db, this.#sql, jobId, reason);
+  }
+
+  /** Puts a job's failed and cancelled tasks back in the queue, with their attempts renewed. */
+  async retryJob(jobId: string): Promise<RetryResult> {
+    parseOrThrow(JobId, jobId, 'job id');
+    return retryJob(this.#db, this.#sql, jobId);
+  }
+
+  /** Every group that has jobs, with its jobs counted by status. */
+  async listGroups(): Promise<GroupRecord[]> {
+    const rows = await this.#db.query<{
+      name: string;
+      jobs: number;
+      queued: number;
+      running: number;
+      succeeded: number;
+      failed: number;
+      cancelled: number;
+      last_submitted_at: Date | string;
+    }>(this.#sql.get('list-groups'));
+    return rows.map((r) => ({
+      name: r.name,
+      jobs: r.jobs,
+      counts: {
+        queued: r.queued,
+        running: r.running,
+        succeeded: r.succeeded,
+        failed: r.failed,
+        cancelled: r.cancelled,
+      },
+      lastSubmittedAt: new Date(r.last_submitted_at).toISOString(),
+    }));
   }
 
   /** Cancels one task (and the later stages that wait on it). */

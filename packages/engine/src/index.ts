@@ -13,6 +13,7 @@ export type {
   ResultReport,
 } from './reports.js';
 export type { CancelResult, TaskToStop } from './cancel.js';
+export type { RetryResult } from './retry.js';
 export type { EventPage, ReadEventsRequest } from './events.js';
 export type { SubmitResult } from './submit.js';
 export type { WorkerRegistration } from './workers.js';

@@ -117,6 +117,12 @@ export const errorCatalogue = {
     retryable: false,
     message: 'The task was cancelled.',
   },
+  DROVER_E_CONFLICT: {
+    rpc: -32025,
+    retryable: true,
+    message:
+      'The record is in a state that does not allow this yet (for example, a job still stopping its cancelled tasks). Wait for it to settle, then try again.',
+  },
   DROVER_E_TOO_LARGE: {
     rpc: -32030,
     retryable: false,

@@ -36,6 +36,7 @@ export {
   AttemptRecord,
   EventKind,
   EventRecord,
+  GroupRecord,
   HostStats,
   JobRecord,
   LogLine,

@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { ArtifactId, ArtifactRecord } from './artifacts.js';
 import { Cursor, JobId, TaskId, WorkerId } from './ids.js';
-import { AttemptRecord, EventRecord, JobRecord, TaskRecord, WorkerRecord } from './records.js';
+import {
+  AttemptRecord,
+  EventRecord,
+  GroupRecord,
+  JobRecord,
+  TaskRecord,
+  WorkerRecord,
+} from './records.js';
 import { JobStatus } from './statuses.js';
 import { JobSubmission } from './submission.js';
 import { Topic } from './topics.js';
@@ -35,6 +42,15 @@ export const methods = {
   'jobs.cancel': {
     params: z.object({ id: JobId, reason: Reason.optional() }),
     result: z.object({ job: JobRecord }),
+  },
+  'jobs.retry': {
+    /** Puts the job's failed and cancelled tasks back, each with its submitted attempts again. */
+    params: z.object({ id: JobId }),
+    result: z.object({ job: JobRecord, retried: z.array(TaskId) }),
+  },
+  'groups.list': {
+    params: z.object({}),
+    result: z.object({ groups: z.array(GroupRecord) }),
   },
   'tasks.get': {
     params: z.object({ id: TaskId }),

@@ -47,6 +47,21 @@ export const JobRecord = z.object({
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
+/** A group: the jobs submitted under one name, counted by status. */
+export const GroupRecord = z.object({
+  name: GroupName,
+  jobs: z.int(),
+  counts: z.object({
+    queued: z.int(),
+    running: z.int(),
+    succeeded: z.int(),
+    failed: z.int(),
+    cancelled: z.int(),
+  }),
+  lastSubmittedAt: Time,
+});
+export type GroupRecord = z.infer<typeof GroupRecord>;
+
 export const TaskRecord = z.object({
   id: TaskId,
   jobId: JobId,

@@ -46,6 +46,8 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
       hooks.stopTasks(result.toStop, reason ?? DEFAULT_REASON);
       return { job: result.job };
     },
+    'jobs.retry': ({ id }) => engine.retryJob(id),
+    'groups.list': async () => ({ groups: await engine.listGroups() }),
     'tasks.get': ({ id }) => engine.getTask(id),
     'tasks.list': async ({ jobId, fromIndex, limit }) => ({
       tasks: await engine.listTasks(jobId, {

@@ -64,6 +64,21 @@ describe(`JSON-RPC over HTTP and WebSocket (${backend})`, () => {
       .result as { job: JobRecord };
     assert.equal(cancelled.job.status, 'cancelled');
     assert.equal(cancelled.job.cancelReason, 'changed my mind');
+    const retried = (await call('jobs.retry', { id: job.id })).result as {
+      job: JobRecord;
+      retried: string[];
+    };
+    assert.equal(retried.retried.length, 3);
+    assert.equal(JobRecord.parse(retried.job).status, 'queued');
+    const { groups } = (await call('groups.list', {})).result as {
+      groups: { name: string; jobs: number; counts: Record<string, number> }[];
+    };
+    const rpc = groups.find((g) => g.name === 'rpc');
+    assert.equal(rpc?.jobs, 1);
+    assert.equal(rpc.counts.queued, 1);
+    const missing = await call('jobs.retry', { id: '00000000-0000-4000-8000-000000000000' });
+    assert.equal(missing.error?.code, -32004);
+    assert.equal(missing.error.data?.code, 'DROVER_E_NOT_FOUND');
   });
 
   it('answers malformed JSON with -32700 and a request that is not JSON-RPC with -32600', async () => {

@@ -3,9 +3,17 @@ import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isTerminalJobStatus } from '@drover/protocol';
-import type { JobRecord } from '@drover/protocol';
+import type { JobRecord, TaskRecord } from '@drover/protocol';
 import type { Config } from '../config.js';
-import { bar, jobsTable, percent, workersTable } from '../format.js';
+import {
+  bar,
+  duration,
+  groupsTable,
+  jobsTable,
+  percent,
+  tasksTable,
+  workersTable,
+} from '../format.js';
 import { call } from '../rpc-client.js';
 
 /** How a command prints: a table for people on a terminal, JSON for scripts. */
@@ -98,8 +106,15 @@ export async function jobs(
   switch (verb ?? 'ls') {
     case 'ls': {
       const { jobs: list } = await call(config.server, 'jobs.list', { group: config.group });
-      print(output, list, () =>
-        list.length ? jobsTable(list) : `no jobs in group "${config.group}"`,
+      if (list.length > 0 || output.json) {
+        print(output, list, () => jobsTable(list));
+        return;
+      }
+      const { groups } = await call(config.server, 'groups.list', {});
+      console.log(
+        groups.length === 0
+          ? 'no jobs yet: `drover submit <task type>` sends one'
+          : `no jobs in group "${config.group}"; groups with jobs: ${groups.map((g) => g.name).join(', ')} (--group NAME)`,
       );
       return;
     }
@@ -122,16 +137,69 @@ export async function jobs(
     case 'cancel': {
       const id = required(args[0], 'drover jobs cancel <job id>');
       const { job } = await call(config.server, 'jobs.cancel', { id });
-      print(
-        output,
-        job,
-        () => `job ${job.id}: ${job.status}${job.cancelReason ? ` (${job.cancelReason})` : ''}`,
+      const stopping = job.counts.leased + job.counts.running;
+      print(output, job, () =>
+        isTerminalJobStatus(job.status)
+          ? `job ${job.id}: ${job.status}${job.cancelReason ? ` (${job.cancelReason})` : ''}`
+          : `job ${job.id}: cancelling; ${stopping} running task${stopping === 1 ? ' is' : 's are'} being stopped`,
+      );
+      return;
+    }
+    case 'retry': {
+      const id = required(args[0], 'drover jobs retry <job id>');
+      const { job, retried } = await call(config.server, 'jobs.retry', { id });
+      print(output, { job, retried }, () =>
+        retried.length === 0
+          ? `job ${job.id}: nothing to retry (${job.status}, no failed or cancelled tasks)`
+          : `job ${job.id}: ${retried.length} task${retried.length === 1 ? '' : 's'} back in the queue; ${job.status}`,
       );
       return;
     }
     default:
-      throw new Error(`drover jobs takes ls, show or cancel, not ${verb}`);
+      throw new Error(`drover jobs takes ls, show, cancel or retry, not ${verb}`);
   }
+}
+
+/** `drover groups`: every group with jobs, counted by status. */
+export async function groups(config: Config, output: Output): Promise<void> {
+  const { groups: list } = await call(config.server, 'groups.list', {});
+  print(output, list, () => (list.length ? groupsTable(list) : 'no jobs yet'));
+}
+
+/** `drover tasks <job id>`: a job's tasks; `drover tasks show <task id>`: one, with its attempts. */
+export async function tasks(config: Config, output: Output, args: string[]): Promise<void> {
+  const { workers: known } = await call(config.server, 'workers.list', {});
+  const names = new Map(known.map((w) => [w.id, w.name]));
+  if (args[0] === 'show') {
+    const id = required(args[1], 'drover tasks show <task id>');
+    const task = await call(config.server, 'tasks.get', { id });
+    const { attempts } = await call(config.server, 'tasks.attempts', { id });
+    print(output, { task, attempts }, () =>
+      [
+        tasksTable([task], names),
+        '',
+        `params: ${JSON.stringify(task.params)}`,
+        ...(task.result !== null ? [`result: ${JSON.stringify(task.result)}`] : []),
+        ...attempts.map(
+          (a) =>
+            `attempt ${a.number} on ${names.get(a.workerId) ?? a.workerId}: ${a.status} after ${duration(a.startedAt, a.finishedAt)}${a.error ? `: ${a.error.message}` : ''}`,
+        ),
+      ].join('\n'),
+    );
+    return;
+  }
+  const jobId = required(args[0], 'drover tasks <job id> | drover tasks show <task id>');
+  const list: TaskRecord[] = [];
+  for (;;) {
+    const { tasks: page } = await call(config.server, 'tasks.list', {
+      jobId,
+      fromIndex: list.length,
+      limit: 1000,
+    });
+    list.push(...page);
+    if (page.length < 1000) break;
+  }
+  print(output, list, () => tasksTable(list, names));
 }
 
 export async function workers(

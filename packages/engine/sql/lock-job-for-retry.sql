@@ -1,0 +1,11 @@
+-- The first step of a retry: the job's row, locked, and whether a cancel is still stopping its
+-- tasks (then the retry is refused). A cancel reason left by a finished cancel is cleared, or the
+-- tasks trigger would cancel the retried tasks again as they enter the queue.
+WITH j AS (
+  SELECT id, cancel_reason IS NOT NULL AND finished_at IS NULL AS cancelling
+  FROM jobs WHERE id = $1 FOR UPDATE
+), cleared AS (
+  UPDATE jobs SET cancel_reason = NULL
+  FROM j WHERE jobs.id = j.id AND NOT j.cancelling AND jobs.cancel_reason IS NOT NULL
+)
+SELECT cancelling FROM j
