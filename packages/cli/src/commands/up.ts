@@ -3,11 +3,65 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { startProducer } from '@drover/example-fractal';
+import type { Engine } from '@drover/engine';
+import { isDroverError } from '@drover/protocol';
 import type { JobRecord } from '@drover/protocol';
 import type { Config } from '../config.js';
 import { serve } from './serve.js';
 
 const DRAIN_DEADLINE_MS = 10_000;
+
+/**
+ * The demo jobs, each under an idempotency key: submitted by the first `drover up` on a data
+ * directory and found, not duplicated, by every later one. moi's hello job, a shell job, and an
+ * animation whose last stage assembles its frames into one contact sheet.
+ */
+const DEMO_JOBS = [
+  { group: 'demo', idempotencyKey: 'drover-up:hello', name: 'The hello job', taskType: 'hello' },
+  {
+    group: 'demo',
+    idempotencyKey: 'drover-up:shell',
+    name: 'A shell job',
+    taskType: 'demo.shell',
+    params: { message: 'hello from a shell task' },
+  },
+  {
+    group: 'demo',
+    idempotencyKey: 'drover-up:animation',
+    name: 'Julia animation, 12 frames and a contact sheet',
+    taskType: 'fractal.frame',
+    params: { frames: 12 },
+    frames: { start: 0, end: 11 },
+    then: [{ taskType: 'fractal.contact-sheet', params: { columns: 4 } }],
+  },
+];
+
+async function submitDemoJobs(engine: Engine): Promise<void> {
+  for (const job of DEMO_JOBS) {
+    try {
+      const { job: record, created } = await engine.submit(job);
+      console.log(
+        created
+          ? `submitted "${record.name}" to group "demo" (${record.id})`
+          : `"${record.name}" is already there in group "demo" (${record.id}, ${record.status})`,
+      );
+    } catch (error) {
+      // The data directory holds this demo job as an earlier drover defined it: keep that one.
+      if (!isDroverError(error, 'DROVER_E_IDEMPOTENCY_CONFLICT')) throw error;
+      const { jobId } = error.details as { jobId: string };
+      console.log(`an earlier "${job.name}" is already there in group "demo" (${jobId})`);
+    }
+  }
+}
+
+/** Whether event cursor `a` (`tx:id`) comes after `b`; the empty cursor is before every event. */
+function cursorAfter(a: string, b: string): boolean {
+  if (b === '') return a !== '';
+  if (a === '') return false;
+  const [ta = 0n, ia = 0n] = a.split(':').map((part) => BigInt(part));
+  const [tb = 0n, ib = 0n] = b.split(':').map((part) => BigInt(part));
+  return ta > tb || (ta === tb && ia > ib);
+}
 
 /** The demo's shell task templates, shipped beside the fractal example. */
 function demoShellTasks(): string {
@@ -24,8 +78,11 @@ export async function up(config: Config, cliMain: string): Promise<void> {
   const farm = await serve(config, true);
   const url = farm.server.url;
   console.log(`Drover is up at ${url} (data in ${config.dataDir}/)`);
-  // What finishes from now on is told on the terminal, as the tracker did.
+  // What finishes from now on is told on the terminal, as the tracker did. A job that finished
+  // before this start is not news, even if its events are read again: the start time says so,
+  // whatever cursor the head turns out to be.
   const watched = ['jobs/fractals', 'jobs/demo'];
+  const since = Date.now();
   const cursors = new Map<string, string>();
   for (const topic of watched) cursors.set(topic, await farm.engine.headCursor(topic));
 
@@ -69,39 +126,20 @@ export async function up(config: Config, cliMain: string): Promise<void> {
       `producing 1-10 Julia renders every ${config.interval} s into group "fractals"; Ctrl-C stops`,
     );
 
-  if (config.demo) {
-    // Once per start: moi's hello job, a shell job, and an animation whose last stage assembles
-    // its frames into one contact sheet.
-    const demo = [
-      { group: 'demo', name: 'The hello job', taskType: 'hello' },
-      {
-        group: 'demo',
-        name: 'A shell job',
-        taskType: 'demo.shell',
-        params: { message: 'hello from a shell task' },
-      },
-      {
-        group: 'demo',
-        name: 'Julia animation, 12 frames and a contact sheet',
-        taskType: 'fractal.frame',
-        params: { frames: 12 },
-        frames: { start: 0, end: 11 },
-        then: [{ taskType: 'fractal.contact-sheet', params: { columns: 4 } }],
-      },
-    ];
-    for (const job of demo) {
-      const { job: submitted } = await farm.engine.submit(job);
-      console.log(`submitted "${submitted.name}" to group "demo" (${submitted.id})`);
-    }
-  }
+  if (config.demo) await submitDemoJobs(farm.engine);
 
   const read = async (topic: string) => {
-    const page = await farm.engine.readEvents({ topic, after: cursors.get(topic) ?? '' });
-    cursors.set(topic, page.cursor);
-    for (const e of page.events) {
+    const after = cursors.get(topic) ?? '';
+    const page = await farm.engine.readEvents({ topic, after, limit: 10_000 });
+    // A page is taken as the set of events after the cursor, told in event order ((transaction,
+    // id) as numbers), and the next read starts after the furthest of them, so none is told twice.
+    const events = page.events.sort((a, b) => (cursorAfter(a.cursor, b.cursor) ? 1 : -1));
+    cursors.set(topic, events.at(-1)?.cursor ?? after);
+    for (const e of events) {
       const job = e.data as JobRecord;
       if (e.kind !== 'job.updated' || !job.finishedAt) continue;
       if (!['succeeded', 'failed', 'cancelled'].includes(job.status)) continue;
+      if (Date.parse(job.finishedAt) < since) continue;
       const seconds = (Date.parse(job.finishedAt) - Date.parse(job.createdAt)) / 1000;
       console.log(
         `${job.finishedAt.slice(11, 19)}  ${job.name}: ${job.status} in ${seconds.toFixed(1)} s  (${job.id})`,
