@@ -3,4 +3,4 @@
 -- sorts after this cursor.
 SELECT tx::text AS tx, id::text AS id FROM events
 WHERE topic = $1 AND tx < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY tx DESC, id DESC LIMIT 1
+ORDER BY events.tx DESC, events.id DESC LIMIT 1

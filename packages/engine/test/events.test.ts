@@ -114,6 +114,37 @@ describe(`events (${backend})`, () => {
     assert.equal(await t.engine.headCursor('jobs/nobody-here'), '');
   });
 
+  it('orders positions as numbers, never as text: pages across 999 to 1000 skip and repeat nothing', async () => {
+    // One transaction's events whose ids cross the next power of ten: as text, "1000" < "999".
+    const [row] = await t.engine.database.query<{ last: string | null }>(
+      'SELECT max(id)::text AS last FROM events',
+    );
+    const last = Number(row?.last ?? 0);
+    const power = 10 ** Math.max(2, String(last + 1).length);
+    const count = power - last + 20;
+    await t.engine.database.query(
+      `INSERT INTO events (topic, kind, subject, data)
+       SELECT 'refusals', 'report.refused', 'r' || g, '{}'::jsonb FROM generate_series(1, $1::int) g`,
+      [count],
+    );
+    const events = await readEventsUntil(t.engine, 'refusals', (e) => e.length >= count);
+    const pages: string[] = [];
+    let cursor = '';
+    for (;;) {
+      const page = await t.engine.readEvents({ topic: 'refusals', after: cursor, limit: 7 });
+      if (page.events.length === 0) break;
+      pages.push(...page.events.map((e) => e.subject));
+      cursor = page.cursor;
+    }
+    const expected = Array.from({ length: count }, (_, i) => `r${i + 1}`);
+    assert.deepEqual(
+      events.map((e) => e.subject),
+      expected,
+    );
+    assert.deepEqual(pages, expected, 'paging by 7 reads each event once, in order');
+    assert.equal(await t.engine.headCursor('refusals'), events.at(-1)?.cursor);
+  });
+
   it('records workers joining and changing state', async () => {
     const name = uniqueType('w');
     const { worker } = await t.engine.registerWorker({
