@@ -123,6 +123,12 @@ export const errorCatalogue = {
     message:
       'The record is in a state that does not allow this yet (for example, a job still stopping its cancelled tasks). Wait for it to settle, then try again.',
   },
+  DROVER_E_CONNECTION_LOST: {
+    rpc: -32026,
+    retryable: true,
+    message:
+      'The connection to the server was lost before the answer came: the call may or may not have taken effect. Check, then send it again (an idempotency key makes a resubmission safe).',
+  },
   DROVER_E_TOO_LARGE: {
     rpc: -32030,
     retryable: false,
@@ -170,6 +176,24 @@ export class DroverError extends Error {
     this.rpcCode = entry.rpc;
     this.retryable = entry.retryable;
     this.details = options?.details;
+  }
+
+  /**
+   * The error a JSON-RPC error object describes, as a client receives it. A code this version
+   * does not know (a newer server's) is kept in `details` under an internal error.
+   */
+  static fromRpcError(error: {
+    code: number;
+    message: string;
+    data?: { code?: string; details?: unknown } | undefined;
+  }): DroverError {
+    const code = error.data?.code;
+    if (code !== undefined && Object.hasOwn(errorCatalogue, code)) {
+      return new DroverError(code as ErrorCode, error.message, { details: error.data?.details });
+    }
+    return new DroverError('DROVER_E_INTERNAL', error.message, {
+      details: { code: code ?? error.code, details: error.data?.details },
+    });
   }
 
   /** The JSON-RPC error object for this error. */

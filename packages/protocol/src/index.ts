@@ -70,7 +70,7 @@ export {
 } from './jsonrpc.js';
 export { parseOrThrow } from './validate.js';
 export type { FieldIssue } from './validate.js';
-export { isMethodName, methods } from './methods.js';
-export type { MethodName, MethodParams, MethodResult } from './methods.js';
+export { SubscriptionId, clientNotifications, isMethodName, methods } from './methods.js';
+export type { EventBatch, MethodName, MethodParams, MethodResult } from './methods.js';
 export { LeaseRef, serverToWorker, workerMethods } from './worker-protocol.js';
 export type { ServerToWorker, WorkerMethodName } from './worker-protocol.js';

@@ -15,6 +15,14 @@ import { Topic } from './topics.js';
 
 const Reason = z.string().min(1).max(500);
 
+/** A subscription's name, chosen by its client: unique on its connection. */
+export const SubscriptionId = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9._:-]{1,64}$/,
+    'a subscription id is 1-64 letters, digits, ".", "_", ":" or "-"',
+  );
+
 /**
  * Every JSON-RPC method a client may call, by name (`noun.verb`), with its params and result.
  * The server validates params against these schemas; the client SDK, the CLI and the dashboard's
@@ -116,7 +124,41 @@ export const methods = {
     }),
     result: z.object({ events: z.array(EventRecord), cursor: Cursor }),
   },
+  'events.head': {
+    /** The cursor after the last event of a topic visible now: subscribe from it for what is new. */
+    params: z.object({ topic: Topic }),
+    result: z.object({ cursor: Cursor }),
+  },
+  'events.subscribe': {
+    /**
+     * WebSocket only. Streams a topic's events as `events.batch` notifications: first those after
+     * `cursor` (the empty cursor replays every event still kept), then each new one as it happens,
+     * progress coalesced. The client names the subscription, unique on its connection.
+     */
+    params: z.object({ subscription: SubscriptionId, topic: Topic, cursor: Cursor.default('') }),
+    result: z.object({ subscription: SubscriptionId }),
+  },
+  'events.unsubscribe': {
+    params: z.object({ subscription: SubscriptionId }),
+    result: z.object({ subscription: SubscriptionId }),
+  },
 } as const satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
+
+/**
+ * What the server sends a client on its WebSocket without being asked: JSON-RPC notifications.
+ */
+export const clientNotifications = {
+  /**
+   * Events of one subscription, in order. Progress is coalesced: of several updates of the same
+   * job, task or worker close together, only the newest is sent. Resume from `cursor`.
+   */
+  'events.batch': z.object({
+    subscription: SubscriptionId,
+    events: z.array(EventRecord),
+    cursor: Cursor,
+  }),
+} as const;
+export type EventBatch = z.infer<(typeof clientNotifications)['events.batch']>;
 
 export type MethodName = keyof typeof methods;
 export type MethodParams<M extends MethodName> = z.input<(typeof methods)[M]['params']>;

@@ -1,3 +1,4 @@
+import { DroverError } from '@drover/protocol';
 import type {
   MethodName,
   MethodResult,
@@ -23,6 +24,13 @@ export interface HandlerHooks {
 }
 
 const DEFAULT_REASON = 'Cancelled by a user.';
+
+function socketOnly(method: string): DroverError {
+  return new DroverError(
+    'DROVER_E_INVALID_REQUEST',
+    `${method} streams notifications, so it is served only over the WebSocket at /ws.`,
+  );
+}
 
 export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
   const setState = async (id: string, state: WorkerState) => {
@@ -75,5 +83,9 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
     'artifacts.get': ({ id }) => engine.getArtifact(id),
     'events.read': ({ topic, after, limit }) =>
       engine.readEvents({ topic, after, ...(limit !== undefined && { limit }) }),
+    'events.head': async ({ topic }) => ({ cursor: await engine.headCursor(topic) }),
+    // A subscription streams over a WebSocket; the socket's own handlers replace these.
+    'events.subscribe': () => Promise.reject(socketOnly('events.subscribe')),
+    'events.unsubscribe': () => Promise.reject(socketOnly('events.unsubscribe')),
   };
 }

@@ -13,6 +13,8 @@ import { WorkerHub, WorkerSession } from './worker-hub.js';
 import { methods, workerMethods } from '@drover/protocol';
 import type { RpcDispatcher } from './rpc.js';
 import { FileArtifactStore, registerArtifacts } from './artifacts/index.js';
+import { EventFanout } from './subscriptions.js';
+import type { Subscriber } from './subscriptions.js';
 import type { ArtifactStore } from './artifacts/index.js';
 
 export interface ServerOptions {
@@ -40,6 +42,8 @@ export interface ServerOptions {
   artifactStore?: ArtifactStore;
   /** The largest artifact a worker may upload, in bytes. @defaultValue 1 GiB */
   maxArtifactBytes?: number;
+  /** At most one batch of events per subscription in this time, in ms. @defaultValue 200 */
+  coalesceMs?: number;
 }
 
 export interface DroverServer {
@@ -75,6 +79,10 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   const clientHandlers = engineHandlers(options.engine, {
     stopTasks: (tasks, reason) => hub.stopTasks(tasks, reason),
     workerChanged: (worker) => hub.workerChanged(worker),
+  });
+  const fanout = new EventFanout(options.engine, {
+    ...(options.coalesceMs !== undefined && { coalesceMs: options.coalesceMs }),
+    onError,
   });
   const onRpcError = (error: unknown, method: string) => onError(error, `RPC method ${method}`);
   const rpc = createRpcDispatcher(methods, clientHandlers, onRpcError);
@@ -120,19 +128,34 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     sockets.handleUpgrade(request, socket, head, (ws) => {
       // Every socket speaks the client methods; one that says workers.hello becomes a worker.
       const session = new WorkerSession(ws);
-      const handlers = { ...clientHandlers, ...hub.handlersFor(session) };
+      const subscriber = socketSubscriber(ws);
+      const handlers = {
+        ...clientHandlers,
+        ...hub.handlersFor(session),
+        'events.subscribe': async (p: { subscription: string; topic: string; cursor: string }) => {
+          await fanout.subscribe(subscriber, p.subscription, p.topic, p.cursor);
+          return { subscription: p.subscription };
+        },
+        'events.unsubscribe': (p: { subscription: string }) => {
+          fanout.unsubscribe(subscriber, p.subscription);
+          return Promise.resolve({ subscription: p.subscription });
+        },
+      };
       serveSocket(ws, createRpcDispatcher(socketCatalogue, handlers, onRpcError));
       ws.on('close', () => {
+        fanout.dropSubscriber(subscriber);
         if (!closing) void hub.disconnected(session);
       });
     });
   });
 
   await hub.start();
+  await fanout.start();
   try {
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7400 });
   } catch (error) {
     // The port is taken (or the host unknown): nothing of this server may keep running.
+    await fanout.close();
     await hub.close();
     sockets.close();
     await app.close();
@@ -147,6 +170,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     hub,
     close: async () => {
       closing = true;
+      await fanout.close();
       await hub.close();
       for (const ws of sockets.clients) ws.terminate();
       sockets.close();
@@ -163,6 +187,22 @@ function serveSocket(ws: WebSocket, rpc: RpcDispatcher): void {
       if (response !== undefined && ws.readyState === ws.OPEN) ws.send(response);
     });
   });
+}
+
+/** A client's socket as the fan-out sees it. */
+function socketSubscriber(ws: WebSocket): Subscriber {
+  return {
+    get backlog() {
+      return ws.bufferedAmount;
+    },
+    send: (batch) => {
+      if (ws.readyState === ws.OPEN) {
+        ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'events.batch', params: batch }));
+      }
+    },
+    // 1013: try again later. The client reconnects and resumes from its cursor.
+    drop: (reason) => ws.close(1013, reason.slice(0, 120)),
+  };
 }
 
 function toText(data: RawData): string {

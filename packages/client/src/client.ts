@@ -1,0 +1,350 @@
+import { DroverError, isTerminalJobStatus, topics } from '@drover/protocol';
+import type {
+  EventBatch,
+  EventRecord,
+  JobRecord,
+  MethodName,
+  MethodParams,
+  MethodResult,
+  RpcErrorObject,
+  Topic,
+} from '@drover/protocol';
+import type { z } from 'zod';
+import { compareCursors } from './cursor.js';
+
+/** What the client needs of a WebSocket: the browser's, or the `ws` package's in Node 20. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+}
+/**
+ * A WebSocket class: the browser's `WebSocket`, or `ws`'s. Typed loosely because the two declare
+ * their event types differently; the client uses only what `WebSocketLike` lists.
+ */
+export type WebSocketConstructor = new (url: string) => object;
+
+/** `connecting` before the first open, `reconnecting` after a loss, `closed` after `close()`. */
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface ClientOptions {
+  /** The server's base URL, such as `http://127.0.0.1:7400`. */
+  url: string;
+  /** @defaultValue `globalThis.WebSocket` (browsers, Node 22+); pass `ws`'s in Node 20. */
+  WebSocket?: WebSocketConstructor;
+  /** Back-off between reconnects: doubles from `initialMs` to `maxMs`, with ±20% jitter. */
+  reconnect?: { initialMs?: number; maxMs?: number };
+}
+
+/** A task type as `defineTask` describes it: submitting it checks the params' type. */
+export interface TaskTypeRef<P extends z.ZodType = z.ZodType> {
+  readonly name: string;
+  readonly params: P;
+}
+
+export type Submission = Omit<MethodParams<'jobs.submit'>, 'taskType' | 'params'>;
+
+export interface SubscribeOptions {
+  /** Deliver what came after this cursor first; `''` replays every event still kept. */
+  cursor?: string;
+  /** Called with each batch, in order, never twice for one event, across reconnects. */
+  onEvents(events: EventRecord[], cursor: string): void;
+}
+
+export interface Subscription {
+  readonly topic: string;
+  /** The cursor after the last event delivered: where a new subscription would resume. */
+  readonly cursor: string;
+  close(): void;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+interface LiveSubscription {
+  id: string;
+  topic: string;
+  cursor: string;
+  onEvents: SubscribeOptions['onEvents'];
+  closed: boolean;
+}
+
+const OPEN = 1;
+
+/**
+ * A connection to a Drover server over its WebSocket, for programs and the dashboard alike:
+ * `call` any method, `submit` typed jobs, `subscribe` to a topic (resumed from its cursor after a
+ * reconnect, with no gap and no duplicate), and `waitFor` a job. Reconnects by itself, with
+ * back-off and jitter, until `close()`.
+ *
+ * @example
+ * const drover = new DroverClient({ url: 'http://127.0.0.1:7400' });
+ * const { job } = await drover.submit(hello, { name: 'moi' }, { group: 'demo' });
+ * const done = await drover.waitFor(job.id);
+ */
+export class DroverClient {
+  readonly url: string;
+  readonly #WebSocket: WebSocketConstructor;
+  readonly #initialMs: number;
+  readonly #maxMs: number;
+  #socket: WebSocketLike | undefined;
+  #state: ConnectionState = 'connecting';
+  #failures = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  readonly #subscriptions = new Map<string, LiveSubscription>();
+  readonly #stateListeners = new Set<(state: ConnectionState) => void>();
+  #opened: Promise<void>;
+  #resolveOpened!: () => void;
+
+  constructor(options: ClientOptions) {
+    this.url = options.url.replace(/\/+$/, '');
+    const ctor =
+      options.WebSocket ??
+      (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ??
+      undefined;
+    if (!ctor) {
+      throw new TypeError(
+        'This runtime has no WebSocket: pass one, e.g. new DroverClient({ url, WebSocket }) with `import { WebSocket } from "ws"`.',
+      );
+    }
+    this.#WebSocket = ctor;
+    this.#initialMs = options.reconnect?.initialMs ?? 250;
+    this.#maxMs = options.reconnect?.maxMs ?? 10_000;
+    this.#opened = new Promise((resolve) => (this.#resolveOpened = resolve));
+    this.#connect();
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** Calls `listener` on every change of the connection's state; returns a function that stops. */
+  onStateChange(listener: (state: ConnectionState) => void): () => void {
+    this.#stateListeners.add(listener);
+    return () => this.#stateListeners.delete(listener);
+  }
+
+  /**
+   * Calls a method and resolves to its result, or rejects with a `DroverError` carrying the
+   * server's code. A call whose connection is lost before its answer rejects with
+   * `DROVER_E_CONNECTION_LOST` (it may or may not have taken effect): it is never sent twice.
+   */
+  async call<M extends MethodName>(method: M, params: MethodParams<M>): Promise<MethodResult<M>> {
+    if (this.#state === 'closed')
+      throw new DroverError('DROVER_E_CONNECTION_LOST', 'The client is closed.');
+    const socket = await this.#open();
+    const id = this.#nextId++;
+    return new Promise<MethodResult<M>>((resolve, reject) => {
+      this.#pending.set(id, { resolve: (value) => resolve(value as MethodResult<M>), reject });
+      socket.send(JSON.stringify({ jsonrpc: '2.0', method, params, id }));
+    });
+  }
+
+  /**
+   * Submits a job of a task type defined with `defineTask`, its params checked by TypeScript
+   * against the type's schema.
+   */
+  submit<P extends z.ZodType>(
+    taskType: TaskTypeRef<P> | string,
+    params: z.input<P>,
+    submission: Submission,
+  ): Promise<MethodResult<'jobs.submit'>> {
+    return this.call('jobs.submit', {
+      ...submission,
+      taskType: typeof taskType === 'string' ? taskType : taskType.name,
+      params: params as Record<string, unknown>,
+    } as MethodParams<'jobs.submit'>);
+  }
+
+  /**
+   * Streams a topic's events to `onEvents`: those after `cursor`, then each new one. After a
+   * reconnect it resumes from the last cursor delivered, so nothing is missed or repeated.
+   */
+  subscribe(topic: string, options: SubscribeOptions): Subscription {
+    const live: LiveSubscription = {
+      id: `s${this.#nextId++}`,
+      topic,
+      cursor: options.cursor ?? '',
+      onEvents: (events, cursor) => options.onEvents(events, cursor),
+      closed: false,
+    };
+    this.#subscriptions.set(live.id, live);
+    if (this.#socket?.readyState === OPEN) this.#sendSubscribe(live);
+    return {
+      topic,
+      get cursor() {
+        return live.cursor;
+      },
+      close: () => {
+        if (live.closed) return;
+        live.closed = true;
+        this.#subscriptions.delete(live.id);
+        if (this.#socket?.readyState === OPEN && this.#state !== 'closed') {
+          this.call('events.unsubscribe', { subscription: live.id }).catch(() => undefined);
+        }
+      },
+    };
+  }
+
+  /**
+   * Resolves with the job once it has finished (succeeded, failed or cancelled), calling
+   * `onUpdate` with each new state on the way.
+   */
+  async waitFor(
+    jobId: string,
+    options: { onUpdate?: (job: JobRecord) => void; signal?: AbortSignal } = {},
+  ): Promise<JobRecord> {
+    const topic = topics.job(jobId);
+    const { cursor } = await this.call('events.head', { topic: topic as Topic });
+    const first = await this.call('jobs.get', { id: jobId });
+    options.onUpdate?.(first);
+    if (isTerminalJobStatus(first.status)) return first;
+    return new Promise<JobRecord>((resolve, reject) => {
+      const subscription = this.subscribe(topic, {
+        cursor,
+        onEvents: (events) => {
+          for (const event of events) {
+            if (event.kind !== 'job.updated') continue;
+            const job = event.data as JobRecord;
+            options.onUpdate?.(job);
+            if (isTerminalJobStatus(job.status)) {
+              subscription.close();
+              options.signal?.removeEventListener('abort', abort);
+              resolve(job);
+              return;
+            }
+          }
+        },
+      });
+      const abort = () => {
+        subscription.close();
+        const reason: unknown = options.signal?.reason;
+        reject(reason instanceof Error ? reason : new Error('The wait was aborted.'));
+      };
+      options.signal?.addEventListener('abort', abort, { once: true });
+    });
+  }
+
+  /** Closes the connection for good: pending calls reject, subscriptions end. */
+  close(): void {
+    if (this.#state === 'closed') return;
+    this.#setState('closed');
+    clearTimeout(this.#timer);
+    this.#subscriptions.clear();
+    this.#socket?.close(1000, 'client closed');
+    this.#failPending('The client was closed.');
+    this.#resolveOpened();
+  }
+
+  /** The open socket, once there is one; waits through reconnects. */
+  async #open(): Promise<WebSocketLike> {
+    for (;;) {
+      await this.#opened;
+      if (this.#state === 'closed') {
+        throw new DroverError('DROVER_E_CONNECTION_LOST', 'The client is closed.');
+      }
+      const socket = this.#socket;
+      if (socket?.readyState === OPEN) return socket;
+      // Closing, its close event not yet come: wait for it and the next open.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  #connect(): void {
+    const url = `${this.url.replace(/^http/, 'ws')}/ws`;
+    const socket = new this.#WebSocket(url) as WebSocketLike;
+    this.#socket = socket;
+    socket.onopen = () => {
+      this.#failures = 0;
+      this.#setState('open');
+      for (const live of this.#subscriptions.values()) this.#sendSubscribe(live);
+      this.#resolveOpened();
+    };
+    socket.onmessage = (event) => this.#receive(event.data);
+    socket.onerror = () => undefined; // onclose follows, and reconnects.
+    socket.onclose = () => {
+      if (this.#socket !== socket) return;
+      this.#socket = undefined;
+      this.#failPending('The connection to the server was lost before the answer came.');
+      if (this.#state === 'closed') return;
+      if (this.#state === 'open') {
+        this.#opened = new Promise((resolve) => (this.#resolveOpened = resolve));
+      }
+      this.#setState(this.#state === 'connecting' ? 'connecting' : 'reconnecting');
+      const base = Math.min(this.#maxMs, this.#initialMs * 2 ** this.#failures);
+      this.#failures += 1;
+      this.#timer = setTimeout(() => this.#connect(), base * (0.8 + Math.random() * 0.4));
+    };
+  }
+
+  #sendSubscribe(live: LiveSubscription): void {
+    this.call('events.subscribe', {
+      subscription: live.id,
+      topic: live.topic as Topic,
+      cursor: live.cursor,
+    }).catch(
+      () => undefined, // A lost connection subscribes again when it is back.
+    );
+  }
+
+  #receive(data: unknown): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(typeof data === 'string' ? data : String(data));
+    } catch {
+      return;
+    }
+    for (const one of Array.isArray(message) ? message : [message]) this.#receiveOne(one);
+  }
+
+  #receiveOne(message: unknown): void {
+    if (typeof message !== 'object' || message === null) return;
+    const m = message as {
+      id?: number | string | null;
+      result?: unknown;
+      error?: RpcErrorObject;
+      method?: string;
+      params?: unknown;
+    };
+    if (m.method === 'events.batch') {
+      this.#deliver(m.params as EventBatch);
+      return;
+    }
+    if (typeof m.id !== 'number') return;
+    const pending = this.#pending.get(m.id);
+    if (!pending) return;
+    this.#pending.delete(m.id);
+    if (m.error) pending.reject(DroverError.fromRpcError(m.error));
+    else pending.resolve(m.result);
+  }
+
+  #deliver(batch: EventBatch): void {
+    const live = this.#subscriptions.get(batch.subscription);
+    if (!live || live.closed) return;
+    // After a reconnect the server replays from the cursor it was given; a batch that was in
+    // flight meanwhile may overlap it. Each event is delivered once, in cursor order.
+    const fresh = batch.events.filter((e) => compareCursors(e.cursor, live.cursor) > 0);
+    if (compareCursors(batch.cursor, live.cursor) > 0) live.cursor = batch.cursor;
+    if (fresh.length > 0) live.onEvents(fresh, live.cursor);
+  }
+
+  #failPending(message: string): void {
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) p.reject(new DroverError('DROVER_E_CONNECTION_LOST', message));
+  }
+
+  #setState(state: ConnectionState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    for (const listener of this.#stateListeners) listener(state);
+  }
+}

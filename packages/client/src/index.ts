@@ -1,0 +1,12 @@
+export { DroverClient } from './client.js';
+export type {
+  ClientOptions,
+  ConnectionState,
+  SubscribeOptions,
+  Submission,
+  Subscription,
+  TaskTypeRef,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './client.js';
+export { compareCursors } from './cursor.js';

@@ -1,0 +1,250 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
+import { DroverError, topics } from '@drover/protocol';
+import type { EventRecord, JobRecord, Topic } from '@drover/protocol';
+import { backend, openTestEngine, sleep, uniqueType } from '@drover/engine/testing';
+import type { TestEngine } from '@drover/engine/testing';
+import { startServer } from '@drover/server';
+import type { DroverServer } from '@drover/server';
+import { DroverClient } from '../src/index.js';
+
+/** Resolves once `done` holds, checking every 20 ms; fails after `ms`. */
+async function until(done: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+const group = () => uniqueType('g').replaceAll('.', '-');
+const head = (c: DroverClient, topic: string) =>
+  c.call('events.head', { topic: topic as Topic }).then((r) => r.cursor);
+
+describe(`subscriptions and the client (${backend})`, () => {
+  let t: TestEngine;
+  let server: DroverServer;
+  let client: DroverClient;
+  before(async () => {
+    t = await openTestEngine();
+    server = await startServer({ engine: t.engine, port: 0, workerToken: 'token' });
+    client = new DroverClient({ url: server.url, WebSocket });
+  });
+  after(async () => {
+    client.close();
+    await server.close();
+    await t.close();
+  });
+
+  it('replays what came after the cursor, then streams what is new, in order', async () => {
+    const g = group();
+    const first = await client.submit('hello', {}, { group: g, name: 'one' });
+    const cursor = await head(client, topics.groupJobs(g));
+    await client.submit('hello', {}, { group: g, name: 'two' });
+    const seen: EventRecord[] = [];
+    const sub = client.subscribe(topics.groupJobs(g), {
+      cursor,
+      onEvents: (events) => seen.push(...events),
+    });
+    await until(() => seen.length >= 1, 'the replay');
+    await client.submit('hello', {}, { group: g, name: 'three' });
+    await until(() => seen.filter((e) => e.kind === 'job.added').length >= 2, 'the new job');
+    sub.close();
+    const names = seen.filter((e) => e.kind === 'job.added').map((e) => (e.data as JobRecord).name);
+    assert.deepEqual(names, ['two', 'three'], 'only after the cursor, and nothing twice');
+    assert.ok(!seen.some((e) => e.subject === first.job.id));
+    const cursors = seen.map((e) => e.cursor);
+    assert.deepEqual(cursors, [...new Set(cursors)], 'each event once');
+    assert.equal(sub.cursor, seen.at(-1)?.cursor);
+  });
+
+  it('coalesces progress: a task reporting hundreds of times a second costs a few batches', async () => {
+    const type = uniqueType();
+    const { job } = await client.submit(type, {}, { group: group() });
+    const { worker } = await t.engine.registerWorker({
+      name: uniqueType('w'),
+      host: 'h',
+      taskTypes: [type],
+      slots: 1,
+    });
+    const [lease] = await t.engine.claim({
+      workerId: worker.id,
+      taskTypes: [type],
+      tags: [],
+      limit: 1,
+    });
+    assert.ok(lease);
+    const batches: EventRecord[][] = [];
+    const sub = client.subscribe(topics.job(job.id), {
+      cursor: await head(client, topics.job(job.id)),
+      onEvents: (events) => batches.push(events),
+    });
+    await sleep(300);
+    const started = Date.now();
+    const reports = 400;
+    for (let i = 1; i <= reports; i++) {
+      await t.engine.reportProgress([{ ...lease, progress: i / reports, message: `step ${i}` }]);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    await until(
+      () =>
+        batches
+          .flat()
+          .some((e) => e.kind === 'job.updated' && (e.data as JobRecord).progress === 1),
+      'the last progress',
+    );
+    await sleep(400);
+    sub.close();
+    const events = batches.flat();
+    const taskUpdates = events.filter((e) => e.kind === 'tasks.updated');
+    const last = taskUpdates.at(-1)?.data as { tasks: { progress: number; message: string }[] };
+    assert.equal(last.tasks[0]?.progress, 1, 'the newest state always arrives');
+    assert.equal(last.tasks[0]?.message, `step ${reports}`);
+    // At most one batch per 200 ms window, plus the first.
+    const allowed = Math.ceil(seconds / 0.2) + 3;
+    assert.ok(
+      batches.length <= allowed,
+      `${reports} reports in ${seconds.toFixed(2)} s gave ${batches.length} batches, at most ${allowed} expected`,
+    );
+    assert.ok(taskUpdates.length < reports / 4, `${taskUpdates.length} task updates sent`);
+  });
+
+  it('stops delivering after unsubscribe', async () => {
+    const g = group();
+    const seen: EventRecord[] = [];
+    const sub = client.subscribe(topics.groupJobs(g), { onEvents: (e) => seen.push(...e) });
+    await client.submit('hello', {}, { group: g });
+    await until(() => seen.length >= 1, 'the first job');
+    sub.close();
+    await sleep(100);
+    const count = seen.length;
+    await client.submit('hello', {}, { group: g });
+    await sleep(600);
+    assert.equal(seen.length, count);
+  });
+
+  it('refuses a bad topic or cursor, and a subscription over HTTP, keeping nothing', async () => {
+    await assert.rejects(
+      client.call('events.subscribe', { subscription: 'x1', topic: 'nope' as never, cursor: '' }),
+      (e: unknown) => e instanceof DroverError && e.code === 'DROVER_E_INVALID_PARAMS',
+    );
+    await assert.rejects(
+      client.call('events.subscribe', { subscription: 'x1', topic: 'workers', cursor: 'zz' }),
+      (e: unknown) => e instanceof DroverError && e.code === 'DROVER_E_INVALID_PARAMS',
+    );
+    // Nothing was kept under that name: it can be used now.
+    const ok = await client.call('events.subscribe', {
+      subscription: 'x1',
+      topic: 'workers',
+      cursor: '',
+    });
+    assert.equal(ok.subscription, 'x1');
+    await client.call('events.unsubscribe', { subscription: 'x1' });
+    const response = await fetch(`${server.url}/rpc`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'events.subscribe',
+        params: { subscription: 's', topic: 'workers' },
+      }),
+    });
+    const body = (await response.json()) as { error?: { code: number } };
+    assert.equal(body.error?.code, -32600);
+  });
+
+  it('waits for a job to finish, with its updates on the way', async () => {
+    const type = uniqueType();
+    const { job } = await client.submit(type, {}, { group: group() });
+    const updates: JobRecord[] = [];
+    const waiting = client.waitFor(job.id, { onUpdate: (j) => updates.push(j) });
+    const { worker } = await t.engine.registerWorker({
+      name: uniqueType('w'),
+      host: 'h',
+      taskTypes: [type],
+      slots: 1,
+    });
+    const [lease] = await t.engine.claim({
+      workerId: worker.id,
+      taskTypes: [type],
+      tags: [],
+      limit: 1,
+    });
+    assert.ok(lease);
+    await t.engine.complete([{ ...lease, result: 'done' }]);
+    const done = await waiting;
+    assert.equal(done.status, 'succeeded');
+    assert.equal(updates.at(-1)?.status, 'succeeded');
+  });
+
+  it('resumes after the server restarts: every event once, in order, none missed', async () => {
+    const port = Number(new URL(server.url).port);
+    const g = group();
+    const seen: EventRecord[] = [];
+    const states: string[] = [];
+    const stop = client.onStateChange((s) => states.push(s));
+    const sub = client.subscribe(topics.groupJobs(g), { onEvents: (e) => seen.push(...e) });
+    const submitted: string[] = [];
+    const submit = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const { job } = await t.engine.submit({
+          group: g,
+          taskType: 'hello',
+          name: `j${submitted.length}`,
+        });
+        submitted.push(job.id);
+      }
+    };
+    await submit(5);
+    await until(() => seen.length >= 5, 'the first five');
+    await server.close();
+    await submit(5); // while no server runs
+    server = await startServer({ engine: t.engine, port, workerToken: 'token' });
+    await submit(5);
+    await until(() => seen.length >= 15, 'all fifteen after the reconnect', 20_000);
+    await sleep(300);
+    sub.close();
+    stop();
+    assert.ok(states.includes('reconnecting'), `states: ${states.join(', ')}`);
+    assert.equal(client.state, 'open');
+    assert.deepEqual(
+      seen.map((e) => e.subject),
+      submitted,
+      'each job added once, in submission order',
+    );
+  });
+
+  it('fails a call whose connection is lost before the answer, and never sends it twice', async () => {
+    // A peer that takes requests and hangs up without answering.
+    const received: string[] = [];
+    const peer = new WebSocketServer({ port: 0, path: '/ws' });
+    peer.on('connection', (ws) => {
+      ws.on('message', (data) => {
+        received.push(Buffer.isBuffer(data) ? data.toString('utf8') : 'binary');
+        ws.terminate();
+      });
+    });
+    await new Promise((resolve) => peer.once('listening', resolve));
+    const { port } = peer.address() as AddressInfo;
+    const c = new DroverClient({
+      url: `http://127.0.0.1:${port}`,
+      WebSocket,
+      reconnect: { initialMs: 20 },
+    });
+    await assert.rejects(
+      c.call('groups.list', {}),
+      (e: unknown) =>
+        e instanceof DroverError && e.code === 'DROVER_E_CONNECTION_LOST' && e.retryable,
+    );
+    await until(() => c.state === 'open', 'the reconnect');
+    await sleep(200);
+    assert.equal(received.length, 1, 'sent once, not again after the reconnect');
+    c.close();
+    await assert.rejects(c.call('groups.list', {}), /closed/);
+    assert.equal(c.state, 'closed');
+    peer.close();
+  });
+});
