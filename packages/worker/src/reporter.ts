@@ -84,12 +84,17 @@ export class Reporter {
     // lines of the same attempt queued before it, and they would arrive after its end.
     const started = [...this.#started.values()];
     const progress = [...this.#progress.values()];
+    // Log batches grow in place, so this flush takes them out of the queue: lines logged while
+    // they are on their way start new batches instead of joining one about to be marked sent.
     const logs = [...this.#logs.values()];
+    this.#logs.clear();
+    let logsSent = false;
     const finals = [...this.#finals.values()];
     try {
       await this.#sendBatch(this.#started, started, (leases) => ['tasks.started', { leases }]);
       await this.#sendBatch(this.#progress, progress, (reports) => ['tasks.progress', { reports }]);
-      await this.#sendBatch(this.#logs, logs, (batches) => ['tasks.log', { batches }]);
+      if (logs.length > 0) await this.#call('tasks.log', { batches: logs });
+      logsSent = true;
       await this.#sendBatch(
         this.#finals,
         finals.filter((f) => f.kind === 'complete'),
@@ -122,7 +127,10 @@ export class Reporter {
       // Disconnected, or the server could not take it now: what was not acknowledged stays
       // queued for the next flush. A report the server will never take is dropped, so it
       // cannot block the ones behind it; its lease then runs out and the task runs again.
-      if (error instanceof Disconnected || (isDroverError(error) && error.retryable)) return;
+      if (error instanceof Disconnected || (isDroverError(error) && error.retryable)) {
+        if (!logsSent) this.#requeueLogs(logs);
+        return;
+      }
       this.#onUndeliverable(error);
       for (const item of [...started, ...progress, ...logs, ...finals]) {
         for (const queue of [this.#started, this.#progress, this.#logs, this.#finals] as Map<
@@ -132,6 +140,17 @@ export class Reporter {
           if (queue.get(item.attemptId) === item) queue.delete(item.attemptId);
         }
       }
+    }
+  }
+
+  /** Puts log lines that were not delivered back in front of any logged since. */
+  #requeueLogs(batches: (LeaseRef & { lines: LogLine[] })[]): void {
+    for (const batch of batches) {
+      const newer = this.#logs.get(batch.attemptId);
+      this.#logs.set(
+        batch.attemptId,
+        newer ? { ...newer, lines: [...batch.lines, ...newer.lines] } : batch,
+      );
     }
   }
 
