@@ -1,8 +1,12 @@
 import { DroverError, TaskId, JobId, parseOrThrow } from '@drover/protocol';
+import { z } from 'zod';
+
+const JobPriority = z.int().min(-1000).max(1000);
 import type {
   ArtifactRecord,
   Assignment,
   GroupRecord,
+  TaskTypeRecord,
   AttemptRecord,
   HostStats,
   JobRecord,
@@ -174,6 +178,32 @@ export class Engine {
   async retryJob(jobId: string): Promise<RetryResult> {
     parseOrThrow(JobId, jobId, 'job id');
     return retryJob(this.#db, this.#sql, jobId);
+  }
+
+  /** Changes a job's priority, and its waiting tasks' with it. */
+  async setJobPriority(jobId: string, priority: number): Promise<JobRecord> {
+    parseOrThrow(JobId, jobId, 'job id');
+    parseOrThrow(JobPriority, priority, 'priority');
+    const job = await this.#db.transaction(async (tx) => {
+      await tx.query(this.#sql.get('set-tasks-priority'), [jobId, priority]);
+      const [row] = await tx.query<{ job: JobRecord }>(this.#sql.get('set-job-priority'), [
+        jobId,
+        priority,
+      ]);
+      return row?.job;
+    });
+    if (!job) throw new DroverError('DROVER_E_NOT_FOUND', `There is no job ${jobId}.`);
+    return job;
+  }
+
+  /** Every task type a worker offers or has described, with its params schema. */
+  async listTaskTypes(): Promise<TaskTypeRecord[]> {
+    const rows = await this.#db.query<{
+      name: string;
+      params_schema: TaskTypeRecord['paramsSchema'];
+      workers: number;
+    }>(this.#sql.get('list-task-types'));
+    return rows.map((r) => ({ name: r.name, paramsSchema: r.params_schema, workers: r.workers }));
   }
 
   /** Every group that has jobs, with its jobs counted by status. */

@@ -1,5 +1,6 @@
 import {
   HostStats,
+  JsonSchema,
   Tag,
   TaskTypeName,
   WorkerName,
@@ -25,6 +26,8 @@ export const WorkerRegistration = z.object({
   tags: z.array(Tag).max(64).default([]),
   taskTypes: z.array(TaskTypeName).max(1000),
   slots: z.int().min(1).max(1024),
+  /** The JSON Schema of each task type's params, by name. */
+  paramsSchemas: z.record(TaskTypeName, JsonSchema).default({}),
 });
 export type WorkerRegistration = z.input<typeof WorkerRegistration>;
 
@@ -35,12 +38,17 @@ export async function registerWorker(
   input: WorkerRegistration,
 ): Promise<{ worker: WorkerRecord; created: boolean }> {
   const w = parseOrThrow(WorkerRegistration, input, 'worker registration');
-  const [row] = await db.query<{ worker: WorkerRecord; created: boolean }>(
-    sql.get('upsert-worker'),
-    [w.name, w.host, w.tags, w.taskTypes, w.slots],
-  );
-  if (!row) throw new Error('upsert-worker returned no row');
-  return row;
+  return db.transaction(async (tx) => {
+    const [row] = await tx.query<{ worker: WorkerRecord; created: boolean }>(
+      sql.get('upsert-worker'),
+      [w.name, w.host, w.tags, w.taskTypes, w.slots],
+    );
+    if (!row) throw new Error('upsert-worker returned no row');
+    if (Object.keys(w.paramsSchemas).length > 0) {
+      await tx.query(sql.get('upsert-task-types'), [JSON.stringify(w.paramsSchemas)]);
+    }
+    return row;
+  });
 }
 
 export async function setWorkerState(

@@ -39,11 +39,13 @@ export {
   GroupRecord,
   HostStats,
   JobRecord,
+  JsonSchema,
   LogLine,
   TaskCounts,
   TaskError,
   TaskRecord,
   TaskSummary,
+  TaskTypeRecord,
   TasksUpdated,
   WorkerRecord,
 } from './records.js';

@@ -7,6 +7,7 @@ import {
   GroupRecord,
   JobRecord,
   TaskRecord,
+  TaskTypeRecord,
   WorkerRecord,
 } from './records.js';
 import { JobStatus } from './statuses.js';
@@ -55,6 +56,15 @@ export const methods = {
     /** Puts the job's failed and cancelled tasks back, each with its submitted attempts again. */
     params: z.object({ id: JobId }),
     result: z.object({ job: JobRecord, retried: z.array(TaskId) }),
+  },
+  'jobs.setPriority': {
+    /** Higher runs first. Applies to the job's tasks still waiting; running ones are not moved. */
+    params: z.object({ id: JobId, priority: z.int().min(-1000).max(1000) }),
+    result: z.object({ job: JobRecord }),
+  },
+  'taskTypes.list': {
+    params: z.object({}),
+    result: z.object({ taskTypes: z.array(TaskTypeRecord) }),
   },
   'groups.list': {
     params: z.object({}),

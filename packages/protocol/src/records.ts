@@ -62,6 +62,20 @@ export const GroupRecord = z.object({
 });
 export type GroupRecord = z.infer<typeof GroupRecord>;
 
+/** A JSON Schema (draft 2020-12), as `z.toJSONSchema` writes it. */
+export const JsonSchema = z.record(z.string(), z.json());
+export type JsonSchema = z.infer<typeof JsonSchema>;
+
+/** A task type as the farm knows it from its workers. */
+export const TaskTypeRecord = z.object({
+  name: z.string(),
+  /** The JSON Schema of its params, if a worker described them. */
+  paramsSchema: JsonSchema.nullable(),
+  /** How many online workers offer it now. */
+  workers: z.int(),
+});
+export type TaskTypeRecord = z.infer<typeof TaskTypeRecord>;
+
 export const TaskRecord = z.object({
   id: TaskId,
   jobId: JobId,
@@ -126,6 +140,8 @@ export const WorkerRecord = z.object({
   tags: z.array(z.string()),
   taskTypes: z.array(z.string()),
   slots: z.int(),
+  /** Slots in use: the worker's active attempts. */
+  running: z.int(),
   state: WorkerState,
   stats: HostStats,
   lastSeenAt: Time,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AttemptId, LeaseToken, Tag, TaskTypeName, WorkerName } from './ids.js';
-import { Assignment, HostStats, LogLine, TaskError, WorkerRecord } from './records.js';
+import { Assignment, HostStats, JsonSchema, LogLine, TaskError, WorkerRecord } from './records.js';
 import { WorkerState } from './statuses.js';
 
 /** Proof that a report comes from the current attempt of a task. */
@@ -26,6 +26,14 @@ export const workerMethods = {
       slots: z.int().min(1).max(1024),
       /** The worker token the operator gave this worker. */
       token: z.string().min(1).max(512),
+      /**
+       * The JSON Schema of each task type's params, by name: submissions are checked against it,
+       * and the dashboard builds its forms from it.
+       */
+      paramsSchemas: z
+        .record(TaskTypeName, JsonSchema)
+        .refine((s) => JSON.stringify(s).length <= 1024 * 1024, 'params schemas take at most 1 MiB')
+        .default({}),
       /** Attempts still running from before a reconnect, to re-attach while their leases hold. */
       held: z.array(LeaseRef).max(1024).default([]),
     }),

@@ -1,4 +1,5 @@
 import { DroverError } from '@drover/protocol';
+import { ParamsCheck } from './params-check.js';
 import type {
   MethodName,
   MethodResult,
@@ -33,13 +34,17 @@ function socketOnly(method: string): DroverError {
 }
 
 export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
+  const params = new ParamsCheck(engine);
   const setState = async (id: string, state: WorkerState) => {
     const worker = await engine.setWorkerState(id, state);
     hooks.workerChanged(worker);
     return worker;
   };
   return {
-    'jobs.submit': (submission) => engine.submit(submission),
+    'jobs.submit': async (submission) => {
+      await params.check(submission);
+      return engine.submit(submission);
+    },
     'jobs.get': ({ id }) => engine.getJob(id),
     'jobs.list': async (query) => ({
       jobs: await engine.listJobs({
@@ -55,6 +60,10 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
       return { job: result.job };
     },
     'jobs.retry': ({ id }) => engine.retryJob(id),
+    'jobs.setPriority': async ({ id, priority }) => ({
+      job: await engine.setJobPriority(id, priority),
+    }),
+    'taskTypes.list': async () => ({ taskTypes: await engine.listTaskTypes() }),
     'groups.list': async () => ({ groups: await engine.listGroups() }),
     'tasks.get': ({ id }) => engine.getTask(id),
     'tasks.list': async ({ jobId, fromIndex, limit }) => ({

@@ -120,6 +120,57 @@ describe(`a farm of worker processes (${backend})`, () => {
     assert.equal(lines.length, 3);
   });
 
+  it('checks params at submission against the schema the workers described, storing nothing bad', async () => {
+    const describer = await spawnWorker('w-schema', 1);
+    const rpc = async (method: string, params: unknown) => {
+      const response = await fetch(`${server.url}/rpc`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
+      });
+      return (await response.json()) as {
+        result?: Record<string, unknown>;
+        error?: { code: number; data?: { code: string; details?: { path: string }[] } };
+      };
+    };
+    const { result } = await rpc('taskTypes.list', {});
+    const types = result?.taskTypes as { name: string; paramsSchema: unknown; workers: number }[];
+    const sleepy = types.find((type) => type.name === 'sleepy');
+    assert.ok(sleepy, 'the worker described its task types');
+    assert.ok(sleepy.workers >= 1);
+    assert.deepEqual(Object.keys((sleepy.paramsSchema as { properties: object }).properties), [
+      'steps',
+      'stepMs',
+    ]);
+    const group = 'farm-params';
+    const bad = await rpc('jobs.submit', { group, taskType: 'sleepy', params: { steps: 0 } });
+    assert.equal(bad.error?.code, -32602);
+    assert.deepEqual(
+      bad.error.data?.details?.map((d) => d.path),
+      ['params.steps'],
+    );
+    const badItem = await rpc('jobs.submit', {
+      group,
+      taskType: 'sleepy',
+      params: { stepMs: 1 },
+      items: [{ steps: 1 }, { steps: 'many' }],
+    });
+    assert.deepEqual(
+      badItem.error?.data?.details?.map((d) => d.path),
+      ['items.1.steps'],
+    );
+    assert.deepEqual(await t.engine.listJobs({ group }), [], 'nothing was stored');
+    const good = await rpc('jobs.submit', {
+      group,
+      taskType: 'sleepy',
+      params: { steps: 2, stepMs: 1 },
+    });
+    assert.ok(good.result, 'valid params are accepted');
+    const unknown = await rpc('jobs.submit', { group, taskType: 'nobody.offers.this' });
+    assert.ok(unknown.result, 'a task type no worker has described is not checked');
+    describer.child.kill('SIGKILL');
+  });
+
   it('finishes the task of a worker killed with SIGKILL on another worker, as attempt 2', async () => {
     const { job } = await t.engine.submit({
       group: 'farm',

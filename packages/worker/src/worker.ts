@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { z } from 'zod';
 import { serverToWorker } from '@drover/protocol';
 import type {
   ArtifactRecord,
@@ -118,6 +119,16 @@ export class Worker {
     await this.#threads?.close();
   }
 
+  /** Each task type's params as JSON Schema (as accepted on input: defaults make fields optional). */
+  #paramsSchemas(): Record<string, unknown> {
+    return Object.fromEntries(
+      [...this.#tasks].map(([name, definition]) => [
+        name,
+        z.toJSONSchema(definition.params, { io: 'input', unrepresentable: 'any' }),
+      ]),
+    );
+  }
+
   async #hello(): Promise<void> {
     const o = this.#options;
     const host = o.host ?? hostname();
@@ -132,6 +143,7 @@ export class Worker {
         host,
         tags: o.tags ?? [],
         taskTypes: [...this.#tasks.keys()],
+        paramsSchemas: this.#paramsSchemas(),
         slots: o.slots ?? 1,
         token: o.token,
         held: [...this.#running.values()].map((r) => r.lease),
