@@ -93,15 +93,18 @@ export function duration(start: string | null, end: string | null, now = Date.no
 
 export function workersTable(workers: WorkerRecord[]): string {
   return table(
-    ['ID', 'NAME', 'HOST', 'STATE', 'SLOTS', 'TAGS', 'CPU', 'LAST SEEN'],
+    ['ID', 'NAME', 'HOST', 'STATE', 'BUSY', 'TAGS', 'CPU', 'MEMORY', 'LAST SEEN'],
     workers.map((w) => [
       w.id,
       w.name,
       w.host,
       w.state,
-      String(w.slots),
+      `${w.running}/${w.slots}`,
       w.tags.join(','),
       w.stats.cpu === undefined ? '' : percent(w.stats.cpu),
+      w.stats.memoryUsed === undefined || !w.stats.memoryTotal
+        ? ''
+        : percent(w.stats.memoryUsed / w.stats.memoryTotal),
       `${age(w.lastSeenAt)} ago`,
     ]),
   );

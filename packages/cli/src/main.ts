@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { openEngine } from '@drover/engine';
 import { isDroverError } from '@drover/protocol';
 import { loadConfig } from './config.js';
+import { closeClients } from './rpc-client.js';
 import { download, groups, jobs, logs, submit, tasks, workers } from './commands/drive.js';
 import { serve } from './commands/serve.js';
 import { up } from './commands/up.js';
@@ -125,8 +126,12 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).then(
-  () => process.exit(process.exitCode ?? 0),
+  () => {
+    closeClients();
+    process.exit(process.exitCode ?? 0);
+  },
   (error: unknown) => {
+    closeClients();
     const message = error instanceof Error ? error.message : String(error);
     console.error(isDroverError(error) ? `${message} [${error.code}]` : message);
     process.exit(1);

@@ -1,31 +1,47 @@
+import { WebSocket } from 'ws';
+import { DroverClient } from '@drover/client';
 import { DroverError } from '@drover/protocol';
-import type { MethodName, MethodParams, MethodResult, RpcErrorObject } from '@drover/protocol';
+import type { MethodName, MethodParams, MethodResult } from '@drover/protocol';
 
-/** Calls one JSON-RPC method on a server over HTTP. */
+const clients = new Map<string, DroverClient>();
+
+/** The client of a server, connected once per command over its WebSocket. */
+export function clientOf(server: string): DroverClient {
+  let client = clients.get(server);
+  if (!client) {
+    client = new DroverClient({
+      url: server,
+      WebSocket,
+      connectTimeoutMs: 5000,
+      reconnect: { initialMs: 100, maxMs: 1000 },
+    });
+    clients.set(server, client);
+  }
+  return client;
+}
+
+/** Calls one method on a server; a server that does not answer gets a message saying what to do. */
 export async function call<M extends MethodName>(
   server: string,
   method: M,
   params: MethodParams<M>,
 ): Promise<MethodResult<M>> {
-  let response: Response;
   try {
-    response = await fetch(new URL('/rpc', server), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
-    });
-  } catch (cause) {
-    throw new DroverError(
-      'DROVER_E_DATABASE_UNAVAILABLE',
-      `No Drover server answers at ${server}. Start one with \`drover up\` or pass --server.`,
-      { cause },
-    );
+    return await clientOf(server).call(method, params);
+  } catch (error) {
+    if (error instanceof DroverError && error.code === 'DROVER_E_CONNECTION_LOST') {
+      throw new DroverError(
+        'DROVER_E_CONNECTION_LOST',
+        `No Drover server answers at ${server}. Start one with \`drover up\` or pass --server.`,
+        { cause: error },
+      );
+    }
+    throw error;
   }
-  const body = (await response.json()) as { result?: unknown; error?: RpcErrorObject };
-  if (body.error) {
-    throw new DroverError(body.error.data?.code ?? 'DROVER_E_INTERNAL', body.error.message, {
-      details: body.error.data?.details,
-    });
-  }
-  return body.result as MethodResult<M>;
+}
+
+/** Closes every connection a command opened. */
+export function closeClients(): void {
+  for (const client of clients.values()) client.close();
+  clients.clear();
 }

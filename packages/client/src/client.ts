@@ -38,6 +38,11 @@ export interface ClientOptions {
   WebSocket?: WebSocketConstructor;
   /** Back-off between reconnects: doubles from `initialMs` to `maxMs`, with ±20% jitter. */
   reconnect?: { initialMs?: number; maxMs?: number };
+  /**
+   * A call made while the connection is down waits at most this long for it before rejecting
+   * with `DROVER_E_CONNECTION_LOST`: for command-line tools. @defaultValue no limit
+   */
+  connectTimeoutMs?: number;
 }
 
 /** A task type as `defineTask` describes it: submitting it checks the params' type. */
@@ -93,6 +98,7 @@ export class DroverClient {
   readonly #WebSocket: WebSocketConstructor;
   readonly #initialMs: number;
   readonly #maxMs: number;
+  readonly #connectTimeoutMs: number | undefined;
   #socket: WebSocketLike | undefined;
   #state: ConnectionState = 'connecting';
   #failures = 0;
@@ -118,6 +124,7 @@ export class DroverClient {
     this.#WebSocket = ctor;
     this.#initialMs = options.reconnect?.initialMs ?? 250;
     this.#maxMs = options.reconnect?.maxMs ?? 10_000;
+    this.#connectTimeoutMs = options.connectTimeoutMs;
     this.#opened = new Promise((resolve) => (this.#resolveOpened = resolve));
     this.#connect();
   }
@@ -246,8 +253,27 @@ export class DroverClient {
 
   /** The open socket, once there is one; waits through reconnects. */
   async #open(): Promise<WebSocketLike> {
+    const deadline =
+      this.#connectTimeoutMs === undefined ? undefined : Date.now() + this.#connectTimeoutMs;
     for (;;) {
-      await this.#opened;
+      if (deadline === undefined) {
+        await this.#opened;
+      } else {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timedOut = await Promise.race([
+          this.#opened.then(() => false),
+          new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(true), Math.max(0, deadline - Date.now()));
+          }),
+        ]);
+        clearTimeout(timer);
+        if (timedOut) {
+          throw new DroverError(
+            'DROVER_E_CONNECTION_LOST',
+            `No Drover server answers at ${this.url}.`,
+          );
+        }
+      }
       if (this.#state === 'closed') {
         throw new DroverError('DROVER_E_CONNECTION_LOST', 'The client is closed.');
       }

@@ -2,8 +2,8 @@ import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isTerminalJobStatus } from '@drover/protocol';
-import type { JobRecord, TaskRecord } from '@drover/protocol';
+import { isTerminalJobStatus, isTerminalTaskStatus, topics } from '@drover/protocol';
+import type { EventRecord, TaskRecord, Topic } from '@drover/protocol';
 import type { Config } from '../config.js';
 import {
   bar,
@@ -14,7 +14,7 @@ import {
   tasksTable,
   workersTable,
 } from '../format.js';
-import { call } from '../rpc-client.js';
+import { call, clientOf } from '../rpc-client.js';
 
 /** How a command prints: a table for people on a terminal, JSON for scripts. */
 export interface Output {
@@ -71,30 +71,18 @@ export async function submit(
     );
     return;
   }
-  const done = await waitFor(config.server, job.id, output.json ? undefined : process.stdout);
+  const tty = output.json ? undefined : process.stdout;
+  const done = await clientOf(config.server).waitFor(job.id, {
+    onUpdate: (update) => {
+      if (!tty?.isTTY) return;
+      tty.write(
+        `\r${bar(update.progress)} ${percent(update.progress).padStart(4)}  ${update.counts.succeeded}/${update.taskCount} ${update.status}   `,
+      );
+    },
+  });
+  if (tty?.isTTY) tty.write('\n');
   print(output, done, () => `job ${done.id} ${done.status}`);
   if (done.status !== 'succeeded') process.exitCode = 1;
-}
-
-/** Polls a job until it finishes, drawing a progress bar on a terminal. */
-async function waitFor(
-  server: string,
-  id: string,
-  tty: NodeJS.WriteStream | undefined,
-): Promise<JobRecord> {
-  for (;;) {
-    const job = await call(server, 'jobs.get', { id });
-    if (tty?.isTTY) {
-      tty.write(
-        `\r${bar(job.progress)} ${percent(job.progress).padStart(4)}  ${job.counts.succeeded}/${job.taskCount} ${job.status}   `,
-      );
-    }
-    if (isTerminalJobStatus(job.status)) {
-      if (tty?.isTTY) tty.write('\n');
-      return job;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 export async function jobs(
@@ -238,11 +226,8 @@ export async function logs(
   follow: boolean,
 ): Promise<void> {
   const id = required(taskId, 'drover logs <task id> [--follow]');
-  let after = '';
-  for (;;) {
-    const page = await call(config.server, 'events.read', { topic: `task/${id}/log`, after });
-    after = page.cursor;
-    for (const event of page.events) {
+  const show = (events: EventRecord[]) => {
+    for (const event of events) {
       const { attempt, lines } = event.data as {
         attempt: number;
         lines: { at: string; stream: string; line: string }[];
@@ -255,12 +240,30 @@ export async function logs(
         );
       }
     }
-    if (page.events.length > 0) continue;
-    if (!follow) return;
-    const task = await call(config.server, 'tasks.get', { id });
-    if (['succeeded', 'failed', 'cancelled'].includes(task.status)) return;
+  };
+  const task = await call(config.server, 'tasks.get', { id });
+  const topic = topics.taskLog(id) as Topic;
+  if (!follow || isTerminalTaskStatus(task.status)) {
+    // Everything kept so far, page by page.
+    let after = '';
+    for (;;) {
+      const page = await call(config.server, 'events.read', { topic, after });
+      show(page.events);
+      if (page.events.length === 0) return;
+      after = page.cursor;
+    }
+  }
+  // Live: the lines so far, then each new one, until the task has finished.
+  const drover = clientOf(config.server);
+  const subscription = drover.subscribe(topic, { cursor: '', onEvents: show });
+  for (;;) {
+    const now = await call(config.server, 'tasks.get', { id });
+    if (isTerminalTaskStatus(now.status)) break;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+  // The last lines are written before the task ends: give their batch a moment to arrive.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  subscription.close();
 }
 
 /** `drover download <job or task id> [--out dir]`: every artifact of a job or task, by id. */
