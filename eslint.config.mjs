@@ -1,4 +1,5 @@
 // @ts-check
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -10,7 +11,7 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ['*.mjs', 'scripts/*.mjs', 'bench/*/*.mjs'],
+          allowDefaultProject: ['*.mjs', 'scripts/*.mjs', 'bench/*/*.mjs', 'apps/*/test/*.mjs'],
         },
         tsconfigRootDir: import.meta.dirname,
       },
@@ -38,6 +39,15 @@ export default tseslint.config(
         'error',
         { patterns: [{ group: ['node:*'], message: 'protocol must stay browser-safe.' }] },
       ],
+    },
+  },
+  {
+    // The dashboard: React's rules of hooks, and effects that name everything they read.
+    files: ['apps/dashboard/src/**/*.{ts,tsx}'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: {
+      'react-hooks/rules-of-hooks': 'error',
+      'react-hooks/exhaustive-deps': 'error',
     },
   },
   {

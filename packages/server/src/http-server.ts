@@ -13,6 +13,7 @@ import { WorkerHub, WorkerSession } from './worker-hub.js';
 import { methods, workerMethods } from '@drover/protocol';
 import type { RpcDispatcher } from './rpc.js';
 import { FileArtifactStore, registerArtifacts } from './artifacts/index.js';
+import { registerDashboard } from './dashboard.js';
 import { EventFanout } from './subscriptions.js';
 import type { Subscriber } from './subscriptions.js';
 import type { ArtifactStore } from './artifacts/index.js';
@@ -44,6 +45,8 @@ export interface ServerOptions {
   maxArtifactBytes?: number;
   /** At most one batch of events per subscription in this time, in ms. @defaultValue 200 */
   coalesceMs?: number;
+  /** Serve the dashboard built in this directory at `/` (`apps/dashboard/dist`). @defaultValue none */
+  dashboardDir?: string;
 }
 
 export interface DroverServer {
@@ -115,6 +118,9 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     const { current, required } = await schemaVersion(options.engine.database);
     return { ok: current === required, database: options.engine.kind, schema: current };
   });
+
+  if (options.dashboardDir !== undefined)
+    await registerDashboard(app, { dir: options.dashboardDir });
 
   const sockets = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes });
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import { openEngine } from '@drover/engine';
 import type { Engine } from '@drover/engine';
 import { startServer } from '@drover/server';
@@ -48,6 +49,7 @@ export async function serve(config: Config, migrate: boolean): Promise<RunningSe
       port: config.port,
       workerToken: token,
       artifactsDir: join(dataDir, 'artifacts'),
+      dashboardDir: dashboardDir(),
     });
     return {
       engine,
@@ -66,5 +68,15 @@ export async function serve(config: Config, migrate: boolean): Promise<RunningSe
       );
     }
     throw error;
+  }
+}
+
+/** The built dashboard (`npm run build` makes it), or undefined when it is not installed. */
+function dashboardDir(): string | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    return join(dirname(require.resolve('@drover/dashboard/package.json')), 'dist');
+  } catch {
+    return undefined;
   }
 }

@@ -1,0 +1,27 @@
+import { useSyncExternalStore } from 'react';
+
+/**
+ * A mutable store that React reads through a version number: the views re-render once per
+ * change, that is once per batch of events, however many records the batch touched.
+ */
+export class VersionedStore {
+  #version = 0;
+  readonly #listeners = new Set<() => void>();
+
+  readonly subscribe = (listener: () => void): (() => void) => {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  };
+
+  readonly getVersion = (): number => this.#version;
+
+  protected changed(): void {
+    this.#version++;
+    for (const listener of this.#listeners) listener();
+  }
+}
+
+/** The store's version, re-rendering the component whenever it changes. */
+export function useVersion(store: VersionedStore): number {
+  return useSyncExternalStore(store.subscribe, store.getVersion);
+}

@@ -1,0 +1,233 @@
+// The dashboard in a real browser against a real farm: a server process, worker processes that
+// get killed, a server that restarts. Run with `npm run test:browser` (after `npm run build`).
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ROOT, launchBrowser, startFarm, until } from './farm.mjs';
+
+const SHOTS = join(ROOT, 'docs/screenshots');
+const VIEW = { xa: -1.6, xb: 1.6, ya: -1.2, yb: 1.2 };
+/** About 0.05 s a task. */
+const QUICK = { ...VIEW, cr: -0.8, ci: 0.156, width: 320, height: 240, iterations: 300 };
+/** About 0.5 s a task: c = 0 never escapes inside the unit disk. */
+const MEDIUM = { ...VIEW, cr: -0.4, ci: 0.6, width: 320, height: 240, iterations: 4000 };
+/** About 3 s a task. */
+const SLOW = { ...VIEW, cr: 0, ci: 0, width: 400, height: 300, iterations: 10_000 };
+
+describe('the dashboard', { timeout: 300_000 }, () => {
+  let farm;
+  let browser;
+  let page;
+  const pageErrors = [];
+
+  before(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    farm = await startFarm({ workers: 2 });
+    browser = await launchBrowser();
+    page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    page.setDefaultTimeout(30_000);
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await farm?.stop();
+  });
+
+  /** A screenshot of the page as it is, the viewport cut to `height` pixels. */
+  const shoot = async (view, height = 900) => {
+    await page.setViewportSize({ width: 1440, height });
+    await page.screenshot({ path: join(SHOTS, `${view}.png`), animations: 'disabled' });
+    await page.setViewportSize({ width: 1440, height: 900 });
+  };
+
+  const submit = (name, params, extra = {}) =>
+    farm.rpc('jobs.submit', {
+      group: 'browser',
+      name,
+      taskType: 'fractal.julia',
+      params,
+      ...extra,
+    });
+
+  const jobStatus = () => page.locator('.job-view').getAttribute('data-job-status');
+  const headerCount = (status) =>
+    page.locator(`.job-facts [data-count="${status}"]`).textContent({ timeout: 1000 });
+  const thumbnailsLoaded = (n) =>
+    page.waitForFunction(
+      (count) => {
+        const images = [...document.querySelectorAll('.artifact img')];
+        return images.length === count && images.every((i) => i.complete && i.naturalWidth > 0);
+      },
+      n,
+      { timeout: 60_000 },
+    );
+
+  it('submits a fractal job through the form and watches it reach 100% with thumbnails', async () => {
+    await page.goto(`${farm.url}/submit?group=browser`);
+    await page.waitForSelector('[data-connection="open"]');
+    await page.locator('select[name="taskType"]').selectOption('fractal.julia');
+    await page.locator('input[name="group"]').waitFor();
+    const params = { ...QUICK };
+    const withSchema = (await page.locator('input[name="params.width"]').count()) > 0;
+    if (withSchema) {
+      for (const [key, value] of Object.entries(params))
+        await page.locator(`[name="params.${key}"]`).fill(String(value));
+      // A value the schema refuses is shown at its field, and nothing is submitted.
+      await page.locator('input[name="params.width"]').fill('wide');
+      await page.locator('button[type="submit"]').click();
+      await page.waitForSelector('[data-error-for="params.width"]');
+    } else {
+      await page.locator('textarea[name="params"]').fill('{ "width": ');
+      await page.locator('button[type="submit"]').click();
+      await page.waitForSelector('[data-error-for="params"]');
+    }
+    await page.locator('input[name="name"]').fill('Six Julia sets from the form');
+    await page.locator('input[name="useFrames"]').check();
+    await page.locator('input[name="frames.start"]').fill('1');
+    await page.locator('input[name="frames.end"]').fill('6');
+    await shoot('submit', 660);
+
+    if (withSchema) await page.locator('input[name="params.width"]').fill('320');
+    else await page.locator('textarea[name="params"]').fill(JSON.stringify(params));
+    await page.locator('button[type="submit"]').click();
+    await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
+    await page.waitForSelector('.job-view[data-job-status="succeeded"]', { timeout: 60_000 });
+    assert.equal(await page.locator('.job-facts .progress-label').textContent(), '100%');
+    assert.equal(await headerCount('succeeded'), '6');
+    await thumbnailsLoaded(6);
+
+    const id = page.url().split('/').at(-1);
+    const job = await farm.rpc('jobs.get', { id });
+    assert.equal(job.name, 'Six Julia sets from the form');
+    assert.equal(job.counts.succeeded, 6);
+  });
+
+  it('shows a SIGKILLed worker go offline and its task retried by another', async () => {
+    const { job } = await submit('A slow render', SLOW, { maxAttempts: 3 });
+    await page.goto(`${farm.url}/workers`);
+    await page.waitForSelector('tr[data-worker-name="w-2"]');
+    const [running] = await until(
+      async () => {
+        const { tasks } = await farm.rpc('tasks.list', { jobId: job.id });
+        return tasks[0]?.status === 'running' && tasks;
+      },
+      30_000,
+      'the task to run',
+    );
+    const { workers } = await farm.rpc('workers.list', {});
+    const victim = workers.find((w) => w.id === running.workerId).name;
+    await farm.killWorker(victim);
+    await page.waitForSelector(`tr[data-worker-name="${victim}"][data-state="offline"]`, {
+      timeout: 20_000,
+    });
+    await shoot('workers', 260);
+
+    await page.goto(`${farm.url}/jobs/${job.id}`);
+    await page.waitForSelector('[data-task-index="0"] [data-attempt="2"]', { timeout: 20_000 });
+    await page.waitForSelector('.job-view[data-job-status="succeeded"]', { timeout: 60_000 });
+    await page.locator('[data-task-index="0"]').click();
+    await page.waitForSelector('[data-attempt-status="lost"]');
+    await page.waitForSelector('[data-attempt-status="succeeded"]');
+    await thumbnailsLoaded(1);
+
+    farm.startWorker(victim);
+    await farm.online(2);
+  });
+
+  it('cancels a job from its page', async () => {
+    const { job } = await submit('Twenty slow renders', SLOW, { frames: { start: 1, end: 20 } });
+    await page.goto(`${farm.url}/jobs/${job.id}`);
+    await page.waitForSelector('.job-view[data-job-status="running"]', { timeout: 30_000 });
+    await page.getByRole('button', { name: 'Cancel job' }).click();
+    await page.getByRole('button', { name: 'Really cancel?' }).click();
+    await page.waitForSelector('.job-view[data-job-status="cancelled"]', { timeout: 30_000 });
+    const done = await farm.rpc('jobs.get', { id: job.id });
+    assert.equal(done.status, 'cancelled');
+    assert.equal(await headerCount('cancelled'), String(done.counts.cancelled));
+    assert.ok(done.counts.cancelled > 0);
+  });
+
+  it('loses nothing when the page is reloaded in the middle of a job', async () => {
+    const { job } = await submit('Sixteen renders, reloaded', MEDIUM, {
+      frames: { start: 1, end: 16 },
+    });
+    await page.goto(`${farm.url}/jobs/${job.id}`);
+    await until(async () => Number(await headerCount('succeeded')) >= 3, 30_000, '3 tasks done');
+    await page.locator('[data-task-index="1"]').click();
+    await page.waitForSelector('.log-line');
+    await shoot('job', 1080);
+    assert.notEqual(await jobStatus(), 'succeeded', 'the job ended before the reload');
+    await page.reload();
+    await page.waitForSelector('.job-view[data-job-status="succeeded"]', { timeout: 60_000 });
+    await expectComplete(job.id, 16);
+  });
+
+  it('reconnects by itself when the server restarts, and loses nothing', async () => {
+    const { job } = await submit('Sixteen renders, server restarted', MEDIUM, {
+      frames: { start: 1, end: 16 },
+    });
+    await page.goto(`${farm.url}/jobs/${job.id}`);
+    await until(async () => Number(await headerCount('succeeded')) >= 2, 30_000, '2 tasks done');
+    await farm.restartServer(async () => {
+      await page.waitForSelector('[data-connection="reconnecting"]', { timeout: 10_000 });
+    });
+    await page.waitForSelector('[data-connection="open"]', { timeout: 30_000 });
+    await page.waitForSelector('.job-view[data-job-status="succeeded"]', { timeout: 60_000 });
+    await expectComplete(job.id, 16);
+  });
+
+  it('lists the group live, filters it and finds a job by name', async () => {
+    await submit('A slow render, still running', SLOW);
+    await page.goto(`${farm.url}/jobs?group=browser`);
+    await page.waitForSelector('.jobs-table [data-job-id]');
+    const { jobs } = await farm.rpc('jobs.list', { group: 'browser' });
+    await until(
+      async () => (await page.locator('.jobs-table [data-job-id]').count()) === jobs.length,
+      10_000,
+      'every job listed',
+    );
+    const { job } = await submit('Arrives while watching', QUICK);
+    await page.waitForSelector(`.jobs-table [data-job-id="${job.id}"] [data-status="succeeded"]`);
+    await page.waitForSelector('.jobs-table [data-status="running"]');
+    await shoot('jobs', 560);
+
+    await page.locator('[data-filter="cancelled"]').click();
+    await until(
+      async () => (await page.locator('.jobs-table [data-job-id]').count()) === 1,
+      5000,
+      'only the cancelled job',
+    );
+    await page.locator('[data-filter="all"]').click();
+    await page.getByLabel('search jobs').fill('reloaded');
+    await until(
+      async () => (await page.locator('.jobs-table [data-job-id]').count()) === 1,
+      5000,
+      'only the job searched for',
+    );
+    assert.deepEqual(pageErrors, []);
+  });
+
+  /**
+   * The page shows the job exactly as the server has it: counts, rows, and every artifact (a task
+   * that ran twice, its first attempt lost, has stored two) with its thumbnail loaded.
+   */
+  async function expectComplete(id, tasks) {
+    const job = await farm.rpc('jobs.get', { id });
+    assert.equal(job.counts.succeeded, tasks);
+    assert.equal(await headerCount('succeeded'), String(tasks));
+    assert.equal(await page.locator('.job-facts .progress-label').textContent(), '100%');
+    const { artifacts } = await farm.rpc('artifacts.list', { jobId: id });
+    assert.ok(artifacts.length >= tasks);
+    await thumbnailsLoaded(artifacts.length);
+    const ids = await page
+      .locator('.artifact')
+      .evaluateAll((items) => items.map((item) => item.getAttribute('data-artifact-id')));
+    assert.deepEqual(new Set(ids), new Set(artifacts.map((a) => a.id)));
+    const statuses = await page
+      .locator('.tasks-table [data-task-id] [data-status]')
+      .evaluateAll((badges) => badges.map((b) => b.getAttribute('data-status')));
+    assert.ok(statuses.length > 0 && statuses.every((s) => s === 'succeeded'), `${statuses}`);
+  }
+});
