@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import type { JobRecord, TaskRecord } from '@drover/protocol';
-import { call } from '../src/rpc-client.js';
+import { call, closeClients } from '../src/rpc-client.js';
 
 const cli = new URL('../src/main.js', import.meta.url).pathname;
 /** `drover up` gives its workers this long to drain, then allows 2 s more before killing them. */
@@ -115,6 +115,7 @@ describe('drover up: start, Ctrl-C, start again on the same data directory', () 
     server = `http://127.0.0.1:${port}`;
   });
   after(() => {
+    closeClients();
     for (const run of runs) {
       if (run.child.exitCode === null && run.child.signalCode === null) {
         try {

@@ -54,15 +54,6 @@ async function submitDemoJobs(engine: Engine): Promise<void> {
   }
 }
 
-/** Whether event cursor `a` (`tx:id`) comes after `b`; the empty cursor is before every event. */
-function cursorAfter(a: string, b: string): boolean {
-  if (b === '') return a !== '';
-  if (a === '') return false;
-  const [ta = 0n, ia = 0n] = a.split(':').map((part) => BigInt(part));
-  const [tb = 0n, ib = 0n] = b.split(':').map((part) => BigInt(part));
-  return ta > tb || (ta === tb && ia > ib);
-}
-
 /** The demo's shell task templates, shipped beside the fractal example. */
 function demoShellTasks(): string {
   const require = createRequire(import.meta.url);
@@ -78,11 +69,8 @@ export async function up(config: Config, cliMain: string): Promise<void> {
   const farm = await serve(config, true);
   const url = farm.server.url;
   console.log(`Drover is up at ${url} (data in ${config.dataDir}/)`);
-  // What finishes from now on is told on the terminal, as the tracker did. A job that finished
-  // before this start is not news, even if its events are read again: the start time says so,
-  // whatever cursor the head turns out to be.
+  // What finishes from now on is told on the terminal, as the tracker did.
   const watched = ['jobs/fractals', 'jobs/demo'];
-  const since = Date.now();
   const cursors = new Map<string, string>();
   for (const topic of watched) cursors.set(topic, await farm.engine.headCursor(topic));
 
@@ -128,18 +116,14 @@ export async function up(config: Config, cliMain: string): Promise<void> {
 
   if (config.demo) await submitDemoJobs(farm.engine);
 
-  const read = async (topic: string) => {
-    const after = cursors.get(topic) ?? '';
-    const page = await farm.engine.readEvents({ topic, after, limit: 10_000 });
-    // A page is taken as the set of events after the cursor, told in event order ((transaction,
-    // id) as numbers), and the next read starts after the furthest of them, so none is told twice.
-    const events = page.events.sort((a, b) => (cursorAfter(a.cursor, b.cursor) ? 1 : -1));
-    cursors.set(topic, events.at(-1)?.cursor ?? after);
-    for (const e of events) {
+  const read = async (topic: string): Promise<void> => {
+    const page = await farm.engine.readEvents({ topic, after: cursors.get(topic) ?? '' });
+    cursors.set(topic, page.cursor);
+    if (page.events.length === 1000) void tell(topic); // A full page: more are waiting.
+    for (const e of page.events) {
       const job = e.data as JobRecord;
       if (e.kind !== 'job.updated' || !job.finishedAt) continue;
       if (!['succeeded', 'failed', 'cancelled'].includes(job.status)) continue;
-      if (Date.parse(job.finishedAt) < since) continue;
       const seconds = (Date.parse(job.finishedAt) - Date.parse(job.createdAt)) / 1000;
       console.log(
         `${job.finishedAt.slice(11, 19)}  ${job.name}: ${job.status} in ${seconds.toFixed(1)} s  (${job.id})`,
