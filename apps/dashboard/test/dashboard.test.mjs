@@ -190,14 +190,26 @@ describe('the dashboard', { timeout: 300_000 }, () => {
     );
     const { job } = await submit('Arrives while watching', QUICK);
     await page.waitForSelector(`.jobs-table [data-job-id="${job.id}"] [data-status="succeeded"]`);
+    // A task given less time than it needs fails the job: its row turns red as it happens.
+    const { job: late } = await submit('Too little time', SLOW, { timeoutMs: 200, maxAttempts: 1 });
+    await page.waitForSelector(`.jobs-table [data-job-id="${late.id}"] [data-status="failed"]`);
+    for (const frames of [8, 3, 12]) {
+      await submit(`${frames} Julia sets`, QUICK, { frames: { start: 1, end: frames } });
+    }
+    await submit('Queued behind the rest', SLOW, { frames: { start: 1, end: 4 }, priority: -5 });
+    await until(
+      async () => (await page.locator('.jobs-table [data-status="succeeded"]').count()) >= 8,
+      30_000,
+      'the quick jobs done',
+    );
     await page.waitForSelector('.jobs-table [data-status="running"]');
-    await shoot('jobs', 560);
+    await shoot('jobs', 600);
 
-    await page.locator('[data-filter="cancelled"]').click();
+    await page.locator('[data-filter="failed"]').click();
     await until(
       async () => (await page.locator('.jobs-table [data-job-id]').count()) === 1,
       5000,
-      'only the cancelled job',
+      'only the failed job',
     );
     await page.locator('[data-filter="all"]').click();
     await page.getByLabel('search jobs').fill('reloaded');

@@ -40,7 +40,16 @@ export const TASK_STATUSES = [
 ] as const satisfies readonly TaskStatus[];
 
 /** How many of a job's tasks are in each status: a stacked bar and the non-zero numbers. */
-export function TaskCountsView({ counts, total }: { counts: TaskCounts; total: number }) {
+export function TaskCountsView({
+  counts,
+  total,
+  labelled = false,
+}: {
+  counts: TaskCounts;
+  total: number;
+  /** Name each status beside its number, as the job's page does. */
+  labelled?: boolean;
+}) {
   return (
     <span className="counts" title={TASK_STATUSES.map((s) => `${s} ${counts[s]}`).join(', ')}>
       <span className="counts-bar">
@@ -57,8 +66,9 @@ export function TaskCountsView({ counts, total }: { counts: TaskCounts; total: n
       <span className="counts-numbers">
         {TASK_STATUSES.map((s) =>
           counts[s] > 0 ? (
-            <span key={s} className={`count status-text-${s}`} data-count={s}>
-              {counts[s]}
+            <span key={s} className={`count status-text-${s}`}>
+              <span data-count={s}>{counts[s]}</span>
+              {labelled && <span className="count-label"> {s}</span>}
             </span>
           ) : null,
         )}

@@ -1,9 +1,8 @@
 import { useEffect, useState } from 'react';
-import { isDroverError, isTerminalJobStatus } from '@drover/protocol';
+import { isTerminalJobStatus } from '@drover/protocol';
 import type { JobRecord } from '@drover/protocol';
 import { useDrover } from '../../lib/drover.js';
 import { describeError } from '../../lib/retry.js';
-import { setJobPriority } from '../../lib/upcoming.js';
 
 /** Cancel (asked twice), retry and priority for one job; the page updates from the events. */
 export function JobActions({ job, onJob }: { job: JobRecord; onJob: (job: JobRecord) => void }) {
@@ -52,13 +51,8 @@ export function JobActions({ job, onJob }: { job: JobRecord; onJob: (job: JobRec
       const value = Number(priority);
       if (!Number.isInteger(value) || value < -1000 || value > 1000)
         throw new Error('A priority is a whole number from -1000 to 1000.');
-      try {
-        onJob(await setJobPriority(client, job.id, value));
-      } catch (error) {
-        if (isDroverError(error, 'DROVER_E_METHOD_NOT_FOUND'))
-          throw new Error('This server cannot change a job’s priority yet.', { cause: error });
-        throw error;
-      }
+      const { job: next } = await client.call('jobs.setPriority', { id: job.id, priority: value });
+      onJob(next);
       return `Priority set to ${value}.`;
     });
 

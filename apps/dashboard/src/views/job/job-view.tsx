@@ -95,7 +95,7 @@ function LiveJob({ id }: { id: string }) {
         </div>
         <div className="job-facts">
           <ProgressBar value={job.progress} status={job.status} />
-          <TaskCountsView counts={job.counts} total={job.taskCount} />
+          <TaskCountsView counts={job.counts} total={job.taskCount} labelled />
           <dl>
             <dt>tasks</dt>
             <dd>{job.taskCount}</dd>

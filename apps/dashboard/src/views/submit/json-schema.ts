@@ -203,6 +203,15 @@ export function fieldPaths(
   return into;
 }
 
+/** The object schema without one of its properties (and without requiring it). */
+export function withoutProperty(schema: JsonSchema, key: string): JsonSchema {
+  if (!schema.properties || !(key in schema.properties)) return schema;
+  const properties = Object.fromEntries(
+    Object.entries(schema.properties).filter(([name]) => name !== key),
+  );
+  return { ...schema, properties, required: schema.required?.filter((k) => k !== key) };
+}
+
 export function setIn(draft: Draft, keys: readonly string[], value: Draft): Draft {
   const [key, ...rest] = keys;
   if (key === undefined) return value;

@@ -5,7 +5,7 @@ import { useDrover } from '../../lib/drover.js';
 import { describeError } from '../../lib/retry.js';
 import { jobPath, navigate, setQuery, useQuery } from '../../lib/router.js';
 import { useGroups } from '../jobs/use-groups.js';
-import { fieldPaths, initialDraft, readDraft } from './json-schema.js';
+import { fieldPaths, initialDraft, readDraft, withoutProperty } from './json-schema.js';
 import type { Draft, FieldIssue, JsonSchema } from './json-schema.js';
 import { FieldError, SchemaFields } from './schema-form.js';
 import type { Errors } from './schema-form.js';
@@ -48,7 +48,7 @@ export function SubmitView() {
   const groups = useGroups();
   const chosen = query.get('type') ?? '';
   const taskType = taskTypes?.find((t) => t.name === chosen);
-  const schema = taskType?.paramsSchema;
+  const schema = (taskType?.paramsSchema ?? undefined) as JsonSchema | undefined;
 
   return (
     <section className="view submit-view">
@@ -120,19 +120,23 @@ function SubmitForm({
   }));
   const [errors, setErrors] = useState<Errors>(new Map());
   const [busy, setBusy] = useState(false);
+  // A frame range gives each task its `frame`: the form neither shows nor asks for it then.
+  const params = useMemo(
+    () => (schema && form.useFrames ? withoutProperty(schema, 'frame') : schema),
+    [schema, form.useFrames],
+  );
   const known = useMemo(
-    () => (schema ? fieldPaths(schema, 'params', new Set(TOP_FIELDS)) : new Set(TOP_FIELDS)),
-    [schema],
+    () => (params ? fieldPaths(params, 'params', new Set(TOP_FIELDS)) : new Set(TOP_FIELDS)),
+    [params],
   );
   const update = (patch: Partial<Form>) => setForm((f) => ({ ...f, ...patch }));
 
   const submit = async () => {
     const issues: FieldIssue[] = [];
-    const params = readParams(schema, form.params, issues);
     const submission = {
       taskType,
       group: form.group.trim(),
-      params,
+      params: readParams(params, form.params, issues),
       ...(form.name.trim() !== '' && { name: form.name.trim() }),
       ...(form.priority.trim() !== '' && { priority: Number(form.priority) }),
       ...(form.useFrames && {
@@ -249,9 +253,9 @@ function SubmitForm({
       </fieldset>
       <fieldset className="nested params">
         <legend>Params</legend>
-        {schema ? (
+        {params ? (
           <SchemaFields
-            schema={schema}
+            schema={params}
             draft={form.params}
             path="params"
             errors={errors}

@@ -1,35 +1,19 @@
 import { useEffect, useState } from 'react';
+import type { TaskTypeRecord } from '@drover/protocol';
 import { useDrover } from '../../lib/drover.js';
 import { describeError, untilDone } from '../../lib/retry.js';
-import { listTaskTypes } from '../../lib/upcoming.js';
-import type { TaskTypeInfo } from '../../lib/upcoming.js';
 
-/**
- * The task types one can submit: from `taskTypes.list` with their params' schemas, or, from a
- * server without that method, the types its online workers say they run (params then as JSON).
- */
-export function useTaskTypes(): { taskTypes: TaskTypeInfo[] | undefined; error?: string } {
+/** The task types the farm's workers offer, by name, with their params' JSON Schemas. */
+export function useTaskTypes(): { taskTypes: TaskTypeRecord[] | undefined; error?: string } {
   const client = useDrover();
-  const [state, setState] = useState<{ taskTypes: TaskTypeInfo[] | undefined; error?: string }>({
+  const [state, setState] = useState<{ taskTypes: TaskTypeRecord[] | undefined; error?: string }>({
     taskTypes: undefined,
   });
   useEffect(() => {
     const controller = new AbortController();
-    const read = async (): Promise<TaskTypeInfo[]> => {
-      const listed = await untilDone(() => listTaskTypes(client), controller.signal);
-      if (listed) return listed.sort((a, b) => a.name.localeCompare(b.name));
-      const { workers } = await untilDone(() => client.call('workers.list', {}), controller.signal);
-      const offered = new Map<string, number>();
-      for (const w of workers) {
-        if (w.state === 'offline') continue;
-        for (const name of w.taskTypes) offered.set(name, (offered.get(name) ?? 0) + 1);
-      }
-      return [...offered]
-        .map(([name, count]) => ({ name, workers: count }))
-        .sort((a, b) => a.name.localeCompare(b.name));
-    };
-    read().then(
-      (taskTypes) => setState({ taskTypes }),
+    untilDone(() => client.call('taskTypes.list', {}), controller.signal).then(
+      ({ taskTypes }) =>
+        setState({ taskTypes: taskTypes.sort((a, b) => a.name.localeCompare(b.name)) }),
       (error: unknown) => {
         if (!controller.signal.aborted) setState({ taskTypes: [], error: describeError(error) });
       },

@@ -8,7 +8,6 @@ import { useLiveTopic, useNow } from '../../lib/live.js';
 import { describeError, untilDone } from '../../lib/retry.js';
 import { setQuery, useQuery } from '../../lib/router.js';
 import { useVersion } from '../../lib/store.js';
-import { runningSlots } from '../../lib/upcoming.js';
 import { WorkersStore, actionApplies, workerMatches } from './workers-store.js';
 import type { WorkerAction, WorkerFilter } from './workers-store.js';
 
@@ -171,7 +170,6 @@ function WorkerRow({
   busy: boolean;
   onAction: (action: WorkerAction, workers: WorkerRecord[]) => Promise<void>;
 }) {
-  const running = runningSlots(w);
   const { cpu, memoryUsed, memoryTotal, load } = w.stats;
   return (
     <tr data-worker-id={w.id} data-worker-name={w.name} data-state={w.state}>
@@ -190,7 +188,7 @@ function WorkerRow({
         ))}
       </td>
       <td className="num">
-        {running ?? '–'}/{w.slots}
+        {w.state === 'offline' ? 0 : w.running}/{w.slots}
       </td>
       <td className="meter">
         {cpu !== undefined && w.state !== 'offline' ? <ProgressBar value={cpu} /> : '–'}
