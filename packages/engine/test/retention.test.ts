@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { backend, openTestEngine, readEventsUntil, sleep, uniqueType } from './harness.js';
+import { backend, openTestEngine, readEventsUntil, uniqueType } from './harness.js';
 import type { TestEngine } from './harness.js';
 
 describe(`retention (${backend})`, () => {
@@ -37,7 +37,12 @@ describe(`retention (${backend})`, () => {
     );
     await t.engine.complete(held.map((a) => ({ ...a, result: null })));
     const oldTaskId = held[0]?.task.id ?? '';
-    await sleep(300);
+    // The old job finished an hour ago, as far as retention can tell; the rest just now. A cut-off
+    // in wall time between them would make the test depend on how busy the machine is.
+    await t.engine.database.query(
+      `UPDATE jobs SET finished_at = finished_at - interval '1 hour' WHERE id = $1`,
+      [old.job.id],
+    );
     const fresh = await t.engine.submit({ group, taskType: type });
     const [f] = await t.engine.claim({
       workerId: worker.id,
@@ -48,7 +53,7 @@ describe(`retention (${backend})`, () => {
     assert.ok(f);
     await t.engine.complete([{ ...f, result: null }]);
 
-    assert.equal(await t.engine.applyRetention({ finishedJobsMs: 200 }), 1);
+    assert.equal(await t.engine.applyRetention({ finishedJobsMs: 600_000 }), 1);
     await assert.rejects(t.engine.getJob(old.job.id), /no job/);
     await assert.rejects(t.engine.getTask(oldTaskId), /no task/);
     assert.deepEqual(await t.engine.listAttempts(oldTaskId), []);
@@ -74,7 +79,7 @@ describe(`retention (${backend})`, () => {
       [old.job.id],
     );
     assert.equal(
-      await t.engine.applyRetention({ finishedJobsMs: 200 }),
+      await t.engine.applyRetention({ finishedJobsMs: 600_000 }),
       0,
       'a second pass finds nothing',
     );

@@ -34,7 +34,10 @@ export const JobRecord = z.object({
   params: JsonObject,
   status: JobStatus,
   priority: z.int(),
-  /** 0..1: finished tasks count whole, running ones by their own progress. */
+  /**
+   * 0..1, the share of work done: succeeded tasks count whole, running ones by their own
+   * progress, failed and cancelled ones not at all.
+   */
   progress: z.number().min(0).max(1),
   taskCount: z.int(),
   counts: TaskCounts,
