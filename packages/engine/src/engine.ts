@@ -101,6 +101,13 @@ export class Engine {
     return this.#db;
   }
 
+  /** The farm's identity: the same for every server on this database (schema), unique to it. */
+  async farmId(): Promise<string> {
+    const [row] = await this.#db.query<{ id: string }>('SELECT id::text AS id FROM farm');
+    if (!row) throw new Error('the farm table has no row: the schema was not migrated');
+    return row.id;
+  }
+
   /** The channel on which the engine's notifications arrive (see `listen`). */
   get channel(): string {
     return `${this.#db.schema}_events`;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -404,5 +404,31 @@ describe(`artifacts over HTTP (${backend})`, () => {
     const [copy] = await t.engine.listArtifacts({ taskId: other.task.id });
     assert.ok(copy);
     assert.equal(await (await download(copy.id)).text(), shared);
+  });
+
+  it("refuses to start on another farm's artifacts directory, leaving it as it was", async () => {
+    const before = stored();
+    const owner = readFileSync(join(dir, 'farm-id'), 'utf8');
+    const other = await openTestEngine();
+    // Test engines on PGlite are copies of one template directory, identity included.
+    await other.engine.database.query('UPDATE farm SET id = gen_random_uuid()');
+    try {
+      await assert.rejects(
+        startServer({ engine: other.engine, port: 0, workerToken: 'other', artifactsDir: dir }),
+        /belongs to another farm/,
+      );
+      assert.deepEqual(stored(), before);
+      assert.equal(readFileSync(join(dir, 'farm-id'), 'utf8'), owner, "still this farm's");
+      // A replica of this farm (same database) may share it.
+      const replica = await startServer({
+        engine: t.engine,
+        port: 0,
+        workerToken: 'token',
+        artifactsDir: dir,
+      });
+      await replica.close();
+    } finally {
+      await other.close();
+    }
   });
 });

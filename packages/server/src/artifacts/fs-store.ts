@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DroverError } from '@drover/protocol';
@@ -22,6 +22,24 @@ export class FileArtifactStore implements ArtifactStore {
   constructor(dir: string) {
     this.dir = resolve(dir);
     this.#tmp = join(this.dir, 'tmp');
+  }
+
+  /** The directory is the farm's from its first use: `<dir>/farm-id` says whose it is. */
+  async claim(farmId: string): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const file = join(this.dir, 'farm-id');
+    try {
+      await writeFile(file, `${farmId}\n`, { flag: 'wx' });
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const owner = (await readFile(file, 'utf8')).trim();
+    if (owner !== farmId) {
+      throw new Error(
+        `The artifacts directory ${this.dir} belongs to another farm (${owner}; this one is ${farmId}). Each farm needs its own: its sweep deletes every file its database does not know. Give this server another --data-dir (artifacts go in <data dir>/artifacts).`,
+      );
+    }
   }
 
   /** Where a blob lives; only ever called with a checked sha256, never with a client's path. */

@@ -44,6 +44,11 @@ export interface ArtifactStore {
    * bytes that is being recorded right now keeps them. Resolves to whether it deleted.
    */
   delete(sha256: string, writtenBefore: Date): Promise<boolean>;
+  /**
+   * Marks the store as the farm's, or refuses (throws) if it is another farm's: a sweep deletes
+   * every blob its own database does not reference, so two farms must never share a store.
+   */
+  claim?(farmId: string): Promise<void>;
   /** Removes what interrupted uploads left behind before this time; returns how many. */
   removeStaleUploads?(before: Date): Promise<number>;
 }
