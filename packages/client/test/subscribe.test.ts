@@ -60,6 +60,43 @@ describe(`subscriptions and the client (${backend})`, () => {
     assert.equal(sub.cursor, seen.at(-1)?.cursor);
   });
 
+  it('gives a subscriber every event even when another joins its topic while a notification is on its way', async () => {
+    const topic = 'refusals';
+    const refusal = (subject: string, notify = true) =>
+      t.engine.database.transaction(async (tx) => {
+        // Without its trigger the insert sends no notification: one that is still on its way.
+        if (!notify) await tx.query('SET LOCAL session_replication_role = replica');
+        await tx.query(
+          `INSERT INTO events (topic, kind, subject, data) VALUES ('refusals', 'report.refused', $1, '{}')`,
+          [subject],
+        );
+      });
+    const other = new DroverClient({ url: server.url, WebSocket });
+    const a: string[] = [];
+    const b: string[] = [];
+    const first = client.subscribe(topic, {
+      cursor: await head(client, topic),
+      onEvents: (events) => a.push(...events.map((e) => e.subject)),
+    });
+    await refusal('r1');
+    await until(() => a.length === 1, 'the first refusal');
+    await refusal('r2', false);
+    await refusal('r3', false);
+    const second = other.subscribe(topic, {
+      cursor: await head(other, topic),
+      onEvents: (events) => b.push(...events.map((e) => e.subject)),
+    });
+    await sleep(300); // the second subscription is attached
+    await t.engine.database.query('SELECT pg_notify($1, $2)', [t.engine.channel, topic]);
+    await refusal('r4');
+    await until(() => a.length >= 4 && b.length >= 1, 'the rest', 5000).catch(() => undefined);
+    first.close();
+    second.close();
+    other.close();
+    assert.deepEqual(a, ['r1', 'r2', 'r3', 'r4'], 'the first subscriber misses nothing');
+    assert.deepEqual(b, ['r4'], 'the second gets what came after its cursor');
+  });
+
   it('coalesces progress: a task reporting hundreds of times a second costs a few batches', async () => {
     const type = uniqueType();
     const { job } = await client.submit(type, {}, { group: group() });

@@ -1,7 +1,5 @@
 import { DroverError, TaskId, JobId, parseOrThrow } from '@drover/protocol';
 import { z } from 'zod';
-
-const JobPriority = z.int().min(-1000).max(1000);
 import type {
   ArtifactRecord,
   Assignment,
@@ -49,6 +47,8 @@ import {
   unreferencedBlobs,
 } from './artifacts.js';
 import type { ArtifactQuery, ArtifactReport, ArtifactScope } from './artifacts.js';
+
+const JobPriority = z.int().min(-1000).max(1000);
 
 /**
  * The task engine: the only code that speaks SQL. Everything a farm does to its jobs, tasks,
@@ -192,6 +192,8 @@ export class Engine {
     parseOrThrow(JobId, jobId, 'job id');
     parseOrThrow(JobPriority, priority, 'priority');
     const job = await this.#db.transaction(async (tx) => {
+      const [found] = await tx.query(this.#sql.get('lock-job'), [jobId]);
+      if (!found) return undefined;
       await tx.query(this.#sql.get('set-tasks-priority'), [jobId, priority]);
       const [row] = await tx.query<{ job: JobRecord }>(this.#sql.get('set-job-priority'), [
         jobId,

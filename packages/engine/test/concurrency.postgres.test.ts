@@ -67,6 +67,58 @@ describe('concurrency on a PostgreSQL server', () => {
     assert.equal(done.counts.succeeded, 10_000);
   });
 
+  it('changes a priority while a completion releases the next stage, without a deadlock', async () => {
+    const [engine] = engines;
+    assert.ok(engine);
+    const type = uniqueType();
+    const { job } = await engine.submit({
+      group: 'conc-priority',
+      taskType: type,
+      then: [{ taskType: uniqueType(), items: [{ i: 1 }, { i: 2 }, { i: 3 }] }],
+    });
+    const { worker } = await engine.registerWorker({
+      name: uniqueType('w'),
+      host: 'h',
+      taskTypes: [type],
+      slots: 1,
+    });
+    const [held] = await engine.claim({
+      workerId: worker.id,
+      taskTypes: [type],
+      tags: [],
+      limit: 1,
+    });
+    assert.ok(held);
+    const holder = new pg.Client({ connectionString: databaseUrl });
+    await holder.connect();
+    try {
+      // Another statement holds the job's row: the completion, then the priority change queue up
+      // behind it, each holding what it took before the job.
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM ${schema}.jobs WHERE id = $1 FOR UPDATE`, [job.id]);
+      const completing = engine.complete([{ ...held, result: null }]);
+      await sleep(300);
+      const prioritizing = engine.setJobPriority(job.id, 7);
+      await sleep(300);
+      await holder.query('COMMIT');
+      const [outcome] = await completing;
+      assert.equal(outcome?.accepted, true, 'the completion went through at the first try');
+      assert.equal((await prioritizing).priority, 7);
+    } finally {
+      await holder.end();
+    }
+    const tasks = await engine.listTasks(job.id);
+    assert.deepEqual(
+      tasks.map((t) => [t.stage, t.status, t.priority]),
+      [
+        [0, 'succeeded', 0],
+        [1, 'queued', 7],
+        [1, 'queued', 7],
+        [1, 'queued', 7],
+      ],
+    );
+  });
+
   it('never lets a reader skip an event whose transaction commits after a later one', async () => {
     const [engine] = engines;
     assert.ok(engine);

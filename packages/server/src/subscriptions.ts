@@ -22,6 +22,8 @@ export interface FanoutOptions {
   pollMs?: number;
   /** A subscriber with more than this many bytes unsent is dropped. @defaultValue 16 MiB */
   maxBacklogBytes?: number;
+  /** Subscriptions one connection may hold at once. @defaultValue 256 */
+  maxPerConnection?: number;
   onError(error: unknown, where: string): void;
 }
 
@@ -116,12 +118,16 @@ class Subscription {
   }
 }
 
-/** One topic's readers: a shared cursor, and the subscriptions that have caught up with it. */
+/**
+ * One topic's reader: a cursor of its own, started at the topic's head when the feed is made and
+ * moved only by its own reads, and the subscriptions that have caught up with it.
+ */
 class Feed {
   cursor = '';
   readonly subscriptions = new Set<Subscription>();
   /** Subscriptions still replaying: the feed stays while there are any. */
   attaching = 0;
+  #seeded = false;
   #chain: Promise<void> = Promise.resolve();
   #wanted = false;
   #retry: NodeJS.Timeout | undefined;
@@ -141,15 +147,16 @@ class Feed {
 
   /** Reads what is new and hands it to the subscriptions; coalesces wake-ups that pile up. */
   wake(retryMs = 0): void {
-    if (this.#wanted || this.subscriptions.size === 0) return;
+    if (this.#wanted || !this.#seeded || this.unused) return;
     this.#wanted = true;
     void this.serial(async () => {
       this.#wanted = false;
       const found = await this.#readNew();
       // On a PostgreSQL server an event becomes readable only once older writers have ended: a
       // notification that found nothing looks again shortly.
-      clearTimeout(this.#retry);
-      if (!found && retryMs > 0 && retryMs < 2000) {
+      if (found) clearTimeout(this.#retry);
+      else if (retryMs > 0 && retryMs < 2000) {
+        clearTimeout(this.#retry);
         this.#retry = setTimeout(() => this.wake(retryMs * 4), retryMs);
       }
     });
@@ -175,8 +182,13 @@ class Feed {
   attach(s: Subscription): Promise<void> {
     this.attaching += 1;
     return this.serial(async () => {
+      if (!this.#seeded) {
+        // Before the first replay: everything up to here is then replayed to each subscription.
+        this.cursor = await this.engine.headCursor(this.topic);
+        this.#seeded = true;
+      }
       let cursor = s.cursor;
-      for (;;) {
+      while (!s.closed) {
         const page = await this.engine.readEvents({
           topic: this.topic,
           after: cursor,
@@ -186,11 +198,9 @@ class Feed {
         s.take(page.events);
         if (page.events.length < PAGE) break;
       }
-      if (s.closed) return;
-      // Everything the feed has read so far was readable during the replay, which came later,
-      // so the replay reached at least the feed's cursor: s misses nothing from here on.
-      if (this.subscriptions.size === 0 || after(cursor, this.cursor)) this.cursor = cursor;
-      this.subscriptions.add(s);
+      // The replay ran after every read of the feed so far, so it reached at least the feed's
+      // cursor; the overlap is dropped by the subscription, which takes each event once.
+      if (!s.closed) this.subscriptions.add(s);
     }).finally(() => {
       this.attaching -= 1;
     });
@@ -223,6 +233,7 @@ export class EventFanout {
       coalesceMs: options.coalesceMs ?? 200,
       pollMs: options.pollMs ?? 2000,
       maxBacklogBytes: options.maxBacklogBytes ?? 16 * 1024 * 1024,
+      maxPerConnection: options.maxPerConnection ?? 256,
       onError: (error, where) => options.onError(error, where),
     };
   }
@@ -262,8 +273,14 @@ export class EventFanout {
         `This connection already has a subscription ${id}; name each one differently.`,
       );
     }
-    // The cursor is checked before anything is kept: a bad one changes nothing.
-    await this.#engine.readEvents({ topic, after: cursor, limit: 1 });
+    if (mine.size >= this.#options.maxPerConnection) {
+      throw new DroverError(
+        'DROVER_E_INVALID_REQUEST',
+        `A connection may hold at most ${this.#options.maxPerConnection} subscriptions; close some first.`,
+      );
+    }
+    // The name is taken before anything is awaited, so a second subscribe under it, an
+    // unsubscribe or the socket's close meanwhile all see it.
     const s = new Subscription(
       id,
       topic,
@@ -272,16 +289,20 @@ export class EventFanout {
       this.#options.coalesceMs,
     );
     mine.set(id, s);
-    let feed = this.#feeds.get(topic);
-    if (!feed)
-      this.#feeds.set(topic, (feed = new Feed(topic, this.#engine, this.#options.onError)));
+    const current = () => this.#bySubscriber.get(subscriber)?.get(id) === s && !s.closed;
     try {
+      // The topic and cursor are checked before anything is kept: a bad one changes nothing.
+      await this.#engine.readEvents({ topic, after: cursor, limit: 1 });
+      if (!current()) return;
+      let feed = this.#feeds.get(topic);
+      if (!feed)
+        this.#feeds.set(topic, (feed = new Feed(topic, this.#engine, this.#options.onError)));
       await feed.attach(s);
     } catch (error) {
-      this.unsubscribe(subscriber, id);
+      if (current()) this.unsubscribe(subscriber, id);
       throw error;
     }
-    if (s.closed) this.#detach(s);
+    if (!current()) this.#detach(s);
   }
 
   unsubscribe(subscriber: Subscriber, id: string): boolean {
