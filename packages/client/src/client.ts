@@ -58,6 +58,12 @@ export interface SubscribeOptions {
   cursor?: string;
   /** Called with each batch, in order, never twice for one event, across reconnects. */
   onEvents(events: EventRecord[], cursor: string): void;
+  /**
+   * Called when the subscription ends for good: the server refused it (a bad topic or cursor),
+   * the client was closed, or `onEvents` threw (the error is passed on). Without it, a refusal
+   * or a throw surfaces as an uncaught error.
+   */
+  onError?(error: Error): void;
 }
 
 export interface Subscription {
@@ -77,6 +83,11 @@ interface LiveSubscription {
   topic: string;
   cursor: string;
   onEvents: SubscribeOptions['onEvents'];
+  /**
+   * Ends the subscription with an error: the server refused it, `onEvents` threw, or the client
+   * closed (`unhandled: false`: then only `onError` hears of it, nothing is thrown).
+   */
+  fail(error: Error, unhandled?: boolean): void;
   closed: boolean;
 }
 
@@ -176,11 +187,27 @@ export class DroverClient {
    * reconnect it resumes from the last cursor delivered, so nothing is missed or repeated.
    */
   subscribe(topic: string, options: SubscribeOptions): Subscription {
+    const close = () => {
+      if (live.closed) return;
+      live.closed = true;
+      this.#subscriptions.delete(live.id);
+      if (this.#socket?.readyState === OPEN && this.#state !== 'closed') {
+        this.call('events.unsubscribe', { subscription: live.id }).catch(() => undefined);
+      }
+    };
     const live: LiveSubscription = {
       id: `s${this.#nextId++}`,
       topic,
       cursor: options.cursor ?? '',
       onEvents: (events, cursor) => options.onEvents(events, cursor),
+      fail: (error, unhandled = true) => {
+        close();
+        if (options.onError) options.onError(error);
+        else if (unhandled)
+          queueMicrotask(() => {
+            throw error;
+          });
+      },
       closed: false,
     };
     this.#subscriptions.set(live.id, live);
@@ -190,14 +217,7 @@ export class DroverClient {
       get cursor() {
         return live.cursor;
       },
-      close: () => {
-        if (live.closed) return;
-        live.closed = true;
-        this.#subscriptions.delete(live.id);
-        if (this.#socket?.readyState === OPEN && this.#state !== 'closed') {
-          this.call('events.unsubscribe', { subscription: live.id }).catch(() => undefined);
-        }
-      },
+      close,
     };
   }
 
@@ -209,12 +229,18 @@ export class DroverClient {
     jobId: string,
     options: { onUpdate?: (job: JobRecord) => void; signal?: AbortSignal } = {},
   ): Promise<JobRecord> {
+    options.signal?.throwIfAborted();
     const topic = topics.job(jobId);
     const { cursor } = await this.call('events.head', { topic: topic as Topic });
     const first = await this.call('jobs.get', { id: jobId });
     options.onUpdate?.(first);
     if (isTerminalJobStatus(first.status)) return first;
     return new Promise<JobRecord>((resolve, reject) => {
+      const finish = (settle: () => void) => {
+        subscription.close();
+        options.signal?.removeEventListener('abort', abort);
+        settle();
+      };
       const subscription = this.subscribe(topic, {
         cursor,
         onEvents: (events) => {
@@ -222,19 +248,14 @@ export class DroverClient {
             if (event.kind !== 'job.updated') continue;
             const job = event.data as JobRecord;
             options.onUpdate?.(job);
-            if (isTerminalJobStatus(job.status)) {
-              subscription.close();
-              options.signal?.removeEventListener('abort', abort);
-              resolve(job);
-              return;
-            }
+            if (isTerminalJobStatus(job.status)) return finish(() => resolve(job));
           }
         },
+        onError: (error) => finish(() => reject(error)),
       });
       const abort = () => {
-        subscription.close();
         const reason: unknown = options.signal?.reason;
-        reject(reason instanceof Error ? reason : new Error('The wait was aborted.'));
+        finish(() => reject(reason instanceof Error ? reason : new Error('The wait was aborted.')));
       };
       options.signal?.addEventListener('abort', abort, { once: true });
     });
@@ -245,7 +266,11 @@ export class DroverClient {
     if (this.#state === 'closed') return;
     this.#setState('closed');
     clearTimeout(this.#timer);
+    const ended = [...this.#subscriptions.values()];
     this.#subscriptions.clear();
+    for (const live of ended) {
+      live.fail(new DroverError('DROVER_E_CONNECTION_LOST', 'The client was closed.'), false);
+    }
     this.#socket?.close(1000, 'client closed');
     this.#failPending('The client was closed.');
     this.#resolveOpened();
@@ -316,9 +341,19 @@ export class DroverClient {
       subscription: live.id,
       topic: live.topic as Topic,
       cursor: live.cursor,
-    }).catch(
-      () => undefined, // A lost connection subscribes again when it is back.
-    );
+    }).catch((error: unknown) => {
+      if (live.closed || this.#state === 'closed') return;
+      // A lost connection subscribes again when it is back; a passing failure (the database
+      // busy) is tried again shortly; a refusal ends the subscription.
+      if (error instanceof DroverError && error.code === 'DROVER_E_CONNECTION_LOST') return;
+      if (error instanceof DroverError && error.retryable) {
+        setTimeout(() => {
+          if (!live.closed && this.#socket?.readyState === OPEN) this.#sendSubscribe(live);
+        }, 1000);
+        return;
+      }
+      live.fail(error instanceof Error ? error : new Error(String(error)));
+    });
   }
 
   #receive(data: unknown): void {
@@ -359,7 +394,12 @@ export class DroverClient {
     // flight meanwhile may overlap it. Each event is delivered once, in cursor order.
     const fresh = batch.events.filter((e) => compareCursors(e.cursor, live.cursor) > 0);
     if (compareCursors(batch.cursor, live.cursor) > 0) live.cursor = batch.cursor;
-    if (fresh.length > 0) live.onEvents(fresh, live.cursor);
+    if (fresh.length === 0) return;
+    try {
+      live.onEvents(fresh, live.cursor);
+    } catch (error) {
+      live.fail(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   #failPending(message: string): void {

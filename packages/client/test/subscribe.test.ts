@@ -193,6 +193,27 @@ describe(`subscriptions and the client (${backend})`, () => {
     assert.equal(body.error?.code, -32600);
   });
 
+  it('tells a refused subscription through onError, and ends a wait when the client closes', async () => {
+    const refused = await new Promise<Error>((resolve) => {
+      client.subscribe('job/not-a-job', { onEvents: () => undefined, onError: resolve });
+    });
+    assert.ok(refused instanceof DroverError && refused.code === 'DROVER_E_INVALID_PARAMS');
+
+    const c = new DroverClient({ url: server.url, WebSocket });
+    const { job } = await c.submit(uniqueType(), {}, { group: group() });
+    await assert.rejects(
+      c.waitFor(job.id, { signal: AbortSignal.abort() }),
+      (e: unknown) => e instanceof Error && e.name === 'AbortError',
+    );
+    const waiting = c.waitFor(job.id);
+    await sleep(200);
+    c.close();
+    await assert.rejects(
+      waiting,
+      (e: unknown) => e instanceof DroverError && e.code === 'DROVER_E_CONNECTION_LOST',
+    );
+  });
+
   it('waits for a job to finish, with its updates on the way', async () => {
     const type = uniqueType();
     const { job } = await client.submit(type, {}, { group: group() });
