@@ -120,6 +120,15 @@ export class Engine {
     return submitJob(this.#db, this.#sql, input);
   }
 
+  /** The job submitted in a group under an idempotency key, if there is one. */
+  async findJobByIdempotencyKey(group: string, key: string): Promise<JobRecord | undefined> {
+    const [row] = await this.#db.query<{ job: JobRecord }>(this.#sql.get('find-job-by-key'), [
+      group,
+      key,
+    ]);
+    return row?.job;
+  }
+
   async getJob(jobId: string): Promise<JobRecord> {
     parseOrThrow(JobId, jobId, 'job id');
     const [row] = await this.#db.query<{ job: JobRecord }>(this.#sql.get('get-job'), [jobId]);

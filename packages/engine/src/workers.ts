@@ -13,22 +13,27 @@ import type { Database } from './database.js';
 import type { Statements } from './statements.js';
 import { needsCleaning } from './clean-text.js';
 
-export const WorkerRegistration = z.object({
-  name: WorkerName,
-  host: z
-    .string()
-    .min(1)
-    .max(255)
-    .refine(
-      (host) => !needsCleaning(host),
-      'a host name has no NUL characters or unpaired surrogates',
-    ),
-  tags: z.array(Tag).max(64).default([]),
-  taskTypes: z.array(TaskTypeName).max(1000),
-  slots: z.int().min(1).max(1024),
-  /** The JSON Schema of each task type's params, by name. */
-  paramsSchemas: z.record(TaskTypeName, JsonSchema).default({}),
-});
+export const WorkerRegistration = z
+  .object({
+    name: WorkerName,
+    host: z
+      .string()
+      .min(1)
+      .max(255)
+      .refine(
+        (host) => !needsCleaning(host),
+        'a host name has no NUL characters or unpaired surrogates',
+      ),
+    tags: z.array(Tag).max(64).default([]),
+    taskTypes: z.array(TaskTypeName).max(1000),
+    slots: z.int().min(1).max(1024),
+    /** The JSON Schema of each task type's params, by name. */
+    paramsSchemas: z.record(TaskTypeName, JsonSchema).default({}),
+  })
+  .refine((w) => Object.keys(w.paramsSchemas).every((name) => w.taskTypes.includes(name)), {
+    message: 'paramsSchemas may only describe task types this worker offers',
+    path: ['paramsSchemas'],
+  });
 export type WorkerRegistration = z.input<typeof WorkerRegistration>;
 
 /** Registers a worker by name, or brings back the one of that name with its identity. */

@@ -22,13 +22,16 @@ interface Stage {
  */
 export class ParamsCheck {
   readonly #engine: Engine;
-  readonly #ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
+  readonly #onError: (error: unknown, where: string) => void;
   #schemas = new Map<string, ValidateFunction | null>();
+  /** The schemas as last read, to compile again only when one changed. */
+  #texts = new Map<string, string>();
   #readAt = 0;
   #reading: Promise<void> | undefined;
 
-  constructor(engine: Engine) {
+  constructor(engine: Engine, onError: (error: unknown, where: string) => void) {
     this.#engine = engine;
+    this.#onError = onError;
   }
 
   async check(submission: unknown): Promise<void> {
@@ -77,9 +80,9 @@ export class ParamsCheck {
     for (const error of validate.errors ?? []) {
       const field =
         error.keyword === 'required'
-          ? `/${String((error.params as { missingProperty?: string }).missingProperty)}`
+          ? `${error.instancePath}/${String((error.params as { missingProperty?: string }).missingProperty)}`
           : error.keyword === 'additionalProperties'
-            ? `/${String((error.params as { additionalProperty?: string }).additionalProperty)}`
+            ? `${error.instancePath}/${String((error.params as { additionalProperty?: string }).additionalProperty)}`
             : error.instancePath;
       issues.push({
         path: `${at}${field.split('/').join('.')}`,
@@ -98,11 +101,20 @@ export class ParamsCheck {
     this.#reading ??= (async () => {
       try {
         const types = await this.#engine.listTaskTypes();
-        const next = new Map<string, ValidateFunction | null>();
-        for (const t of types) {
-          next.set(t.name, t.paramsSchema ? this.#compile(t.name, t.paramsSchema) : null);
+        const texts = new Map(
+          types.flatMap((t) => (t.paramsSchema ? [[t.name, JSON.stringify(t.paramsSchema)]] : [])),
+        );
+        const changed =
+          texts.size !== this.#texts.size ||
+          [...texts].some(([name, text]) => this.#texts.get(name) !== text);
+        if (changed) {
+          // A new Ajv each time: it keeps every schema it compiled (and refuses an `$id` twice).
+          const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
+          const next = new Map<string, ValidateFunction | null>();
+          for (const [name, text] of texts) next.set(name, this.#compile(ajv, name, text));
+          this.#schemas = next;
+          this.#texts = texts;
         }
-        this.#schemas = next;
         this.#readAt = Date.now();
       } finally {
         this.#reading = undefined;
@@ -111,16 +123,36 @@ export class ParamsCheck {
     return this.#reading;
   }
 
-  #compile(name: string, schema: object): ValidateFunction | null {
-    const previous = this.#schemas.get(name);
-    if (previous && JSON.stringify(previous.schema) === JSON.stringify(schema)) return previous;
+  #compile(ajv: Ajv2020, name: string, text: string): ValidateFunction | null {
     try {
-      return this.#ajv.compile(schema);
-    } catch {
-      // A schema Ajv cannot use checks nothing; the worker still validates with its own.
+      return ajv.compile(withoutPatterns(JSON.parse(text)) as object);
+    } catch (error) {
+      // Its submissions go unchecked here; the workers still check them with their own schema.
+      this.#onError(error, `compiling the params schema of task type ${name}`);
       return null;
     }
   }
+}
+
+/**
+ * A schema without its regular expressions (`pattern`, `patternProperties`): they come from
+ * workers and would run on the server's event loop, where one catastrophic pattern could stall
+ * the farm. Workers check them with their own schema.
+ */
+function withoutPatterns(schema: unknown, underProperties = false): unknown {
+  if (Array.isArray(schema)) return schema.map((item) => withoutPatterns(item));
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (!underProperties && key === 'pattern' && typeof value === 'string') continue;
+    if (!underProperties && key === 'patternProperties') continue;
+    // Under `properties` the keys are field names, whatever they are called.
+    out[key] = withoutPatterns(
+      value,
+      !underProperties && ['properties', '$defs', 'definitions', 'dependentSchemas'].includes(key),
+    );
+  }
+  return out;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { JsonSchema } from '@drover/protocol';
+import { backend, openTestEngine, sleep, uniqueType } from '@drover/engine/testing';
+import type { TestEngine } from '@drover/engine/testing';
+import { startServer } from '../src/index.js';
+import type { DroverServer } from '../src/index.js';
+
+describe(`params checked at submission against the described schemas (${backend})`, () => {
+  let t: TestEngine;
+  let server: DroverServer;
+  before(async () => {
+    t = await openTestEngine();
+    server = await startServer({ engine: t.engine, port: 0, workerToken: 'token' });
+  });
+  after(async () => {
+    await server.close();
+    await t.close();
+  });
+
+  async function submit(submission: Record<string, unknown>) {
+    const response = await fetch(`${server.url}/rpc`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', method: 'jobs.submit', params: submission, id: 1 }),
+    });
+    return (await response.json()) as {
+      result?: { job: { id: string }; created: boolean };
+      error?: { code: number; data?: { details?: { path: string }[] } };
+    };
+  }
+
+  const describeType = (name: string, schema: JsonSchema) =>
+    t.engine.registerWorker({
+      name: uniqueType('w'),
+      host: 'h',
+      taskTypes: [name],
+      slots: 1,
+      paramsSchemas: { [name]: schema },
+    });
+
+  it('names nested fields by their whole path', async () => {
+    const type = uniqueType();
+    await describeType(type, {
+      type: 'object',
+      properties: {
+        size: {
+          type: 'object',
+          properties: { width: { type: 'integer' } },
+          required: ['width'],
+          additionalProperties: false,
+        },
+      },
+      required: ['size'],
+    });
+    await sleep(2100); // past the schemas' cache
+    const bad = await submit({ group: 'params', taskType: type, params: { size: { depth: 1 } } });
+    assert.deepEqual(bad.error?.data?.details?.map((d) => d.path).sort(), [
+      'params.size.depth',
+      'params.size.width',
+    ]);
+  });
+
+  it('follows a changed schema, even one with an $id, and never runs its patterns', async () => {
+    const type = uniqueType();
+    const v1 = { $id: 'urn:drover:test', type: 'object', properties: { n: { type: 'string' } } };
+    await describeType(type, v1);
+    await sleep(2100);
+    assert.equal(
+      (await submit({ group: 'params', taskType: type, params: { n: 1 } })).error?.code,
+      -32602,
+    );
+    await describeType(type, {
+      ...v1,
+      properties: { n: { type: 'integer' }, s: { type: 'string', pattern: '^(a+)+$' } },
+    });
+    await sleep(2100);
+    assert.ok((await submit({ group: 'params', taskType: type, params: { n: 1 } })).result);
+    assert.equal(
+      (await submit({ group: 'params', taskType: type, params: { n: 'x' } })).error?.code,
+      -32602,
+      'the new version is checked',
+    );
+    // A catastrophic pattern would take seconds on this input; the server leaves patterns to
+    // the workers.
+    const started = Date.now();
+    const evil = await submit({
+      group: 'params',
+      taskType: type,
+      params: { n: 1, s: `${'a'.repeat(40)}!` },
+    });
+    assert.ok(evil.result, 'patterns are checked by the workers, not here');
+    assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
+  });
+
+  it('answers a resubmission under a used key with the first job, whatever the schema says now', async () => {
+    const type = uniqueType();
+    const group = 'params';
+    const first = await submit({ group, taskType: type, params: { n: 'x' }, idempotencyKey: 'k1' });
+    assert.ok(first.result?.created);
+    await describeType(type, { type: 'object', properties: { n: { type: 'integer' } } });
+    await sleep(2100);
+    const again = await submit({ group, taskType: type, params: { n: 'x' }, idempotencyKey: 'k1' });
+    assert.equal(again.result?.job.id, first.result.job.id);
+    assert.equal(again.result.created, false);
+  });
+
+  it('refuses a worker describing a task type it does not offer', async () => {
+    await assert.rejects(
+      t.engine.registerWorker({
+        name: uniqueType('w'),
+        host: 'h',
+        taskTypes: ['mine'],
+        slots: 1,
+        paramsSchemas: { theirs: { type: 'object' } },
+      }),
+      /only describe task types this worker offers/,
+    );
+  });
+});
