@@ -23,7 +23,7 @@ describe('the dashboard', { timeout: 300_000 }, () => {
 
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    farm = await startFarm({ workers: 2 });
+    farm = await startFarm({ workers: 2, extraWorkerArgs: ['--tags', 'linux,render'] });
     browser = await launchBrowser();
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
     page.setDefaultTimeout(30_000);
@@ -122,6 +122,10 @@ describe('the dashboard', { timeout: 300_000 }, () => {
     await page.waitForSelector(`tr[data-worker-name="${victim}"][data-state="offline"]`, {
       timeout: 20_000,
     });
+    // The survivor's load, once its next heartbeat has brought it.
+    await page
+      .waitForSelector('tr[data-state="online"] td.meter .progress', { timeout: 15_000 })
+      .catch(() => undefined);
     await shoot('workers', 260);
 
     await page.goto(`${farm.url}/jobs/${job.id}`);

@@ -131,7 +131,10 @@ export async function startFarm(options = {}) {
       const down = server;
       down.kill('SIGTERM');
       // A server whose process outlives its clean shutdown is not what these tests are about.
-      const lingering = setTimeout(() => down.kill('SIGKILL'), 15_000);
+      const lingering = setTimeout(() => {
+        console.error('# the server process was still there 15 s after SIGTERM: killed');
+        down.kill('SIGKILL');
+      }, 15_000);
       await stopped(down);
       clearTimeout(lingering);
       await whileDown();

@@ -18,7 +18,7 @@ export function ProgressBar({ value, status }: { value: number; status?: string 
       <span className="progress-track">
         <span
           className={`progress-fill ${status ? `status-${status}` : ''}`}
-          style={{ width: `${Math.min(100, value * 100)}%` }}
+          style={{ transform: `scaleX(${Math.min(1, value)})` }}
         />
       </span>
       <span className="progress-label" data-progress={value}>

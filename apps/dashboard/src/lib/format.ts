@@ -27,7 +27,8 @@ export function elapsed(
   now: number,
 ): number | undefined {
   if (!startedAt) return undefined;
-  return (finishedAt ? Date.parse(finishedAt) : now) - Date.parse(startedAt);
+  // `now` ticks once a second, so a task that started since the last tick would come out negative.
+  return Math.max(0, (finishedAt ? Date.parse(finishedAt) : now) - Date.parse(startedAt));
 }
 
 export function formatBytes(bytes: number): string {

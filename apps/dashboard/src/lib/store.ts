@@ -1,4 +1,4 @@
-import { useSyncExternalStore } from 'react';
+import { startTransition, useEffect, useState, useSyncExternalStore } from 'react';
 
 /**
  * A mutable store that React reads through a version number: the views re-render once per
@@ -24,4 +24,18 @@ export class VersionedStore {
 /** The store's version, re-rendering the component whenever it changes. */
 export function useVersion(store: VersionedStore): number {
   return useSyncExternalStore(store.subscribe, store.getVersion);
+}
+
+/**
+ * The store's version, its changes rendered as transitions: React renders them in slices that
+ * yield to the browser, so a burst of events never blocks scrolling or typing. For views whose
+ * stores change many times a second.
+ */
+export function useDeferredVersion(store: VersionedStore): number {
+  const [version, setVersion] = useState(store.getVersion);
+  useEffect(() => {
+    setVersion(store.getVersion());
+    return store.subscribe(() => startTransition(() => setVersion(store.getVersion())));
+  }, [store]);
+  return version;
 }

@@ -6,7 +6,7 @@ import { elapsed, formatDuration, formatTime } from '../../lib/format.js';
 import { useLiveTopic, useNow } from '../../lib/live.js';
 import { describeError, untilDone } from '../../lib/retry.js';
 import { Link, setQuery, useQuery } from '../../lib/router.js';
-import { useVersion } from '../../lib/store.js';
+import { useDeferredVersion } from '../../lib/store.js';
 import { useWorkerNames } from '../workers/use-worker-names.js';
 import { Artifacts } from './artifacts.js';
 import { JobActions } from './job-actions.js';
@@ -26,7 +26,7 @@ export function JobView({ id }: { id: string }) {
 function LiveJob({ id }: { id: string }) {
   const client = useDrover();
   const store = useMemo(() => new JobStore(), []);
-  useVersion(store);
+  useDeferredVersion(store);
   const query = useQuery();
   const selected = query.get('task') ?? undefined;
 

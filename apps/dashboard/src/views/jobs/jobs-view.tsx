@@ -8,7 +8,7 @@ import { elapsed, formatAge, formatDuration, formatTime } from '../../lib/format
 import { useLiveTopic, useNow } from '../../lib/live.js';
 import { describeError, untilDone } from '../../lib/retry.js';
 import { Link, jobPath, navigate, setQuery, useQuery } from '../../lib/router.js';
-import { useVersion } from '../../lib/store.js';
+import { useDeferredVersion } from '../../lib/store.js';
 import { JobsStore, matches } from './jobs-store.js';
 import type { JobFilter } from './jobs-store.js';
 import { useGroups } from './use-groups.js';
@@ -82,7 +82,7 @@ function parseStatus(value: string | null): JobFilter['status'] {
 function GroupJobs({ group, filter }: { group: string; filter: JobFilter }) {
   const client = useDrover();
   const store = useMemo(() => new JobsStore(), []);
-  useVersion(store);
+  useDeferredVersion(store);
   const [complete, setComplete] = useState(false);
   const [wantMore, setWantMore] = useState(false);
 
@@ -150,7 +150,9 @@ function GroupJobs({ group, filter }: { group: string; filter: JobFilter }) {
     count: shown.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW_HEIGHT,
-    overscan: 12,
+    overscan: 6,
+    // Scrolling renders with React's batching instead of synchronously inside the scroll event.
+    useFlushSync: false,
   });
   const items = virtualizer.getVirtualItems();
   const lastIndex = items.at(-1)?.index ?? 0;
