@@ -88,68 +88,115 @@ export class Reporter {
     // they are on their way start new batches instead of joining one about to be marked sent.
     const logs = [...this.#logs.values()];
     this.#logs.clear();
-    let logsSent = false;
     const finals = [...this.#finals.values()];
-    try {
-      await this.#sendBatch(this.#started, started, (leases) => ['tasks.started', { leases }]);
-      await this.#sendBatch(this.#progress, progress, (reports) => ['tasks.progress', { reports }]);
-      if (logs.length > 0) await this.#call('tasks.log', { batches: logs });
-      logsSent = true;
-      await this.#sendBatch(
-        this.#finals,
-        finals.filter((f) => f.kind === 'complete'),
-        (reports) => [
-          'tasks.complete',
-          {
-            reports: reports.map((f) => ({
-              attemptId: f.attemptId,
-              token: f.token,
-              result: f.kind === 'complete' ? (f.result ?? null) : null,
-            })),
-          },
-        ],
-      );
-      await this.#sendBatch(
-        this.#finals,
-        finals.filter((f) => f.kind === 'fail'),
-        (reports) => [
-          'tasks.fail',
-          {
-            reports: reports.flatMap((f) =>
-              f.kind === 'fail'
-                ? [{ attemptId: f.attemptId, token: f.token, error: f.error, retry: f.retry }]
-                : [],
-            ),
-          },
-        ],
-      );
-    } catch (error) {
-      // Disconnected, or the server could not take it now: what was not acknowledged stays
-      // queued for the next flush. A report the server will never take is dropped, so it
-      // cannot block the ones behind it; its lease then runs out and the task runs again.
-      if (error instanceof Disconnected || (isDroverError(error) && error.retryable)) {
-        if (!logsSent) this.#requeueLogs(logs);
-        return;
-      }
-      this.#onUndeliverable(error);
-      for (const item of [...started, ...progress, ...logs, ...finals]) {
-        for (const queue of [this.#started, this.#progress, this.#logs, this.#finals] as Map<
-          string,
-          LeaseRef
-        >[]) {
-          if (queue.get(item.attemptId) === item) queue.delete(item.attemptId);
-        }
+    const completes = finals.filter((f) => f.kind === 'complete');
+    const failures = finals.filter((f) => f.kind === 'fail');
+    const steps: [() => Promise<void>, () => void][] = [
+      [
+        () => this.#sendBatch(this.#started, started, (leases) => ['tasks.started', { leases }]),
+        () => this.#drop(this.#started, started),
+      ],
+      [
+        () =>
+          this.#sendBatch(this.#progress, progress, (reports) => ['tasks.progress', { reports }]),
+        () => this.#drop(this.#progress, progress),
+      ],
+      [() => this.#sendLogs(logs), () => undefined],
+      [
+        () =>
+          this.#sendBatch(this.#finals, completes, (reports) => [
+            'tasks.complete',
+            {
+              reports: reports.map((f) => ({
+                attemptId: f.attemptId,
+                token: f.token,
+                result: f.kind === 'complete' ? (f.result ?? null) : null,
+              })),
+            },
+          ]),
+        () => this.#drop(this.#finals, completes),
+      ],
+      [
+        () =>
+          this.#sendBatch(this.#finals, failures, (reports) => [
+            'tasks.fail',
+            {
+              reports: reports.flatMap((f) =>
+                f.kind === 'fail'
+                  ? [{ attemptId: f.attemptId, token: f.token, error: f.error, retry: f.retry }]
+                  : [],
+              ),
+            },
+          ]),
+        () => this.#drop(this.#finals, failures),
+      ],
+    ];
+    for (const [send, drop] of steps) {
+      try {
+        await send();
+      } catch (error) {
+        // Disconnected, or the server could not take it now: what was not acknowledged stays
+        // queued for the next flush, in order.
+        if (error instanceof Disconnected || (isDroverError(error) && error.retryable)) return;
+        // A report the server will never take is dropped, so it cannot block the ones behind
+        // it; the other kinds still go (a refused log line must not cost the task its result).
+        this.#onUndeliverable(error);
+        drop();
       }
     }
   }
 
+  /**
+   * Sends log lines in pieces the server takes (at most 1,000 lines and about 1 MiB a call), in
+   * order; what is not acknowledged goes back in front of the queue.
+   */
+  async #sendLogs(batches: (LeaseRef & { lines: LogLine[] })[]): Promise<void> {
+    const pieces: (LeaseRef & { lines: LogLine[] })[] = [];
+    for (const batch of batches) {
+      let lines: LogLine[] = [];
+      let bytes = 0;
+      for (const line of batch.lines) {
+        if (lines.length > 0 && (lines.length >= 1000 || bytes + line.line.length > 1 << 20)) {
+          pieces.push({ attemptId: batch.attemptId, token: batch.token, lines });
+          lines = [];
+          bytes = 0;
+        }
+        lines.push(line);
+        bytes += line.line.length;
+      }
+      if (lines.length > 0) pieces.push({ attemptId: batch.attemptId, token: batch.token, lines });
+    }
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i];
+      if (!piece) continue;
+      try {
+        await this.#call('tasks.log', { batches: [piece] });
+      } catch (error) {
+        if (error instanceof Disconnected || (isDroverError(error) && error.retryable)) {
+          this.#requeueLogs(pieces.slice(i));
+        }
+        throw error;
+      }
+    }
+  }
+
+  #drop<T extends LeaseRef>(queue: Map<string, T>, items: T[]): void {
+    for (const item of items) if (queue.get(item.attemptId) === item) queue.delete(item.attemptId);
+  }
+
   /** Puts log lines that were not delivered back in front of any logged since. */
   #requeueLogs(batches: (LeaseRef & { lines: LogLine[] })[]): void {
+    const undelivered = new Map<string, LeaseRef & { lines: LogLine[] }>();
     for (const batch of batches) {
-      const newer = this.#logs.get(batch.attemptId);
+      const earlier = undelivered.get(batch.attemptId);
+      if (earlier) earlier.lines.push(...batch.lines);
+      else undelivered.set(batch.attemptId, { ...batch, lines: [...batch.lines] });
+    }
+    for (const [attemptId, batch] of undelivered) {
+      const newer = this.#logs.get(attemptId);
       this.#logs.set(
-        batch.attemptId,
-        newer ? { ...newer, lines: [...batch.lines, ...newer.lines] } : batch,
+        attemptId,
+        newer ? { ...batch, lines: [...batch.lines, ...newer.lines] } : batch,
       );
     }
   }

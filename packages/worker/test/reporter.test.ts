@@ -17,6 +17,8 @@ describe('the reporter', () => {
   let peer: WebSocketServer;
   /** Every log line the peer received, in order. */
   const received: string[] = [];
+  const results: unknown[] = [];
+  const calls: string[] = [];
   let delayMs = 0;
   let dropNext = false;
 
@@ -28,16 +30,35 @@ describe('the reporter', () => {
         const request = JSON.parse(data.toString('utf8')) as {
           id: number;
           method: string;
-          params: { batches?: { lines: { line: string }[] }[] };
+          params: {
+            batches?: { lines: { line: string }[] }[];
+            reports?: { result?: unknown }[];
+          };
         };
+        calls.push(request.method);
         if (dropNext) {
           dropNext = false;
           ws.terminate();
           return;
         }
-        for (const batch of request.params.batches ?? []) {
-          for (const l of batch.lines) received.push(l.line);
+        const lines = (request.params.batches ?? []).flatMap((b) => b.lines.map((l) => l.line));
+        if (lines.length > 1000) throw new Error('a log call carries at most 1,000 lines');
+        if (lines.includes('refuse me')) {
+          ws.send(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              id: request.id,
+              error: {
+                code: -32602,
+                message: 'no',
+                data: { code: 'DROVER_E_INVALID_PARAMS', retryable: false },
+              },
+            }),
+          );
+          return;
         }
+        received.push(...lines);
+        for (const r of request.params.reports ?? []) results.push(r.result);
         setTimeout(() => {
           ws.send(JSON.stringify({ jsonrpc: '2.0', id: request.id, result: { refused: [] } }));
         }, delayMs);
@@ -91,6 +112,44 @@ describe('the reporter', () => {
     await reporter.flush();
     assert.deepEqual(received, ['a', 'b']);
     reporter.close();
+    connection.close();
+  });
+
+  it('sends a flood of lines in pieces, in order, and the result after them', async () => {
+    received.length = 0;
+    results.length = 0;
+    delayMs = 0;
+    const { connection, reporter } = await connected();
+    const lines = Array.from({ length: 12_345 }, (_, i) => `line ${i}`);
+    for (const l of lines) reporter.log(lease, line(l));
+    reporter.finish(lease, { kind: 'complete', result: 'done' });
+    await reporter.flush();
+    assert.deepEqual(received, lines);
+    assert.deepEqual(results, ['done']);
+    reporter.close();
+    connection.close();
+  });
+
+  it('still sends the result when the server refuses a log call for good', async () => {
+    received.length = 0;
+    results.length = 0;
+    calls.length = 0;
+    const { connection, reporter } = await connected();
+    const undeliverable: unknown[] = [];
+    const r = new Reporter(
+      connection,
+      () => undefined,
+      (e) => undeliverable.push(e),
+      60_000,
+    );
+    reporter.close();
+    r.log(lease, line('refuse me'));
+    r.finish(lease, { kind: 'complete', result: 42 });
+    await r.flush();
+    assert.deepEqual(results, [42]);
+    assert.equal(undeliverable.length, 1);
+    assert.equal(r.pendingFinals, 0);
+    r.close();
     connection.close();
   });
 });
