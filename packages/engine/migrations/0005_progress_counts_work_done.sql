@@ -9,6 +9,8 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- Every job's sum again, under the new rule: the tasks trigger adds differences from now on.
+-- Task changes wait meanwhile, so none is folded into a sum this recomputation overwrites.
+LOCK TABLE tasks, jobs IN SHARE ROW EXCLUSIVE MODE;
 UPDATE jobs j SET progress_sum = s.sum
 FROM (SELECT job_id, sum(effective_progress(status, progress)) AS sum FROM tasks GROUP BY job_id) s
 WHERE s.job_id = j.id AND j.progress_sum IS DISTINCT FROM s.sum;

@@ -144,6 +144,25 @@ describe(`a user's retry of a job, and the group listing (${backend})`, () => {
     assert.equal(retried.length, 2);
   });
 
+  it("retries at the job's priority now, and a cancel cut short is no reason to refuse", async () => {
+    const { job, claim } = await setup(() => ({ items: [{ n: 1 }, { n: 2 }], maxAttempts: 1 }));
+    const [broken, running] = await claim();
+    assert.ok(broken && running);
+    await t.engine.fail([{ ...broken, error: { message: 'broken' } }]);
+    await t.engine.setJobPriority(job.id, 900);
+    // A cancel whose second step never ran (its server died): a reason, the job not finished,
+    // and no task marked to stop.
+    await t.engine.database.query('UPDATE jobs SET cancel_reason = $2 WHERE id = $1', [
+      job.id,
+      'cut short',
+    ]);
+    const { retried } = await t.engine.retryJob(job.id);
+    assert.deepEqual(retried, [broken.task.id]);
+    const task = await t.engine.getTask(broken.task.id);
+    assert.deepEqual([task.status, task.priority], ['queued', 900]);
+    assert.equal((await t.engine.getJob(job.id)).cancelReason, null);
+  });
+
   it('leaves a succeeded job as it is, and names a missing or malformed job', async () => {
     const { job, claim } = await setup(() => ({}));
     const held = await claim();
