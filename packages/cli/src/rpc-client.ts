@@ -29,7 +29,13 @@ export async function call<M extends MethodName>(
   try {
     return await clientOf(server).call(method, params);
   } catch (error) {
-    if (error instanceof DroverError && error.code === 'DROVER_E_CONNECTION_LOST') {
+    // Only a server that never answered gets this advice: a call lost on its way may have taken
+    // effect, and its own message says so.
+    if (
+      error instanceof DroverError &&
+      error.code === 'DROVER_E_CONNECTION_LOST' &&
+      error.message.startsWith('No Drover server answers')
+    ) {
       throw new DroverError(
         'DROVER_E_CONNECTION_LOST',
         `No Drover server answers at ${server}. Start one with \`drover up\` or pass --server.`,
