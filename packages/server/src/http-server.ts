@@ -36,7 +36,8 @@ export interface ServerOptions {
   logger?: boolean;
   /**
    * Where artifacts' bytes are kept, content-addressed. Servers sharing a database must share
-   * it too. @defaultValue `<dataDir>/artifacts` when embedded, `./data/artifacts` otherwise
+   * it too; another farm's directory is refused.
+   * @defaultValue `<dataDir>/artifacts` when embedded, `./data/artifacts-<farm id>` otherwise
    */
   artifactsDir?: string;
   /** Keeps artifacts' bytes somewhere else than a directory (then `artifactsDir` is unused). */
@@ -82,6 +83,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   const clientHandlers = engineHandlers(options.engine, {
     stopTasks: (tasks, reason) => hub.stopTasks(tasks, reason),
     workerChanged: (worker) => hub.workerChanged(worker),
+    onError,
   });
   const fanout = new EventFanout(options.engine, {
     ...(options.coalesceMs !== undefined && { coalesceMs: options.coalesceMs }),
@@ -103,13 +105,20 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     return reply.type('application/json').send(response);
   });
 
+  const farmId = await options.engine.farmId();
+  const store =
+    options.artifactStore ??
+    new FileArtifactStore(
+      options.artifactsDir ??
+        (options.engine.dataDir
+          ? join(options.engine.dataDir, 'artifacts')
+          : join('data', `artifacts-${farmId}`)),
+    );
+  // Before anything is served: a store that is another farm's is refused, never swept.
+  await store.claim?.(farmId);
   registerArtifacts(app, {
     engine: options.engine,
-    store:
-      options.artifactStore ??
-      new FileArtifactStore(
-        options.artifactsDir ?? join(options.engine.dataDir ?? 'data', 'artifacts'),
-      ),
+    store,
     maxArtifactBytes: options.maxArtifactBytes,
     onError,
   });
