@@ -14,6 +14,7 @@ import {
   tasksTable,
   workersTable,
 } from '../format.js';
+import { compareCursors } from '@drover/client';
 import { call, clientOf } from '../rpc-client.js';
 
 /** How a command prints: a table for people on a terminal, JSON for scripts. */
@@ -261,8 +262,13 @@ export async function logs(
     if (isTerminalTaskStatus(now.status)) break;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  // The last lines are written before the task ends: give their batch a moment to arrive.
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  // The last lines were written before the task ended: wait until the stream has brought every
+  // line readable now (for at most 10 s).
+  const { cursor: last } = await call(config.server, 'events.head', { topic });
+  const deadline = Date.now() + 10_000;
+  while (compareCursors(subscription.cursor, last) < 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   subscription.close();
 }
 
