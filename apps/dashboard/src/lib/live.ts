@@ -55,6 +55,10 @@ export function useLiveTopic(live: LiveTopic): { status: LiveStatus; error: unkn
       subscription = client.subscribe(topic, {
         cursor,
         onEvents: (events) => latest.current.onEvents(events),
+        // Refused by the server (a topic it does not know), or a view's handler threw.
+        onError: (error) => {
+          if (!signal.aborted) setState({ status: 'failed', error });
+        },
       });
       setState({ status: 'live', error: undefined });
     };
