@@ -138,6 +138,24 @@ describe('the dashboard', { timeout: 300_000 }, () => {
 
     farm.startWorker(victim);
     await farm.online(2);
+
+    // Many at once: every worker the filter selects (here, by tag), then one row's own button.
+    await page.goto(`${farm.url}/workers`);
+    await page.getByLabel('tag').selectOption('render');
+    await page.getByLabel('action').selectOption('disable');
+    await page.getByRole('button', { name: 'disable 2 matching' }).click();
+    await page.waitForSelector('tr[data-state="disabled"][data-worker-name="w-1"]');
+    await page.waitForSelector('tr[data-state="disabled"][data-worker-name="w-2"]');
+    await page.getByLabel('action').selectOption('enable');
+    await page.getByRole('button', { name: 'enable 2 matching' }).click();
+    await farm.online(2);
+    await page.locator('tr[data-worker-name="w-2"]').getByRole('button', { name: 'drain' }).click();
+    await page.waitForSelector('tr[data-state="draining"][data-worker-name="w-2"]');
+    await page
+      .locator('tr[data-worker-name="w-2"]')
+      .getByRole('button', { name: 'enable' })
+      .click();
+    await farm.online(2);
   });
 
   it('cancels a job from its page', async () => {
