@@ -142,14 +142,18 @@ export class Engine {
     statuses?: JobStatus[];
     /** Only jobs created before this time: pass the last job's `createdAt` for the next page. */
     before?: string;
+    /** With `before`, the last job's id: jobs created at that same moment with a smaller id follow. */
+    beforeId?: string;
     /** @defaultValue 100 */
     limit?: number;
   }): Promise<JobRecord[]> {
+    if (query.beforeId !== undefined) parseOrThrow(JobId, query.beforeId, 'beforeId');
     const rows = await this.#db.query<{ job: JobRecord }>(this.#sql.get('list-jobs'), [
       query.group,
       query.statuses ?? null,
       query.before ?? null,
       clamp(query.limit ?? 100, 1, 1000),
+      query.beforeId ?? null,
     ]);
     return rows.map((r) => r.job);
   }

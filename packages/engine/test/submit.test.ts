@@ -184,6 +184,31 @@ describe(`submit (${backend})`, () => {
     assert.equal((await t.engine.listJobs({ group, statuses: ['succeeded'] })).length, 0);
   });
 
+  it('pages through jobs created at the same moment without skipping or repeating one', async () => {
+    const group = `same-moment-${process.pid}`;
+    for (let i = 0; i < 7; i++) await t.engine.submit({ group, taskType: uniqueType() });
+    // Seven jobs submitted in one instant, as a busy producer's may be.
+    await t.engine.database.query(
+      `UPDATE jobs SET created_at = '2026-01-01T00:00:00Z' WHERE group_name = $1`,
+      [group],
+    );
+    const seen: string[] = [];
+    let last: { createdAt: string; id: string } | undefined;
+    for (;;) {
+      const page = await t.engine.listJobs({
+        group,
+        limit: 3,
+        ...(last && { before: last.createdAt, beforeId: last.id }),
+      });
+      seen.push(...page.map((j) => j.id));
+      last = page.at(-1);
+      if (page.length < 3) break;
+    }
+    const all = (await t.engine.listJobs({ group })).map((j) => j.id);
+    assert.equal(new Set(seen).size, 7);
+    assert.deepEqual(seen, all);
+  });
+
   it('says which job is missing', async () => {
     await assert.rejects(
       t.engine.getJob('00000000-0000-4000-8000-000000000000'),

@@ -44,6 +44,8 @@ export const methods = {
       statuses: z.array(JobStatus).optional(),
       /** Only jobs created before this time: the last job's `createdAt`, for the next page. */
       before: z.iso.datetime({ offset: true }).optional(),
+      /** With `before`, the last job's id: jobs created at the same moment are not skipped. */
+      beforeId: JobId.optional(),
       limit: z.int().min(1).max(1000).optional(),
     }),
     result: z.object({ jobs: z.array(JobRecord) }),

@@ -67,6 +67,7 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
         group: query.group,
         ...(query.statuses && { statuses: query.statuses }),
         ...(query.before && { before: query.before }),
+        ...(query.beforeId && { beforeId: query.beforeId }),
         ...(query.limit && { limit: query.limit }),
       }),
     }),

@@ -72,7 +72,12 @@ export interface DroverServer {
  */
 export async function startServer(options: ServerOptions): Promise<DroverServer> {
   const maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: maxMessageBytes });
+  // Closing ends every connection, idle or not: clients and workers reconnect to whoever serves next.
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: maxMessageBytes,
+    forceCloseConnections: true,
+  });
   const onError = (error: unknown, where: string) => app.log.error({ err: error }, where);
   const hub = new WorkerHub(options.engine, {
     workerToken: options.workerToken,

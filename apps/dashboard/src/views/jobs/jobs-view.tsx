@@ -94,7 +94,7 @@ function GroupJobs({ group, filter }: { group: string; filter: JobFilter }) {
         client.call('jobs.list', {
           group,
           limit: PAGE,
-          ...(oldest && { before: oldest.createdAt }),
+          ...(oldest && { before: oldest.createdAt, beforeId: oldest.id }),
         }),
       signal,
     );
