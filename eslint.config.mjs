@@ -31,13 +31,22 @@ export default tseslint.config(
     },
   },
   {
-    // The contract runs in browsers too: nothing from Node.
-    files: ['packages/protocol/src/**/*.ts'],
+    // The contract and the client run in browsers too: nothing from Node.
+    files: ['packages/protocol/src/**/*.ts', 'packages/client/src/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['node:*'], message: 'protocol must stay browser-safe.' }] },
+        {
+          patterns: [
+            { group: ['node:*', 'ws'], message: 'the protocol and the client stay browser-safe.' },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'Buffer', message: 'browsers have no Buffer.' },
+        { name: 'process', message: 'browsers have no process.' },
       ],
     },
   },
