@@ -156,8 +156,11 @@ export class Worker {
     this.#heartbeat = setInterval(() => void this.#beat(), result.heartbeatMs);
     this.#heartbeat.unref();
     this.#log(`registered as ${result.worker.name} (${result.worker.id}), ${result.worker.state}`);
-    // Reports queued while the server was away go first.
-    setImmediate(() => void this.#reporter.flush());
+    // Reports queued while the server was away go first; then a first heartbeat, so the farm
+    // sees this host's load at once rather than a heartbeat later.
+    setImmediate(() => {
+      void this.#reporter.flush().then(() => this.#beat());
+    });
   }
 
   async #beat(): Promise<void> {
