@@ -11,8 +11,9 @@ export function table(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
+/** Rounded down, so only what is whole shows 100%. */
 export function percent(fraction: number): string {
-  return `${Math.round(fraction * 100)}%`;
+  return `${Math.floor(Math.min(1, Math.max(0, fraction)) * 100 + 1e-9)}%`;
 }
 
 export function age(iso: string | null, now = Date.now()): string {

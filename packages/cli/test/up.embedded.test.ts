@@ -21,7 +21,7 @@ const DEMO_JOB_NAMES = [
 ];
 /** A line of the finished-jobs ticker: `HH:MM:SS  name: status in N s  (job id)`. */
 const TOLD =
-  /^\d\d:\d\d:\d\d {2}.*: (?:succeeded|failed|cancelled) in [\d.]+ s {2}\(([\da-f-]{36})\)$/gm;
+  /^\d\d:\d\d:\d\d {2}.*: (?:succeeded|failed|cancelled) in [\d.]+ s(?: \([\d.]+ s after submission\))? {2}\(([\da-f-]{36})\)$/gm;
 
 interface RunningUp {
   child: ChildProcess;

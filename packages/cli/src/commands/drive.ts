@@ -63,6 +63,21 @@ export async function submit(
     }),
   };
   const { job, created } = await call(config.server, 'jobs.submit', submission as never);
+  const { taskTypes } = await call(config.server, 'taskTypes.list', {});
+  const offered = new Set(taskTypes.filter((t) => t.workers > 0).map((t) => t.name));
+  const types = [
+    job.taskType,
+    ...((submission as { then?: { taskType?: string }[] }).then ?? [])
+      .map((stage) => stage.taskType)
+      .filter((name): name is string => typeof name === 'string'),
+  ];
+  for (const name of new Set(types)) {
+    if (!offered.has(name)) {
+      console.error(
+        `note: no online worker offers task type "${name}" now; its tasks wait until one joins`,
+      );
+    }
+  }
   if (!options.wait) {
     print(
       output,

@@ -69,6 +69,11 @@ export async function up(config: Config, cliMain: string): Promise<void> {
   const farm = await serve(config, true);
   const url = farm.server.url;
   console.log(`Drover is up at ${url} (data in ${config.dataDir}/)`);
+  if (['0.0.0.0', '::'].includes(config.host)) {
+    console.log(
+      `listening on every interface: other machines join with drover worker --server http://<this host's name or address>:${config.port} --token <${config.dataDir}/worker-token>`,
+    );
+  }
   // What finishes from now on is told on the terminal, as the tracker did.
   const watched = ['jobs/fractals', 'jobs/demo'];
   const cursors = new Map<string, string>();
@@ -124,9 +129,12 @@ export async function up(config: Config, cliMain: string): Promise<void> {
       const job = e.data as JobRecord;
       if (e.kind !== 'job.updated' || !job.finishedAt) continue;
       if (!['succeeded', 'failed', 'cancelled'].includes(job.status)) continue;
-      const seconds = (Date.parse(job.finishedAt) - Date.parse(job.createdAt)) / 1000;
+      // How long it ran, from its first task's start; and, when it waited, since its submission.
+      const ran = (Date.parse(job.finishedAt) - Date.parse(job.startedAt ?? job.createdAt)) / 1000;
+      const since = (Date.parse(job.finishedAt) - Date.parse(job.createdAt)) / 1000;
+      const waited = since - ran >= 0.5 ? ` (${since.toFixed(1)} s after submission)` : '';
       console.log(
-        `${job.finishedAt.slice(11, 19)}  ${job.name}: ${job.status} in ${seconds.toFixed(1)} s  (${job.id})`,
+        `${job.finishedAt.slice(11, 19)}  ${job.name}: ${job.status} in ${ran.toFixed(1)} s${waited}  (${job.id})`,
       );
     }
   };
