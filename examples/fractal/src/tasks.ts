@@ -83,9 +83,13 @@ export const frameTask = defineTask({
   },
 });
 
-/** The last stage of a frame-range job: every frame's PNG on one sheet, in frame order. */
+/**
+ * The last stage of a frame-range job: every frame's PNG on one sheet, in frame order. Decoding
+ * hundreds of frames is CPU-bound: it runs in a thread, so the worker's heartbeats keep going.
+ */
 export const contactSheetTask = defineTask({
   name: 'fractal.contact-sheet',
+  thread: import.meta.url,
   params: z.object({
     columns: z.int().min(1).max(64).optional(),
     thumbWidth: z.int().min(16).max(1024).default(160),

@@ -45,7 +45,7 @@ export interface TaskDefinition<P extends z.ZodType = z.ZodType, R extends z.Zod
   /**
    * Run in a worker thread, off the worker's event loop: for CPU-bound handlers. The value is the
    * URL of the module that exports this definition (`import.meta.url`); the thread imports it, so
-   * it must have no side effects on import. `jobArtifacts` is not available there.
+   * it must have no side effects on import.
    */
   thread?: string | URL;
   run(ctx: TaskContext, params: z.output<P>): Promise<z.input<R>> | z.input<R>;

@@ -24,9 +24,15 @@ export type ThreadMessage =
       name: string;
       data: Uint8Array;
       contentType?: string | undefined;
-    };
+    }
+  | { kind: 'jobArtifacts'; id: number }
+  | { kind: 'read'; id: number; artifactId: string };
 
-export type ThreadReply = { id: number; record: ArtifactRecord } | { id: number; error: string };
+export type ThreadReply =
+  | { id: number; record: ArtifactRecord }
+  | { id: number; records: ArtifactRecord[] }
+  | { id: number; bytes: Uint8Array }
+  | { id: number; error: string };
 
 function isDefinition(value: unknown, name: string): value is TaskDefinition {
   return (
@@ -44,30 +50,47 @@ export default async function runInThread(task: ThreadTask): Promise<unknown> {
   const port = task.port;
   const pending = new Map<
     number,
-    { resolve: (r: ArtifactRecord) => void; reject: (e: Error) => void }
+    { resolve: (r: ThreadReply) => void; reject: (e: Error) => void }
   >();
   let nextId = 1;
   port.on('message', (reply: ThreadReply) => {
     const waiting = pending.get(reply.id);
     pending.delete(reply.id);
-    if ('record' in reply) waiting?.resolve(reply.record);
-    else waiting?.reject(new Error(reply.error));
+    if ('error' in reply) waiting?.reject(new Error(reply.error));
+    else waiting?.resolve(reply);
   });
+  /** Asks the main thread for something and waits for its answer. */
+  const ask = (message: ThreadMessage & { id: number }) =>
+    new Promise<ThreadReply>((resolve, reject) => {
+      pending.set(message.id, { resolve, reject });
+      port.postMessage(message);
+    });
   const send = (message: ThreadMessage) => port.postMessage(message);
   // Cancelling ends the whole thread, so this signal never fires in here.
   const signal = new AbortController().signal;
   const ctx: TaskContext = {
     progress: (fraction, message) => send({ kind: 'progress', fraction, message }),
     log: (line) => send({ kind: 'log', line }),
-    artifact: (name, data, contentType) => {
-      const id = nextId++;
+    artifact: async (name, data, contentType) => {
       const bytes =
         typeof data === 'string' ? new TextEncoder().encode(data) : new Uint8Array(data);
-      send({ kind: 'artifact', id, name, data: bytes, contentType });
-      return new Promise((resolve, reject) => pending.set(id, { resolve, reject }));
+      const reply = await ask({ kind: 'artifact', id: nextId++, name, data: bytes, contentType });
+      if (!('record' in reply)) throw new Error('the main thread answered an artifact amiss');
+      return reply.record;
     },
-    jobArtifacts: () =>
-      Promise.reject(new Error('jobArtifacts is not available to a task that runs in a thread.')),
+    // The job's artifacts are listed and read by the main thread, which holds the connection.
+    jobArtifacts: async () => {
+      const reply = await ask({ kind: 'jobArtifacts', id: nextId++ });
+      if (!('records' in reply)) throw new Error('the main thread answered a listing amiss');
+      return reply.records.map((record) => ({
+        ...record,
+        read: async () => {
+          const read = await ask({ kind: 'read', id: nextId++, artifactId: record.id });
+          if (!('bytes' in read)) throw new Error('the main thread answered a read amiss');
+          return Buffer.from(read.bytes.buffer, read.bytes.byteOffset, read.bytes.byteLength);
+        },
+      }));
+    },
     signal,
     attempt: task.attempt,
     taskId: task.taskId,

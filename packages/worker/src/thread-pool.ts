@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { TaskContext, TaskDefinition } from './define-task.js';
+import type { JobArtifact, TaskContext, TaskDefinition } from './define-task.js';
 import type { ThreadMessage, ThreadReply, ThreadTask } from './thread-entry.js';
 
 /**
@@ -26,16 +26,34 @@ export class ThreadPool {
     const { port1, port2 } = new MessageChannel();
     let ended = () => undefined as void;
     const end = new Promise<void>((resolve) => (ended = resolve));
+    // The job's artifacts the thread has listed, by id, for it to read.
+    const listed = new Map<string, JobArtifact>();
+    const reply = (r: ThreadReply, transfer: ArrayBuffer[] = []) => port1.postMessage(r, transfer);
+    const failed = (id: number) => (error: unknown) =>
+      reply({ id, error: error instanceof Error ? error.message : String(error) });
     port1.on('message', (message: ThreadMessage) => {
       if (message.kind === 'end') ended();
       else if (message.kind === 'progress') ctx.progress(message.fraction, message.message);
       else if (message.kind === 'log') ctx.log(message.line);
-      else {
-        const reply = (r: ThreadReply) => port1.postMessage(r);
-        ctx.artifact(message.name, Buffer.from(message.data), message.contentType).then(
-          (record) => reply({ id: message.id, record }),
-          (error: unknown) => reply({ id: message.id, error: (error as Error).message }),
-        );
+      else if (message.kind === 'artifact') {
+        ctx
+          .artifact(message.name, Buffer.from(message.data), message.contentType)
+          .then((record) => reply({ id: message.id, record }), failed(message.id));
+      } else if (message.kind === 'jobArtifacts') {
+        ctx.jobArtifacts().then((artifacts) => {
+          for (const a of artifacts) listed.set(a.id, a);
+          reply({ id: message.id, records: artifacts.map(({ read: _read, ...record }) => record) });
+        }, failed(message.id));
+      } else {
+        const artifact = listed.get(message.artifactId);
+        if (!artifact) {
+          failed(message.id)(new Error(`artifact ${message.artifactId} was not listed`));
+          return;
+        }
+        artifact.read().then((buffer) => {
+          const bytes = new Uint8Array(buffer);
+          reply({ id: message.id, bytes }, [bytes.buffer as ArrayBuffer]);
+        }, failed(message.id));
       }
     });
     const task: ThreadTask = {
