@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import type { ArtifactRecord } from '@drover/protocol';
 import type { JobArtifact, TaskContext, TaskDefinition } from './define-task.js';
 import type { ThreadMessage, ThreadReply, ThreadTask } from './thread-entry.js';
 
@@ -42,7 +43,12 @@ export class ThreadPool {
       } else if (message.kind === 'jobArtifacts') {
         ctx.jobArtifacts().then((artifacts) => {
           for (const a of artifacts) listed.set(a.id, a);
-          reply({ id: message.id, records: artifacts.map(({ read: _read, ...record }) => record) });
+          const records = artifacts.map((a) => {
+            const record: Partial<JobArtifact> = { ...a };
+            delete record.read;
+            return record as ArtifactRecord;
+          });
+          reply({ id: message.id, records });
         }, failed(message.id));
       } else {
         const artifact = listed.get(message.artifactId);
@@ -52,7 +58,7 @@ export class ThreadPool {
         }
         artifact.read().then((buffer) => {
           const bytes = new Uint8Array(buffer);
-          reply({ id: message.id, bytes }, [bytes.buffer as ArrayBuffer]);
+          reply({ id: message.id, bytes }, [bytes.buffer]);
         }, failed(message.id));
       }
     });
