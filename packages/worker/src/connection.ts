@@ -9,7 +9,11 @@ export interface ConnectionOptions {
   onNotification: (method: string, params: unknown) => void;
   /** Called after each (re)connect, before anything else is sent: say hello here. */
   onOpen: () => Promise<void>;
-  onClose?: () => void;
+  /**
+   * Called when the socket closes: `wasReady` if it had been greeted, `error` when it failed (an
+   * unknown host, a refused connection), `closing` when `close()` ended it.
+   */
+  onClose?: (info: { wasReady: boolean; error: Error | undefined; closing: boolean }) => void;
   /**
    * Called when the greeting is refused for good (a wrong worker token): the connection stops
    * trying, since trying again cannot help.
@@ -89,15 +93,19 @@ export class Connection {
         });
     });
     ws.on('message', (data: Buffer) => this.#receive(data.toString('utf8')));
-    ws.on('error', () => undefined);
+    let failure: Error | undefined;
+    ws.on('error', (error) => {
+      failure = error;
+    });
     ws.on('close', () => {
+      const wasReady = this.#ready;
       this.#ready = false;
       for (const [id, pending] of this.#pending) {
         clearTimeout(pending.timer);
         pending.reject(new Disconnected('The connection to the server closed.'));
         this.#pending.delete(id);
       }
-      this.#options.onClose?.();
+      this.#options.onClose?.({ wasReady, error: failure, closing: this.#closed });
       if (this.#closed) return;
       const base = Math.min(
         this.#options.maxBackoffMs,

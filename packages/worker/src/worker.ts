@@ -58,6 +58,8 @@ export class Worker {
   #fatal: Error | undefined;
   #fatalWaiters: ((error: Error) => void)[] = [];
   #record: WorkerRecord | undefined;
+  /** Why the server could not be reached, last said: repeated failures are told once. */
+  #unreachable: string | undefined;
 
   constructor(options: WorkerOptions) {
     this.#options = options;
@@ -66,9 +68,20 @@ export class Worker {
       url: options.serverUrl,
       onOpen: () => this.#hello(),
       onNotification: (method, params) => this.#notified(method, params),
-      onClose: () => {
+      onClose: ({ wasReady, error, closing }) => {
         clearInterval(this.#heartbeat);
-        if (!this.#fatal) this.#log('disconnected from the server; reconnecting');
+        if (this.#fatal || closing) return;
+        if (wasReady) {
+          this.#unreachable = undefined;
+          this.#log('disconnected from the server; reconnecting');
+          return;
+        }
+        // Said once per cause, not at every attempt: an unknown host, a refused connection...
+        const why = error?.message ?? 'the connection closed before the greeting';
+        if (why !== this.#unreachable) {
+          this.#unreachable = why;
+          this.#log(`cannot reach ${options.serverUrl} (${why}); trying again`);
+        }
       },
       onFatal: (error) => {
         this.#fatal = error;
