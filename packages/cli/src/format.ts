@@ -88,6 +88,7 @@ export function clip(text: string, width: number): string {
 export function duration(start: string | null, end: string | null, now = Date.now()): string {
   if (!start) return '';
   const ms = Math.max(0, (end ? Date.parse(end) : now) - Date.parse(start));
+  if (ms < 1000) return `${Math.round(ms)}ms`;
   if (ms < 10_000) return `${(ms / 1000).toFixed(1)}s`;
   return age(start, Date.parse(start) + ms);
 }

@@ -97,7 +97,27 @@ export async function submit(
     },
   });
   if (tty?.isTTY) tty.write('\n');
-  print(output, done, () => `job ${done.id} ${done.status}`);
+  // What it made, for a person: a one-task job's result or error, and how many files it stored.
+  const [first] =
+    done.taskCount === 1 ? (await call(config.server, 'tasks.list', { jobId: done.id })).tasks : [];
+  const { artifacts } = await call(config.server, 'artifacts.list', {
+    jobId: done.id,
+    limit: 1000,
+  });
+  print(output, done, () =>
+    [
+      `job ${done.id} ${done.status}`,
+      ...(first?.result !== undefined && first.result !== null
+        ? [`result: ${JSON.stringify(first.result)}`]
+        : []),
+      ...(first?.error && done.status !== 'succeeded' ? [`error: ${first.error.message}`] : []),
+      ...(artifacts.length > 0
+        ? [
+            `${artifacts.length} file${artifacts.length === 1 ? '' : 's'}: drover download ${done.id}`,
+          ]
+        : []),
+    ].join('\n'),
+  );
   if (done.status !== 'succeeded') process.exitCode = 1;
 }
 
@@ -129,6 +149,7 @@ export async function jobs(
       print(output, { job, tasks }, () =>
         [
           jobsTable([job]),
+          `group ${job.group}, task type ${job.taskType}, priority ${job.priority}, submitted ${job.createdAt}${job.startedAt ? `, ran ${duration(job.startedAt, job.finishedAt)}` : ''}${job.cancelReason ? `, cancelled: ${job.cancelReason}` : ''}`,
           '',
           ...tasks.map(
             (t) =>
