@@ -1,5 +1,5 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { topics } from '@drover/protocol';
+import { isTerminalTaskStatus, topics } from '@drover/protocol';
 import type { AttemptRecord, LogLine } from '@drover/protocol';
 import { StatusBadge } from '../../components/status.js';
 import { useDrover } from '../../lib/drover.js';
@@ -104,7 +104,11 @@ export function TaskLog({
       >
         {status === 'failed' && `Could not read the log: ${describeError(error)}\n`}
         {lines.length === 0 && status !== 'failed' && (
-          <span className="muted">No log lines yet.</span>
+          <span className="muted">
+            {isTerminalTaskStatus(task.status)
+              ? 'This task wrote no log lines.'
+              : 'No log lines yet.'}
+          </span>
         )}
         {lines.map((line, i) => (
           <span key={line.key} className={`log-line log-${line.stream}`}>
