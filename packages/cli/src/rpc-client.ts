@@ -34,7 +34,7 @@ export async function call<M extends MethodName>(
     if (
       error instanceof DroverError &&
       error.code === 'DROVER_E_CONNECTION_LOST' &&
-      error.message.startsWith('No Drover server answers')
+      (error.details as { unreachable?: boolean } | undefined)?.unreachable === true
     ) {
       throw new DroverError(
         'DROVER_E_CONNECTION_LOST',

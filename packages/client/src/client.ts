@@ -1,4 +1,4 @@
-import { DroverError, isTerminalJobStatus, topics } from '@drover/protocol';
+import { DroverError, compareCursors, isTerminalJobStatus, topics } from '@drover/protocol';
 import type {
   EventBatch,
   EventRecord,
@@ -10,7 +10,6 @@ import type {
   Topic,
 } from '@drover/protocol';
 import type { z } from 'zod';
-import { compareCursors } from './cursor.js';
 
 /** What the client needs of a WebSocket: the browser's, or the `ws` package's in Node 20. */
 export interface WebSocketLike {
@@ -296,6 +295,7 @@ export class DroverClient {
           throw new DroverError(
             'DROVER_E_CONNECTION_LOST',
             `No Drover server answers at ${this.url}.`,
+            { details: { unreachable: true } },
           );
         }
       }

@@ -9,4 +9,4 @@ export type {
   WebSocketConstructor,
   WebSocketLike,
 } from './client.js';
-export { compareCursors } from './cursor.js';
+export { compareCursors } from '@drover/protocol';

@@ -38,6 +38,24 @@ describe(`subscriptions and the client (${backend})`, () => {
     await t.close();
   });
 
+  /** A worker of its own for `type`, holding the type's one queued task. */
+  async function hold(type: string) {
+    const { worker } = await t.engine.registerWorker({
+      name: uniqueType('w'),
+      host: 'h',
+      taskTypes: [type],
+      slots: 1,
+    });
+    const [lease] = await t.engine.claim({
+      workerId: worker.id,
+      taskTypes: [type],
+      tags: [],
+      limit: 1,
+    });
+    assert.ok(lease);
+    return lease;
+  }
+
   it('replays what came after the cursor, then streams what is new, in order', async () => {
     const g = group();
     const first = await client.submit('hello', {}, { group: g, name: 'one' });
@@ -100,19 +118,7 @@ describe(`subscriptions and the client (${backend})`, () => {
   it('coalesces progress: a task reporting hundreds of times a second costs a few batches', async () => {
     const type = uniqueType();
     const { job } = await client.submit(type, {}, { group: group() });
-    const { worker } = await t.engine.registerWorker({
-      name: uniqueType('w'),
-      host: 'h',
-      taskTypes: [type],
-      slots: 1,
-    });
-    const [lease] = await t.engine.claim({
-      workerId: worker.id,
-      taskTypes: [type],
-      tags: [],
-      limit: 1,
-    });
-    assert.ok(lease);
+    const lease = await hold(type);
     const batches: EventRecord[][] = [];
     const sub = client.subscribe(topics.job(job.id), {
       cursor: await head(client, topics.job(job.id)),
@@ -219,19 +225,7 @@ describe(`subscriptions and the client (${backend})`, () => {
     const { job } = await client.submit(type, {}, { group: group() });
     const updates: JobRecord[] = [];
     const waiting = client.waitFor(job.id, { onUpdate: (j) => updates.push(j) });
-    const { worker } = await t.engine.registerWorker({
-      name: uniqueType('w'),
-      host: 'h',
-      taskTypes: [type],
-      slots: 1,
-    });
-    const [lease] = await t.engine.claim({
-      workerId: worker.id,
-      taskTypes: [type],
-      tags: [],
-      limit: 1,
-    });
-    assert.ok(lease);
+    const lease = await hold(type);
     await t.engine.complete([{ ...lease, result: 'done' }]);
     const done = await waiting;
     assert.equal(done.status, 'succeeded');

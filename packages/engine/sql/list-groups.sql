@@ -1,9 +1,12 @@
--- Every group with jobs, with its jobs counted by status and its newest submission.
-SELECT group_name AS name, count(*)::int AS jobs,
-  count(*) FILTER (WHERE status = 'queued')::int AS queued,
-  count(*) FILTER (WHERE status = 'running')::int AS running,
-  count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded,
-  count(*) FILTER (WHERE status = 'failed')::int AS failed,
-  count(*) FILTER (WHERE status = 'cancelled')::int AS cancelled,
-  max(created_at) AS last_submitted_at
+-- Every group with jobs, with its jobs counted by status and its newest submission, as the
+-- protocol's GroupRecord.
+SELECT jsonb_build_object(
+  'name', group_name, 'jobs', count(*),
+  'counts', jsonb_build_object(
+    'queued', count(*) FILTER (WHERE status = 'queued'),
+    'running', count(*) FILTER (WHERE status = 'running'),
+    'succeeded', count(*) FILTER (WHERE status = 'succeeded'),
+    'failed', count(*) FILTER (WHERE status = 'failed'),
+    'cancelled', count(*) FILTER (WHERE status = 'cancelled')),
+  'lastSubmittedAt', max(created_at)) AS "group"
 FROM jobs GROUP BY group_name ORDER BY group_name

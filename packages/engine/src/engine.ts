@@ -32,6 +32,7 @@ import type {
 import { cancelJob, cancelTask } from './cancel.js';
 import type { CancelResult } from './cancel.js';
 import { retryJob } from './retry.js';
+import { setJobPriority } from './priority.js';
 import type { RetryResult } from './retry.js';
 import { headCursor, readEvents } from './events.js';
 import type { EventPage, ReadEventsRequest } from './events.js';
@@ -204,54 +205,21 @@ export class Engine {
   async setJobPriority(jobId: string, priority: number): Promise<JobRecord> {
     parseOrThrow(JobId, jobId, 'job id');
     parseOrThrow(JobPriority, priority, 'priority');
-    const job = await this.#db.transaction(async (tx) => {
-      const [found] = await tx.query(this.#sql.get('lock-job'), [jobId]);
-      if (!found) return undefined;
-      await tx.query(this.#sql.get('set-tasks-priority'), [jobId, priority]);
-      const [row] = await tx.query<{ job: JobRecord }>(this.#sql.get('set-job-priority'), [
-        jobId,
-        priority,
-      ]);
-      return row?.job;
-    });
-    if (!job) throw new DroverError('DROVER_E_NOT_FOUND', `There is no job ${jobId}.`);
-    return job;
+    return setJobPriority(this.#db, this.#sql, jobId, priority);
   }
 
   /** Every task type a worker offers or has described, with its params schema. */
   async listTaskTypes(): Promise<TaskTypeRecord[]> {
-    const rows = await this.#db.query<{
-      name: string;
-      params_schema: TaskTypeRecord['paramsSchema'];
-      workers: number;
-    }>(this.#sql.get('list-task-types'));
-    return rows.map((r) => ({ name: r.name, paramsSchema: r.params_schema, workers: r.workers }));
+    const rows = await this.#db.query<{ task_type: TaskTypeRecord }>(
+      this.#sql.get('list-task-types'),
+    );
+    return rows.map((r) => r.task_type);
   }
 
   /** Every group that has jobs, with its jobs counted by status. */
   async listGroups(): Promise<GroupRecord[]> {
-    const rows = await this.#db.query<{
-      name: string;
-      jobs: number;
-      queued: number;
-      running: number;
-      succeeded: number;
-      failed: number;
-      cancelled: number;
-      last_submitted_at: Date | string;
-    }>(this.#sql.get('list-groups'));
-    return rows.map((r) => ({
-      name: r.name,
-      jobs: r.jobs,
-      counts: {
-        queued: r.queued,
-        running: r.running,
-        succeeded: r.succeeded,
-        failed: r.failed,
-        cancelled: r.cancelled,
-      },
-      lastSubmittedAt: new Date(r.last_submitted_at).toISOString(),
-    }));
+    const rows = await this.#db.query<{ group: GroupRecord }>(this.#sql.get('list-groups'));
+    return rows.map((r) => r.group);
   }
 
   /** Cancels one task (and the later stages that wait on it). */

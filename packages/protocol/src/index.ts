@@ -1,6 +1,7 @@
 export {
   AttemptId,
   Cursor,
+  compareCursors,
   GroupName,
   JobId,
   LeaseToken,

@@ -1,4 +1,4 @@
-import { DroverError } from '@drover/protocol';
+import { DroverError, compareCursors } from '@drover/protocol';
 import type { EventBatch, EventRecord, TaskSummary } from '@drover/protocol';
 import type { Engine } from '@drover/engine';
 
@@ -29,16 +29,6 @@ export interface FanoutOptions {
 
 const PAGE = 1000;
 
-/** Orders cursors `"<tx>:<id>"` (`''` first). */
-function after(a: string, b: string): boolean {
-  if (a === b || a === '') return false;
-  if (b === '') return true;
-  const [ta = '0', ia = '0'] = a.split(':');
-  const [tb = '0', ib = '0'] = b.split(':');
-  const tx = BigInt(ta) - BigInt(tb);
-  return tx !== 0n ? tx > 0n : BigInt(ia) > BigInt(ib);
-}
-
 /** Kinds whose event carries the whole new state of its subject: only the newest one matters. */
 const LATEST_WINS = new Set(['job.updated', 'worker.updated']);
 
@@ -64,7 +54,7 @@ class Subscription {
   take(events: readonly EventRecord[]): void {
     if (this.closed) return;
     for (const event of events) {
-      if (!after(event.cursor, this.cursor)) continue;
+      if (compareCursors(event.cursor, this.cursor) <= 0) continue;
       this.cursor = event.cursor;
       this.#coalesce(event);
     }
