@@ -20,7 +20,13 @@ import type { MigrationReport } from './migrate.js';
 import { submitJob } from './submit.js';
 import type { SubmitResult } from './submit.js';
 import { claimTasks, loseWorkerAttempts, reapAttempts, renewLeases } from './leases.js';
-import type { ClaimRequest, Lease, ReapedAttempt, RenewResult } from './leases.js';
+import type {
+  BatchClaimRequest,
+  ClaimRequest,
+  Lease,
+  ReapedAttempt,
+  RenewResult,
+} from './leases.js';
 import { appendLogs, completeAttempts, failAttempts, reportProgress } from './reports.js';
 import type {
   FailureReport,
@@ -263,7 +269,21 @@ export class Engine {
     return touchWorkers(this.#db, this.#sql, beats);
   }
 
+  /** Claims up to `limit` tasks for one online worker. */
   claim(request: ClaimRequest): Promise<Assignment[]> {
+    if (request.limit <= 0) return Promise.resolve([]);
+    const slots = Array.from({ length: Math.min(request.limit, 1024) }, () => request.workerId);
+    return claimTasks(this.#db, this.#sql, {
+      groups: [{ taskTypes: request.taskTypes, tags: request.tags, slots }],
+      ...(request.leaseMs !== undefined && { leaseMs: request.leaseMs }),
+    });
+  }
+
+  /**
+   * Claims, in one statement, tasks for the free slots of many workers, grouped by what they can
+   * run (see `ClaimGroup`); a dispatcher hands each assignment to the worker `task.workerId`.
+   */
+  claimBatch(request: BatchClaimRequest): Promise<Assignment[]> {
     return claimTasks(this.#db, this.#sql, request);
   }
 

@@ -4,7 +4,14 @@ export type { EngineOptions } from './open-engine.js';
 export { migrate, schemaVersion, checkSchema } from './migrate.js';
 export type { MigrationReport } from './migrate.js';
 export { DEFAULT_LEASE_MS } from './leases.js';
-export type { ClaimRequest, Lease, ReapedAttempt, RenewResult } from './leases.js';
+export type {
+  BatchClaimRequest,
+  ClaimGroup,
+  ClaimRequest,
+  Lease,
+  ReapedAttempt,
+  RenewResult,
+} from './leases.js';
 export type {
   FailureReport,
   LogBatch,

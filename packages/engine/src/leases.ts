@@ -20,9 +20,27 @@ export interface ClaimRequest {
   leaseMs?: number;
 }
 
+/** Workers that can run the same tasks: the same task types and the same tags. */
+export interface ClaimGroup {
+  taskTypes: readonly string[];
+  tags: readonly string[];
+  /**
+   * One worker id per free slot, in the order the slots are filled: the first task of the group
+   * goes to the first entry. A worker with three free slots appears three times.
+   */
+  slots: readonly string[];
+}
+
+export interface BatchClaimRequest {
+  groups: readonly ClaimGroup[];
+  /** How long the leases last unless renewed, in milliseconds. @defaultValue 30,000 */
+  leaseMs?: number;
+}
+
 export const DEFAULT_LEASE_MS = 30_000;
 
 interface ClaimRow {
+  worker_id: string;
   task: TaskRecord;
   attempt_id: string;
   token: string;
@@ -30,18 +48,19 @@ interface ClaimRow {
   deadline_at: Date;
 }
 
-/** Claims up to `limit` tasks for one online worker, opening an attempt with a lease for each. */
+/**
+ * Claims tasks for the free slots of many online workers in one statement, opening an attempt
+ * with a lease for each. Each assignment's `task.workerId` names the worker it is for.
+ */
 export async function claimTasks(
   db: Database,
   sql: Statements,
-  request: ClaimRequest,
+  request: BatchClaimRequest,
 ): Promise<Assignment[]> {
-  if (request.limit <= 0 || request.taskTypes.length === 0) return [];
+  const groups = request.groups.filter((g) => g.slots.length > 0 && g.taskTypes.length > 0);
+  if (groups.length === 0) return [];
   const rows = await db.query<ClaimRow>(sql.get('claim-tasks'), [
-    request.workerId,
-    request.taskTypes,
-    request.tags,
-    request.limit,
+    JSON.stringify(groups.map((g) => ({ taskTypes: g.taskTypes, tags: g.tags, slots: g.slots }))),
     request.leaseMs ?? DEFAULT_LEASE_MS,
   ]);
   return rows.map((row) => ({

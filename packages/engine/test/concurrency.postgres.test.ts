@@ -67,6 +67,65 @@ describe('concurrency on a PostgreSQL server', () => {
     assert.equal(done.counts.succeeded, 10_000);
   });
 
+  it('lets four dispatchers, each claiming for 100 workers in one statement, share 10,000 tasks once', async () => {
+    const type = uniqueType();
+    const [first] = engines;
+    assert.ok(first);
+    const { job } = await first.submit({
+      group: 'conc-batch',
+      taskType: type,
+      items: Array.from({ length: 10_000 }, (_, i) => ({ i })),
+    });
+    const claimedBy = await Promise.all(
+      engines.map(async (engine, n) => {
+        const workers: string[] = [];
+        for (let i = 0; i < 100; i++) {
+          const { worker } = await engine.registerWorker({
+            name: `dispatcher-${n}-worker-${i}`,
+            host: 'h',
+            taskTypes: [type],
+            slots: 1,
+          });
+          workers.push(worker.id);
+        }
+        const mine: { taskId: string; workerId: string }[] = [];
+        for (;;) {
+          const held = await engine.claimBatch({
+            groups: [{ taskTypes: [type], tags: [], slots: workers }],
+          });
+          if (held.length === 0) break;
+          const perWorker = new Map<string, number>();
+          for (const a of held) {
+            const workerId = a.task.workerId ?? '';
+            perWorker.set(workerId, (perWorker.get(workerId) ?? 0) + 1);
+            mine.push({ taskId: a.task.id, workerId });
+          }
+          assert.ok(
+            [...perWorker.keys()].every((id) => workers.includes(id)),
+            'tasks go only to the workers offered',
+          );
+          assert.ok(
+            [...perWorker.values()].every((count) => count === 1),
+            'a worker with one slot gets one task',
+          );
+          const outcomes = await engine.complete(held.map((a) => ({ ...a, result: null })));
+          assert.ok(outcomes.every((o) => o.accepted));
+        }
+        return mine;
+      }),
+    );
+    const all = claimedBy.flat().map((c) => c.taskId);
+    assert.equal(new Set(all).size, all.length, 'no task was claimed twice');
+    assert.equal(all.length, 10_000, 'every task was claimed');
+    assert.ok(
+      claimedBy.every((mine) => mine.length > 0),
+      'every dispatcher got work',
+    );
+    const done = await first.getJob(job.id);
+    assert.equal(done.status, 'succeeded');
+    assert.equal(done.counts.succeeded, 10_000);
+  });
+
   it('changes a priority while a completion releases the next stage, without a deadlock', async () => {
     const [engine] = engines;
     assert.ok(engine);
