@@ -4,6 +4,8 @@ import type { WorkerMethodName, WorkerRecord, workerMethods } from '@drover/prot
 import type { Engine, ReportOutcome, TaskToStop } from '@drover/engine';
 import type { z } from 'zod';
 import { WorkerSession } from './worker-session.js';
+import { Dispatcher } from './dispatcher.js';
+import { ReportWriter } from './report-writer.js';
 
 export interface HubOptions {
   /** The token workers present in workers.hello. */
@@ -16,6 +18,13 @@ export interface HubOptions {
   pollMs?: number;
   /** How often the lease reaper runs. @defaultValue 1,000 */
   reapMs?: number;
+  /**
+   * How long the first report of a quiet spell waits for others to share its write, in ms;
+   * reports arriving while a write is under way always share the next one. @defaultValue 0
+   */
+  reportWindowMs?: number;
+  /** At most this many slots are offered in one dispatcher pass. @defaultValue 2,048 */
+  maxSlotsPerPass?: number;
   onError?: (error: unknown, where: string) => void;
 }
 
@@ -26,15 +35,19 @@ type WorkerHandlers = {
 };
 
 /**
- * The connected workers, and the loops that serve them: the dispatcher (claims tasks for free
- * slots and pushes them down the sockets), and the lease reaper.
+ * The connected workers, and the loops that serve them: the dispatcher (claims tasks for the free
+ * slots of all of them at once and pushes them down the sockets), the report writer (their
+ * reports in grouped statements), liveness (heartbeats kept in memory, written in batches), and
+ * the lease reaper.
  */
 export class WorkerHub {
   readonly #engine: Engine;
   readonly #options: Required<Omit<HubOptions, 'onError'>> & Pick<HubOptions, 'onError'>;
   readonly #sessions = new Map<string, WorkerSession>();
-  #dispatching: Promise<void> | undefined;
-  #dispatchAgain = false;
+  readonly #dispatcher: Dispatcher;
+  readonly #writer: ReportWriter;
+  /** Workers heard from since liveness was last written. */
+  #beats = new Set<WorkerSession>();
   #timers: NodeJS.Timeout[] = [];
   #unlisten: (() => Promise<void>) | undefined;
   #closed = false;
@@ -48,8 +61,23 @@ export class WorkerHub {
       heartbeatMs: options.heartbeatMs ?? Math.floor(leaseMs / 3),
       pollMs: options.pollMs ?? 2000,
       reapMs: options.reapMs ?? 1000,
+      reportWindowMs: options.reportWindowMs ?? 0,
+      maxSlotsPerPass: options.maxSlotsPerPass ?? 2048,
       onError: options.onError,
     };
+    this.#dispatcher = new Dispatcher(engine, () => this.#sessions.values(), {
+      leaseMs,
+      maxSlotsPerPass: this.#options.maxSlotsPerPass,
+      giveBack: async (workerId, attemptIds) => {
+        await engine.loseWorkerAttempts(workerId, 'The worker disconnected.', attemptIds);
+        this.dispatchSoon();
+      },
+      ...(options.onError && { onError: options.onError }),
+    });
+    this.#writer = new ReportWriter(engine, {
+      leaseMs,
+      windowMs: this.#options.reportWindowMs,
+    });
   }
 
   async start(): Promise<void> {
@@ -59,13 +87,17 @@ export class WorkerHub {
     });
     this.#timers.push(setInterval(() => this.dispatchSoon(), this.#options.pollMs));
     this.#timers.push(setInterval(() => void this.#reap(), this.#options.reapMs));
+    this.#timers.push(setInterval(() => void this.#writeLiveness(), this.#options.heartbeatMs));
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     for (const timer of this.#timers) clearInterval(timer);
     await this.#unlisten?.();
-    await this.#dispatching;
+    await this.#dispatcher.close();
+    await this.#writer.drain();
+    this.#writer.close();
+    await this.#writeLiveness();
   }
 
   /** The worker methods, bound to one connection. */
@@ -87,6 +119,7 @@ export class WorkerHub {
         const previous = this.#sessions.get(worker.id);
         if (previous && previous !== session) {
           this.#sessions.delete(worker.id);
+          previous.live = false;
           previous.ws.terminate();
         }
         session.identify(worker);
@@ -104,36 +137,39 @@ export class WorkerHub {
           stale: renewal.stale,
         };
       },
+      // Liveness lives in memory and reaches the database in batches; only the leases the
+      // worker holds are renewed with each heartbeat, in the writer's grouped statements.
       'workers.heartbeat': async ({ stats, held }) => {
-        const worker = session.requireWorker();
-        await engine.touchWorkers([{ workerId: worker.id, ...(stats && { stats }) }]);
-        const renewal = await engine.renewLeases(held, this.#options.leaseMs);
-        session.release(renewal.stale);
-        if (renewal.stale.length > 0) this.dispatchSoon();
-        return { stale: renewal.stale };
+        session.requireWorker();
+        if (stats) session.unwrittenStats = stats;
+        this.#beats.add(session);
+        const stale = await this.#writer.renew(held);
+        session.release(stale);
+        if (stale.length > 0) this.dispatchSoon();
+        return { stale };
       },
       'tasks.started': async ({ leases }) => {
         session.requireWorker();
-        return refusedOf(await engine.start(leases));
+        return refusedOf(await this.#writer.progress(leases));
       },
       'tasks.progress': async ({ reports }) => {
         session.requireWorker();
-        return refusedOf(await engine.reportProgress(reports));
+        return refusedOf(await this.#writer.progress(reports));
       },
       'tasks.log': async ({ batches }) => {
         session.requireWorker();
-        return refusedOf(await engine.appendLogs(batches));
+        return refusedOf(await this.#writer.log(batches));
       },
       'tasks.complete': async ({ reports }) => {
         session.requireWorker();
-        const outcomes = await engine.complete(reports);
+        const outcomes = await this.#writer.complete(reports);
         session.release(reports.map((r) => r.attemptId));
         this.dispatchSoon();
         return refusedOf(outcomes);
       },
       'tasks.fail': async ({ reports }) => {
         session.requireWorker();
-        const outcomes = await engine.fail(reports);
+        const outcomes = await this.#writer.fail(reports);
         session.release(reports.map((r) => r.attemptId));
         this.dispatchSoon();
         return refusedOf(outcomes);
@@ -144,6 +180,7 @@ export class WorkerHub {
   /** A worker's socket closed: its attempts are lost now and its tasks go back to the queue. */
   async disconnected(session: WorkerSession): Promise<void> {
     const worker = session.worker;
+    session.live = false;
     if (!worker || this.#sessions.get(worker.id) !== session) return;
     this.#sessions.delete(worker.id);
     try {
@@ -179,35 +216,24 @@ export class WorkerHub {
 
   /** Runs the dispatcher once more as soon as the current pass ends; calls coalesce. */
   dispatchSoon(): void {
-    if (this.#closed) return;
-    if (this.#dispatching) {
-      this.#dispatchAgain = true;
-      return;
-    }
-    this.#dispatching = this.#dispatch()
-      .catch((error: unknown) => this.#options.onError?.(error, 'dispatching'))
-      .finally(() => {
-        this.#dispatching = undefined;
-        if (this.#dispatchAgain) {
-          this.#dispatchAgain = false;
-          this.dispatchSoon();
-        }
-      });
+    if (!this.#closed) this.#dispatcher.soon();
   }
 
-  async #dispatch(): Promise<void> {
-    for (const session of this.#sessions.values()) {
+  /** Last seen and host stats of the workers heard from since the last write, in one statement. */
+  async #writeLiveness(): Promise<void> {
+    if (this.#beats.size === 0) return;
+    const beats = [...this.#beats].flatMap((session) => {
       const worker = session.worker;
-      const free = session.freeSlots;
-      if (!worker || free === 0) continue;
-      const assignments = await this.#engine.claim({
-        workerId: worker.id,
-        taskTypes: worker.taskTypes,
-        tags: worker.tags,
-        limit: free,
-        leaseMs: this.#options.leaseMs,
-      });
-      if (assignments.length > 0) session.assign(assignments);
+      if (!worker) return [];
+      const stats = session.unwrittenStats;
+      session.unwrittenStats = undefined;
+      return [{ workerId: worker.id, ...(stats && { stats }) }];
+    });
+    this.#beats = new Set();
+    try {
+      await this.#engine.touchWorkers(beats);
+    } catch (error) {
+      this.#options.onError?.(error, "writing workers' liveness");
     }
   }
 

@@ -1,5 +1,11 @@
 import { DroverError } from '@drover/protocol';
-import type { Assignment, LeaseRef, ServerToWorker, WorkerRecord } from '@drover/protocol';
+import type {
+  Assignment,
+  HostStats,
+  LeaseRef,
+  ServerToWorker,
+  WorkerRecord,
+} from '@drover/protocol';
 import type { WebSocket } from 'ws';
 
 /**
@@ -11,6 +17,10 @@ export class WorkerSession {
   #worker: WorkerRecord | undefined;
   /** Attempts handed to this worker and not yet ended, by attempt id. */
   readonly held = new Map<string, LeaseRef>();
+  /** False once the connection closed or another took its worker's place. */
+  live = true;
+  /** Host stats from the last heartbeat not yet written, if any. */
+  unwrittenStats: HostStats | undefined;
 
   constructor(ws: WebSocket) {
     this.ws = ws;

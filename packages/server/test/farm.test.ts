@@ -169,6 +169,10 @@ describe(`a farm of worker processes (${backend})`, () => {
     const unknown = await rpc('jobs.submit', { group, taskType: 'nobody.offers.this' });
     assert.ok(unknown.result, 'a task type no worker has described is not checked');
     describer.child.kill('SIGKILL');
+    // Gone for the server too before the next test, so no task of it is offered to a dead worker.
+    await waitFor('the describing worker to go offline', async () =>
+      (await t.engine.getWorker(describer.id)).state === 'offline' ? true : undefined,
+    );
   });
 
   it('finishes the task of a worker killed with SIGKILL on another worker, as attempt 2', async () => {

@@ -56,6 +56,8 @@ export class Reporter {
   }
 
   finish(lease: LeaseRef, final: Final): void {
+    // The outcome says the attempt ran: a start not yet sent would be a write for nothing.
+    this.#started.delete(lease.attemptId);
     this.#finals.set(lease.attemptId, { ...lease, ...final });
     void this.flush();
   }

@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { WorkerState, topics } from '@drover/protocol';
 import type { WorkerRecord } from '@drover/protocol';
 import { ProgressBar, StatusBadge } from '../../components/status.js';
@@ -12,6 +12,8 @@ import { WorkersStore, actionApplies, workerMatches } from './workers-store.js';
 import type { WorkerAction, WorkerFilter } from './workers-store.js';
 
 const ACTIONS: readonly WorkerAction[] = ['disable', 'enable', 'drain'];
+/** How often the load, last-seen and slot figures are read again, in ms. */
+const REFRESH_MS = 5000;
 
 /**
  * Every worker, live, with its load; disable, enable or drain one, or every worker a filter
@@ -40,6 +42,18 @@ export function WorkersView() {
     },
     onEvents: (events) => store.apply(events),
   });
+
+  // Host load, last seen and slots in use change with every heartbeat and task, which the
+  // server keeps out of the event stream; the list is read again for them.
+  useEffect(() => {
+    const timer = setInterval(() => {
+      client.call('workers.list', {}).then(
+        ({ workers }) => store.set(workers),
+        () => undefined,
+      );
+    }, REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [client, store]);
 
   const workers = store.all;
   const tags = useMemo(() => [...new Set(workers.flatMap((w) => w.tags))].sort(), [workers]);

@@ -1,0 +1,158 @@
+import type { Assignment, WorkerRecord } from '@drover/protocol';
+import type { ClaimGroup, Engine } from '@drover/engine';
+
+/** What the dispatcher needs of a connected worker. */
+export interface Seat {
+  readonly worker: WorkerRecord | undefined;
+  /** Slots the worker may fill now: none unless it is online and its socket open. */
+  readonly freeSlots: number;
+  /** Whether this seat is still the worker's live connection. */
+  readonly live: boolean;
+  assign(assignments: Assignment[]): void;
+}
+
+export interface DispatcherOptions {
+  leaseMs: number;
+  /**
+   * At most this many slots are offered in one pass; the rest wait for the next pass, which
+   * starts with the workers this one left out. @defaultValue 2,048
+   */
+  maxSlotsPerPass?: number;
+  /** Tasks claimed for a worker whose connection closed meanwhile are given back at once. */
+  giveBack: (workerId: string, attemptIds: string[]) => Promise<void>;
+  onError?: (error: unknown, where: string) => void;
+}
+
+/**
+ * The one dispatcher of a server: each pass claims, in one statement, tasks for the free slots
+ * of every connected worker, grouped by what they can run (task types and tags), then hands them
+ * out in memory.
+ *
+ * Fairness: within a group, slots are offered one per worker before any worker's second, starting
+ * each pass one worker further along, so no worker is always first; the groups take turns at
+ * being first the same way. A worker with free slots is offered in every pass until it has work.
+ */
+export class Dispatcher {
+  readonly #engine: Engine;
+  readonly #seats: () => Iterable<Seat>;
+  readonly #options: Required<Omit<DispatcherOptions, 'onError'>> &
+    Pick<DispatcherOptions, 'onError'>;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #closed = false;
+  #turn = 0;
+
+  constructor(engine: Engine, seats: () => Iterable<Seat>, options: DispatcherOptions) {
+    this.#engine = engine;
+    this.#seats = seats;
+    this.#options = { maxSlotsPerPass: 2048, ...options };
+  }
+
+  /** Runs a pass as soon as the current one ends; calls in between coalesce into one. */
+  soon(): void {
+    if (this.#closed) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#pass()
+      .then((more) => {
+        if (more) this.#again = true;
+      })
+      .catch((error: unknown) => this.#options.onError?.(error, 'dispatching'))
+      .finally(() => {
+        this.#running = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.soon();
+        }
+      });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#running;
+  }
+
+  /** One pass; true when it filled every slot it offered, so the queue may hold more. */
+  async #pass(): Promise<boolean> {
+    const groups = this.#groups();
+    const offered = groups.reduce((n, g) => n + g.slots.length, 0);
+    if (offered === 0) return false;
+    this.#turn++;
+    const assignments = await this.#engine.claimBatch({
+      groups,
+      leaseMs: this.#options.leaseMs,
+    });
+    this.#handOut(assignments);
+    return assignments.length === offered;
+  }
+
+  /** The free slots of every seat, by group, in the order they are to be filled. */
+  #groups(): ClaimGroup[] {
+    const byKey = new Map<string, { taskTypes: string[]; tags: string[]; seats: Seat[] }>();
+    for (const seat of this.#seats()) {
+      const worker = seat.worker;
+      if (!worker || seat.freeSlots === 0) continue;
+      const taskTypes = [...worker.taskTypes].sort();
+      const tags = [...worker.tags].sort();
+      const key = JSON.stringify([taskTypes, tags]);
+      const group = byKey.get(key) ?? { taskTypes, tags, seats: [] };
+      group.seats.push(seat);
+      byKey.set(key, group);
+    }
+    let budget = this.#options.maxSlotsPerPass;
+    const groups: ClaimGroup[] = [];
+    for (const group of rotate([...byKey.values()], this.#turn)) {
+      const seats = rotate(group.seats, this.#turn);
+      const slots: string[] = [];
+      const deepest = Math.max(...seats.map((s) => s.freeSlots));
+      for (let depth = 0; depth < deepest && budget > 0; depth++) {
+        for (const seat of seats) {
+          if (budget === 0) break;
+          if (seat.freeSlots > depth && seat.worker) {
+            slots.push(seat.worker.id);
+            budget--;
+          }
+        }
+      }
+      if (slots.length > 0) groups.push({ taskTypes: group.taskTypes, tags: group.tags, slots });
+    }
+    return groups;
+  }
+
+  #handOut(assignments: Assignment[]): void {
+    if (assignments.length === 0) return;
+    const byWorker = new Map<string, Assignment[]>();
+    for (const a of assignments) {
+      const workerId = a.task.workerId ?? '';
+      const mine = byWorker.get(workerId);
+      if (mine) mine.push(a);
+      else byWorker.set(workerId, [a]);
+    }
+    const seats = new Map<string, Seat>();
+    for (const seat of this.#seats()) if (seat.worker) seats.set(seat.worker.id, seat);
+    for (const [workerId, mine] of byWorker) {
+      const seat = seats.get(workerId);
+      if (seat?.live) {
+        seat.assign(mine);
+        continue;
+      }
+      // The worker left while its tasks were being claimed: they go back to the queue now
+      // rather than when their leases run out.
+      this.#options
+        .giveBack(
+          workerId,
+          mine.map((a) => a.attemptId),
+        )
+        .catch((error: unknown) => this.#options.onError?.(error, 'giving back tasks'));
+    }
+  }
+}
+
+/** The items starting at `turn` (modulo their number), wrapping round. */
+function rotate<T>(items: T[], turn: number): T[] {
+  if (items.length < 2) return items;
+  const start = turn % items.length;
+  return [...items.slice(start), ...items.slice(0, start)];
+}
