@@ -32,6 +32,28 @@ const PAGE = 1000;
 /** Kinds whose event carries the whole new state of its subject: only the newest one matters. */
 const LATEST_WINS = new Set(['job.updated', 'worker.updated']);
 
+/** Statuses of work under way: an event that only moves such work along may wait to be coalesced. */
+const UNDER_WAY = new Set(['queued', 'leased', 'running']);
+
+/**
+ * Whether an event changes something's state rather than moving work along: floods of progress
+ * and log lines are coalesced, an ended task or job, a new job or a worker's change never wait.
+ */
+function changesState(event: EventRecord): boolean {
+  switch (event.kind) {
+    case 'task.log':
+      return false;
+    case 'tasks.updated':
+      return (event.data as { tasks: TaskSummary[] }).tasks.some(
+        (t) => t.status !== 'leased' && t.status !== 'running',
+      );
+    case 'job.updated':
+      return !UNDER_WAY.has((event.data as { status: string }).status);
+    default:
+      return true;
+  }
+}
+
 class Subscription {
   /** The cursor of the last event taken into this subscription (sent or buffered). */
   cursor: string;
@@ -50,16 +72,22 @@ class Subscription {
     this.cursor = cursor;
   }
 
-  /** Takes the events after this subscription's cursor, coalescing updates, and schedules a send. */
+  /**
+   * Takes the events after this subscription's cursor, coalescing updates, and schedules a send:
+   * at once when one of them changes a state (a task or job ended, a worker changed), else at the
+   * end of the coalescing window.
+   */
   take(events: readonly EventRecord[]): void {
     if (this.closed) return;
+    let urgent = false;
     for (const event of events) {
       if (compareCursors(event.cursor, this.cursor) <= 0) continue;
       this.cursor = event.cursor;
       this.#coalesce(event);
+      urgent ||= changesState(event);
     }
     if (this.#buffer.length === 0) return;
-    if (this.#buffer.length >= PAGE) return this.flush();
+    if (this.#buffer.length >= PAGE || urgent) return this.flush();
     if (this.#timer) return;
     const wait = this.#lastSent + this.coalesceMs - Date.now();
     if (wait <= 0) this.flush();
