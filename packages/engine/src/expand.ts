@@ -9,7 +9,7 @@ export const SUBMISSION_DEFAULTS = {
   backoff: { initialMs: 1000, maxMs: 300_000 },
 } as const;
 
-/** One stage as insert-tasks.sql expands it. */
+/** One stage as submit-job.sql expands it. */
 export interface StageRow {
   stage: number;
   first_index: number;

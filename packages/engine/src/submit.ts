@@ -13,7 +13,7 @@ export interface SubmitResult {
 }
 
 /**
- * Validates a submission and writes the job with all its tasks in one transaction; resolves only
+ * Validates a submission and writes the job with all its tasks in one statement; resolves only
  * after the commit. Invalid input throws `DROVER_E_INVALID_PARAMS` before anything is written.
  */
 export async function submitJob(
@@ -39,50 +39,45 @@ export async function submitJob(
   const hash = createHash('sha256').update(JSON.stringify(job)).digest('hex');
   const backoff = job.backoff ?? SUBMISSION_DEFAULTS.backoff;
 
-  return db.transaction(async (tx) => {
-    const id = randomUUID();
-    const inserted = await tx.query<{ job: JobRecord }>(sql.get('insert-job'), [
-      id,
-      job.group,
-      job.name ?? job.taskType,
-      job.taskType,
-      JSON.stringify(job.params),
-      job.priority ?? SUBMISSION_DEFAULTS.priority,
-      taskCount,
-      firstStageCount,
-      taskCount - firstStageCount,
-      job.idempotencyKey ?? null,
-      hash,
-    ]);
-    const created = inserted[0];
-    if (!created) {
-      const [existing] = await tx.query<{ job: JobRecord; submission_hash: string }>(
-        sql.get('find-job-by-key'),
-        [job.group, job.idempotencyKey],
-      );
-      if (!existing) throw new Error('idempotency conflict without an existing job');
-      if (existing.submission_hash !== hash) {
-        throw new DroverError('DROVER_E_IDEMPOTENCY_CONFLICT', undefined, {
-          details: { jobId: existing.job.id, idempotencyKey: job.idempotencyKey },
-        });
-      }
-      return { job: existing.job, created: false };
-    }
-    // Sorting a large job's tasks into submission order must not spill to disk.
-    if (taskCount > 10_000) await tx.query(`SET LOCAL work_mem = '64MB'`);
-    await tx.query(sql.get('insert-stages'), [
-      id,
-      JSON.stringify(stages.map((s) => ({ stage: s.stage, task_count: s.task_count }))),
-    ]);
-    await tx.query(sql.get('insert-tasks'), [
-      id,
-      job.priority ?? SUBMISSION_DEFAULTS.priority,
-      job.runAt ?? null,
-      backoff.initialMs,
-      backoff.maxMs,
-      JSON.stringify(stages),
-    ]);
-    await tx.query(sql.get('notify-queue'));
-    return { job: created.job, created: true };
-  });
+  const id = randomUUID();
+  const params = [
+    id,
+    job.group,
+    job.name ?? job.taskType,
+    job.taskType,
+    JSON.stringify(job.params),
+    job.priority ?? SUBMISSION_DEFAULTS.priority,
+    taskCount,
+    firstStageCount,
+    taskCount - firstStageCount,
+    job.idempotencyKey ?? null,
+    hash,
+    JSON.stringify(stages),
+    job.runAt ?? null,
+    backoff.initialMs,
+    backoff.maxMs,
+    JSON.stringify(stages.map((s) => ({ stage: s.stage, task_count: s.task_count }))),
+  ];
+  // One statement, atomic on its own. Sorting a large job's tasks into submission order must not
+  // spill to disk, which takes a setting and so a transaction.
+  const inserted =
+    taskCount > 10_000
+      ? await db.transaction(async (tx) => {
+          await tx.query(`SET LOCAL work_mem = '64MB'`);
+          return tx.query<{ job: JobRecord }>(sql.get('submit-job'), params);
+        })
+      : await db.query<{ job: JobRecord }>(sql.get('submit-job'), params);
+  const created = inserted[0];
+  if (created) return { job: created.job, created: true };
+  const [existing] = await db.query<{ job: JobRecord; submission_hash: string }>(
+    sql.get('find-job-by-key'),
+    [job.group, job.idempotencyKey],
+  );
+  if (!existing) throw new Error('idempotency conflict without an existing job');
+  if (existing.submission_hash !== hash) {
+    throw new DroverError('DROVER_E_IDEMPOTENCY_CONFLICT', undefined, {
+      details: { jobId: existing.job.id, idempotencyKey: job.idempotencyKey },
+    });
+  }
+  return { job: existing.job, created: false };
 }
