@@ -21,6 +21,9 @@ export class Reporter {
   #logs = new Map<string, LeaseRef & { lines: LogLine[] }>();
   #finals = new Map<string, LeaseRef & Final>();
   #flushing: Promise<void> | undefined;
+  /** A flush was asked for while one was under way: another follows it. */
+  #again = false;
+  #soon = false;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -59,7 +62,14 @@ export class Reporter {
     // The outcome says the attempt ran: a start not yet sent would be a write for nothing.
     this.#started.delete(lease.attemptId);
     this.#finals.set(lease.attemptId, { ...lease, ...final });
-    void this.flush();
+    // Outcomes go at once, yet together with every other that ends in the same turn of the
+    // event loop: fifty tasks ending together make one call, not one call and a wait.
+    if (this.#soon) return;
+    this.#soon = true;
+    setImmediate(() => {
+      this.#soon = false;
+      void this.flush();
+    });
   }
 
   /** Attempts with a final report not yet delivered. */
@@ -71,10 +81,21 @@ export class Reporter {
     clearInterval(this.#timer);
   }
 
-  /** Sends what is queued; one flush at a time, in order: started, progress, logs, outcomes. */
+  /**
+   * Sends what is queued; one flush at a time, in order: started, progress, logs, outcomes. A
+   * flush asked for while one is under way runs right after it.
+   */
   flush(): Promise<void> {
-    this.#flushing ??= this.#send().finally(() => {
+    if (this.#flushing) {
+      this.#again = true;
+      return this.#flushing;
+    }
+    this.#flushing = this.#send().finally(() => {
       this.#flushing = undefined;
+      if (this.#again) {
+        this.#again = false;
+        if (this.#connection.ready) void this.flush();
+      }
     });
     return this.#flushing;
   }
