@@ -22,6 +22,8 @@ export type StopTasks = (tasks: TaskToStop[], reason: string) => void;
 export interface HandlerHooks {
   stopTasks: StopTasks;
   workerChanged: (worker: WorkerRecord) => void;
+  /** Tasks became claimable through this server: its dispatcher need not wait for NOTIFY. */
+  tasksQueued: () => void;
   onError: (error: unknown, where: string) => void;
 }
 
@@ -59,7 +61,9 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
         // first job (or a conflict), whatever the task type's schema says today.
         if (!(await alreadySubmitted(engine, submission))) throw error;
       }
-      return engine.submit(submission);
+      const result = await engine.submit(submission);
+      if (result.created) hooks.tasksQueued();
+      return result;
     },
     'jobs.get': ({ id }) => engine.getJob(id),
     'jobs.list': async (query) => ({
@@ -76,7 +80,11 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
       hooks.stopTasks(result.toStop, reason ?? DEFAULT_REASON);
       return { job: result.job };
     },
-    'jobs.retry': ({ id }) => engine.retryJob(id),
+    'jobs.retry': async ({ id }) => {
+      const result = await engine.retryJob(id);
+      hooks.tasksQueued();
+      return result;
+    },
     'jobs.setPriority': async ({ id, priority }) => ({
       job: await engine.setJobPriority(id, priority),
     }),

@@ -162,17 +162,17 @@ export class WorkerHub {
       },
       'tasks.complete': async ({ reports }) => {
         session.requireWorker();
-        const outcomes = await this.#writer.complete(reports);
+        // The slots are free once the worker says so: the next claim need not wait for this
+        // write (a report refused later was about an attempt the worker no longer holds).
         session.release(reports.map((r) => r.attemptId));
         this.dispatchSoon();
-        return refusedOf(outcomes);
+        return refusedOf(await this.#writer.complete(reports));
       },
       'tasks.fail': async ({ reports }) => {
         session.requireWorker();
-        const outcomes = await this.#writer.fail(reports);
         session.release(reports.map((r) => r.attemptId));
         this.dispatchSoon();
-        return refusedOf(outcomes);
+        return refusedOf(await this.#writer.fail(reports));
       },
     };
   }
