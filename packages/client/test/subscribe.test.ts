@@ -154,6 +154,48 @@ describe(`subscriptions and the client (${backend})`, () => {
     assert.ok(taskUpdates.length < reports / 4, `${taskUpdates.length} task updates sent`);
   });
 
+  it('sends a task’s end at once: coalescing holds progress, never a change of state', async () => {
+    // A window far longer than this test may take: only what is sent at once can arrive.
+    const slow = await startServer({
+      engine: t.engine,
+      port: 0,
+      workerToken: 'token',
+      coalesceMs: 600_000,
+    });
+    const watcher = new DroverClient({ url: slow.url, WebSocket });
+    try {
+      const type = uniqueType();
+      const { job } = await client.submit(type, {}, { group: group() });
+      const lease = await hold(type);
+      const seen: EventRecord[] = [];
+      const sub = watcher.subscribe(topics.job(job.id), {
+        cursor: await head(client, topics.job(job.id)),
+        onEvents: (events) => seen.push(...events),
+      });
+      // The first progress goes at once (nothing was sent yet); the second opens the window.
+      await t.engine.reportProgress([{ ...lease, progress: 0.25 }]);
+      await until(() => seen.length > 0, 'the first batch');
+      await t.engine.reportProgress([{ ...lease, progress: 0.5 }]);
+      await sleep(300);
+      assert.ok(
+        !seen.some((e) => e.kind === 'job.updated' && (e.data as JobRecord).progress === 0.5),
+        'progress inside the window waits',
+      );
+      await t.engine.complete([{ ...lease, result: { ok: true } }]);
+      await until(
+        () =>
+          seen.some(
+            (e) => e.kind === 'job.updated' && (e.data as JobRecord).status === 'succeeded',
+          ),
+        'the end of the job',
+      );
+      sub.close();
+    } finally {
+      watcher.close();
+      await slow.close();
+    }
+  });
+
   it('stops delivering after unsubscribe', async () => {
     const g = group();
     const seen: EventRecord[] = [];
