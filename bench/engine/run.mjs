@@ -3,7 +3,7 @@
 //   node bench/engine/run.mjs [--backend pglite|postgres|both] [--quick]
 // PostgreSQL is DROVER_BENCH_DATABASE_URL, else postgres://root@127.0.0.1:5432/test; the run
 // works in a schema of its own and drops it at the end. It prints the results and rewrites
-// bench/README.md with them, so the numbers there always come from one command.
+// bench/engine/README.md with them, so the numbers there always come from one command.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir, totalmem } from 'node:os';
@@ -15,7 +15,7 @@ import pg from 'pg';
 import { openEngine } from '../../packages/engine/dist/src/index.js';
 
 const ROOT = new URL('../../', import.meta.url);
-const README = new URL('bench/README.md', ROOT);
+const README = new URL('bench/engine/README.md', ROOT);
 const DEFAULT_DATABASE_URL = 'postgres://root@127.0.0.1:5432/test';
 const CLAIMERS = 4;
 const FLOOR_NAME = 'floor: 2 bare UPDATEs per 100 tasks';
@@ -540,7 +540,7 @@ What the engine spends beyond the floor, per batch of 100 (from \`EXPLAIN ANALYZ
 async function prettify(markdown) {
   try {
     const prettier = await import('prettier');
-    const path = new URL('bench/README.md', ROOT).pathname;
+    const path = README.pathname;
     const options = (await prettier.resolveConfig(path)) ?? {};
     return await prettier.format(markdown, { ...options, filepath: path });
   } catch {
