@@ -45,6 +45,11 @@ export const Config = z.object({
   interval: z.coerce.number().min(0.1).max(3600).default(3),
   /** A JSON file of shell-command task templates this worker runs, besides its task library. */
   shellTasks: z.string().min(1).optional(),
+  /**
+   * A subscription's coalescing window, in ms: progress and log lines at most once per window;
+   * a change of state (a task or job ended) is sent at once. @defaultValue 200
+   */
+  coalesceMs: z.coerce.number().int().min(0).max(60_000).default(200),
   /** The group jobs go to. @defaultValue `default` */
   group: z.string().min(1).default('default'),
 });

@@ -30,7 +30,8 @@ Drive it (--server URL, default http://127.0.0.1:7400; --json for scripts):
 
 Options: --port (7400) --host (127.0.0.1) --data-dir (./data) --database-url --token
   --workers (2, for up) --demo true|false --interval (3 s) --group (default) --server URL
-  --shell-tasks FILE --json. The worker token of an embedded farm is in <data dir>/worker-token.
+  --shell-tasks FILE --coalesce-ms (200: a subscription's window for progress and log lines)
+  --json. The worker token of an embedded farm is in <data dir>/worker-token.
 
 Every option can also come from DROVER_<NAME> in the environment or from drover.json
 (--config FILE); a flag wins over the environment, which wins over the file.`;
@@ -51,6 +52,7 @@ const OPTIONS = {
   interval: { type: 'string' },
   group: { type: 'string' },
   'shell-tasks': { type: 'string' },
+  'coalesce-ms': { type: 'string' },
   param: { type: 'string', multiple: true },
   file: { type: 'string' },
   wait: { type: 'boolean' },

@@ -15,7 +15,8 @@ export interface DispatcherOptions {
   leaseMs: number;
   /**
    * At most this many slots are offered in one pass; the rest wait for the next pass, which
-   * starts with the workers this one left out. @defaultValue 2,048
+   * starts with the workers this one left out. Bounds how long one claim holds an embedded
+   * database, which runs on the server's event loop. @defaultValue 256
    */
   maxSlotsPerPass?: number;
   /** Tasks claimed for a worker whose connection closed meanwhile are given back at once. */
@@ -45,7 +46,7 @@ export class Dispatcher {
   constructor(engine: Engine, seats: () => Iterable<Seat>, options: DispatcherOptions) {
     this.#engine = engine;
     this.#seats = seats;
-    this.#options = { maxSlotsPerPass: 2048, ...options };
+    this.#options = { maxSlotsPerPass: 256, ...options };
   }
 
   /** Runs a pass as soon as the current one ends; calls in between coalesce into one. */

@@ -29,6 +29,12 @@ export interface ReportWriterOptions {
    * @defaultValue 0
    */
   windowMs?: number;
+  /**
+   * At most this many reports of one kind share a statement; the rest go in the next write. Bounds
+   * how long one write holds an embedded database, which runs on the server's event loop.
+   * @defaultValue 256
+   */
+  maxPerWrite?: number;
 }
 
 /**
@@ -45,6 +51,7 @@ export class ReportWriter {
   readonly #engine: Engine;
   readonly #leaseMs: number;
   readonly #windowMs: number;
+  readonly #maxPerWrite: number;
   #queues: Queues = emptyQueues();
   #writing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -54,6 +61,7 @@ export class ReportWriter {
     this.#engine = engine;
     this.#leaseMs = options.leaseMs;
     this.#windowMs = options.windowMs ?? 0;
+    this.#maxPerWrite = options.maxPerWrite ?? 256;
   }
 
   progress(reports: readonly Reports['progress'][]): Promise<ReportOutcome[]> {
@@ -126,8 +134,10 @@ export class ReportWriter {
     const taken: Waiter<K>[] = [];
     const ids = new Set<string>();
     for (const waiter of waiters) {
-      if (waiter.items.some((item) => ids.has(item.attemptId))) {
-        // Another caller reports on one of these attempts in this write: wait for the next.
+      const full = taken.length > 0 && ids.size + waiter.items.length > this.#maxPerWrite;
+      if (full || waiter.items.some((item) => ids.has(item.attemptId))) {
+        // The write is full, or another caller reports on one of these attempts in it: wait
+        // for the next.
         (this.#queues[kind] as Waiter<K>[]).push(waiter);
         continue;
       }

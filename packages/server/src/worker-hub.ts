@@ -23,7 +23,7 @@ export interface HubOptions {
    * reports arriving while a write is under way always share the next one. @defaultValue 0
    */
   reportWindowMs?: number;
-  /** At most this many slots are offered in one dispatcher pass. @defaultValue 2,048 */
+  /** At most this many slots are offered in one dispatcher pass. @defaultValue 256 */
   maxSlotsPerPass?: number;
   onError?: (error: unknown, where: string) => void;
 }
@@ -62,7 +62,7 @@ export class WorkerHub {
       pollMs: options.pollMs ?? 2000,
       reapMs: options.reapMs ?? 1000,
       reportWindowMs: options.reportWindowMs ?? 0,
-      maxSlotsPerPass: options.maxSlotsPerPass ?? 2048,
+      maxSlotsPerPass: options.maxSlotsPerPass ?? 256,
       onError: options.onError,
     };
     this.#dispatcher = new Dispatcher(engine, () => this.#sessions.values(), {
@@ -137,16 +137,31 @@ export class WorkerHub {
           stale: renewal.stale,
         };
       },
-      // Liveness lives in memory and reaches the database in batches; only the leases the
-      // worker holds are renewed with each heartbeat, in the writer's grouped statements.
-      'workers.heartbeat': async ({ stats, held }) => {
+      // A heartbeat is liveness: answered from memory, so its round trip never waits on the
+      // database. Last seen and host stats are written in batches; the leases the worker holds
+      // are renewed in the writer's grouped statements, and any found gone (reaped or cancelled
+      // through another server) are stopped with tasks.stop.
+      'workers.heartbeat': ({ stats, held }) => {
         session.requireWorker();
         if (stats) session.unwrittenStats = stats;
         this.#beats.add(session);
-        const stale = await this.#writer.renew(held);
-        session.release(stale);
-        if (stale.length > 0) this.dispatchSoon();
-        return { stale };
+        const stale = held.filter((l) => !session.held.has(l.attemptId)).map((l) => l.attemptId);
+        const current = held.filter((l) => session.held.has(l.attemptId));
+        if (current.length > 0) {
+          this.#writer.renew(current).then(
+            (gone) => {
+              if (gone.length === 0) return;
+              session.release(gone);
+              session.notify('tasks.stop', {
+                attemptIds: gone,
+                reason: 'The lease is no longer current.',
+              });
+              this.dispatchSoon();
+            },
+            (error: unknown) => this.#options.onError?.(error, 'renewing leases'),
+          );
+        }
+        return Promise.resolve({ stale });
       },
       'tasks.started': async ({ leases }) => {
         session.requireWorker();

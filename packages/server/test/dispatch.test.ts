@@ -12,6 +12,8 @@ class ProtocolWorker {
   readonly assigned: Assignment[] = [];
   /** How many tasks it was ever assigned. */
   received = 0;
+  /** The attempts the server told it to stop. */
+  readonly stopped: string[] = [];
   readonly #ws: WebSocket;
   #nextId = 1;
   readonly #pending = new Map<number, (message: { result?: unknown; error?: unknown }) => void>();
@@ -22,13 +24,15 @@ class ProtocolWorker {
       const message = JSON.parse(data.toString('utf8')) as {
         id?: number;
         method?: string;
-        params?: { assignments: Assignment[] };
+        params?: { assignments: Assignment[]; attemptIds: string[] };
         result?: unknown;
         error?: unknown;
       };
       if (message.method === 'tasks.assign' && message.params) {
         this.assigned.push(...message.params.assignments);
         this.received += message.params.assignments.length;
+      } else if (message.method === 'tasks.stop' && message.params) {
+        this.stopped.push(...message.params.attemptIds);
       } else if (message.id !== undefined) this.#pending.get(message.id)?.(message);
     });
   }
@@ -153,6 +157,32 @@ describe(`the dispatcher (${backend})`, () => {
     await first.finishAll();
     await until('the freed slots refilled', () => (first.assigned.length === 3 ? true : undefined));
     for (const w of fleetOf) await w.finishAll();
+  });
+
+  it('answers a heartbeat from memory, and stops a lease the database no longer holds', async () => {
+    const type = 'heartbeat';
+    const [worker] = await fleet(type, 1, 1);
+    assert.ok(worker);
+    const { job } = await t.engine.submit({ group: 'dispatch', taskType: type });
+    const [held] = await until('the task', () =>
+      worker.assigned.length > 0 ? worker.assigned : undefined,
+    );
+    assert.ok(held);
+    const lease = { attemptId: held.attemptId, token: held.token };
+    const unknown = { attemptId: '999999999', token: held.token };
+    const beat = await worker.call('workers.heartbeat', { held: [lease, unknown] });
+    assert.deepEqual(
+      beat.result,
+      { stale: ['999999999'] },
+      'only what this server never handed out',
+    );
+    // Cancelled behind the server's back (as through another replica): the next renewal finds
+    // the attempt ended, and the worker is told to stop it.
+    await t.engine.cancelJob(job.id, 'elsewhere');
+    await t.engine.fail([{ ...lease, error: { message: 'stopped' }, retry: false }]);
+    await worker.call('workers.heartbeat', { held: [lease] });
+    await until('the stop', () => (worker.stopped.includes(held.attemptId) ? true : undefined));
+    worker.assigned.splice(0);
   });
 
   it('offers nothing to a worker whose connection closed: its turn goes to the others', async () => {

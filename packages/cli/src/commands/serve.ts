@@ -48,6 +48,7 @@ export async function serve(config: Config, migrate: boolean): Promise<RunningSe
       host: config.host,
       port: config.port,
       workerToken: token,
+      coalesceMs: config.coalesceMs,
       artifactsDir: join(dataDir, 'artifacts'),
       dashboardDir: dashboardDir(),
     });
