@@ -42,7 +42,7 @@ import { setJobPriority } from './priority.js';
 import type { RetryResult } from './retry.js';
 import { headCursor, readEvents } from './events.js';
 import type { EventPage, ReadEventsRequest } from './events.js';
-import { registerWorker, setWorkerState, touchWorkers } from './workers.js';
+import { registerWorkers, setWorkerState, touchWorkers } from './workers.js';
 import type { WorkerRegistration } from './workers.js';
 import { applyRetention } from './retention.js';
 import type { RetentionPolicy } from './retention.js';
@@ -241,8 +241,23 @@ export class Engine {
 
   // Workers and their attempts.
 
-  registerWorker(input: WorkerRegistration): Promise<{ worker: WorkerRecord; created: boolean }> {
-    return registerWorker(this.#db, this.#sql, input);
+  async registerWorker(
+    input: WorkerRegistration,
+  ): Promise<{ worker: WorkerRecord; created: boolean }> {
+    const [registered] = await registerWorkers(this.#db, this.#sql, [input]);
+    if (!registered) throw new Error('registerWorkers returned nothing');
+    return registered;
+  }
+
+  /**
+   * Registers many workers in one statement (hellos arriving together), each name at most once;
+   * each input's record comes back in its place. Check each input first with
+   * `checkWorkerRegistration`, so one bad hello does not fail the others.
+   */
+  registerWorkers(
+    inputs: readonly WorkerRegistration[],
+  ): Promise<{ worker: WorkerRecord; created: boolean }[]> {
+    return registerWorkers(this.#db, this.#sql, inputs);
   }
 
   async getWorker(workerId: string): Promise<WorkerRecord> {

@@ -23,6 +23,7 @@ export type { CancelResult, TaskToStop } from './cancel.js';
 export type { RetryResult } from './retry.js';
 export type { EventPage, ReadEventsRequest } from './events.js';
 export type { SubmitResult } from './submit.js';
+export { checkWorkerRegistration } from './workers.js';
 export type { WorkerRegistration } from './workers.js';
 export type { RetentionPolicy } from './retention.js';
 export type { ArtifactQuery, ArtifactReport, ArtifactScope } from './artifacts.js';

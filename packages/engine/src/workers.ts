@@ -36,23 +36,53 @@ export const WorkerRegistration = z
   });
 export type WorkerRegistration = z.input<typeof WorkerRegistration>;
 
-/** Registers a worker by name, or brings back the one of that name with its identity. */
-export async function registerWorker(
+/** Checks a registration; throws `DROVER_E_INVALID_PARAMS` naming what is wrong. */
+export function checkWorkerRegistration(
+  input: WorkerRegistration,
+): z.output<typeof WorkerRegistration> {
+  return parseOrThrow(WorkerRegistration, input, 'worker registration');
+}
+
+/**
+ * Registers workers by name, or brings back those of their names with their identities, in one
+ * statement; each input's record comes back in its place. Names must be distinct.
+ */
+export async function registerWorkers(
   db: Database,
   sql: Statements,
-  input: WorkerRegistration,
-): Promise<{ worker: WorkerRecord; created: boolean }> {
-  const w = parseOrThrow(WorkerRegistration, input, 'worker registration');
+  inputs: readonly WorkerRegistration[],
+): Promise<{ worker: WorkerRecord; created: boolean }[]> {
+  const workers = inputs.map(checkWorkerRegistration);
+  if (new Set(workers.map((w) => w.name)).size !== workers.length)
+    throw new TypeError('registerWorkers takes each name at most once');
+  const schemas = Object.assign({}, ...workers.map((w) => w.paramsSchemas)) as Record<
+    string,
+    unknown
+  >;
   return db.transaction(async (tx) => {
-    const [row] = await tx.query<{ worker: WorkerRecord; created: boolean }>(
-      sql.get('upsert-worker'),
-      [w.name, w.host, w.tags, w.taskTypes, w.slots],
+    const rows = await tx.query<{ name: string; worker: WorkerRecord; created: boolean }>(
+      sql.get('upsert-workers'),
+      [
+        JSON.stringify(
+          workers.map((w) => ({
+            name: w.name,
+            host: w.host,
+            tags: w.tags,
+            task_types: w.taskTypes,
+            slots: w.slots,
+          })),
+        ),
+      ],
     );
-    if (!row) throw new Error('upsert-worker returned no row');
-    if (Object.keys(w.paramsSchemas).length > 0) {
-      await tx.query(sql.get('upsert-task-types'), [JSON.stringify(w.paramsSchemas)]);
+    if (Object.keys(schemas).length > 0) {
+      await tx.query(sql.get('upsert-task-types'), [JSON.stringify(schemas)]);
     }
-    return row;
+    const byName = new Map(rows.map((r) => [r.name, r]));
+    return workers.map((w) => {
+      const row = byName.get(w.name);
+      if (!row) throw new Error(`upsert-workers returned no row for ${w.name}`);
+      return { worker: row.worker, created: row.created };
+    });
   });
 }
 

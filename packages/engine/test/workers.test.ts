@@ -13,6 +13,35 @@ describe(`workers (${backend})`, () => {
     await t.close();
   });
 
+  it('registers many workers in one call, each record in its input’s place', async () => {
+    const [a, b, c] = [uniqueType('fleet'), uniqueType('fleet'), uniqueType('fleet')];
+    const [existing] = await t.engine.registerWorkers([
+      { name: b, host: 'h', taskTypes: ['x'], slots: 1 },
+    ]);
+    assert.ok(existing);
+    const registered = await t.engine.registerWorkers([
+      { name: a, host: 'h1', taskTypes: ['x'], tags: ['gpu'], slots: 2 },
+      { name: b, host: 'h2', taskTypes: ['x', 'y'], slots: 3 },
+      { name: c, host: 'h3', taskTypes: ['y'], slots: 4 },
+    ]);
+    assert.deepEqual(
+      registered.map((r) => [r.worker.name, r.worker.host, r.worker.slots, r.created]),
+      [
+        [a, 'h1', 2, true],
+        [b, 'h2', 3, false],
+        [c, 'h3', 4, true],
+      ],
+    );
+    assert.equal(registered[1]?.worker.id, existing.worker.id, 'the same name is the same worker');
+    await assert.rejects(
+      t.engine.registerWorkers([
+        { name: a, host: 'h', taskTypes: ['x'], slots: 1 },
+        { name: a, host: 'h', taskTypes: ['x'], slots: 1 },
+      ]),
+      TypeError,
+    );
+  });
+
   it('keeps the identity of a worker that registers again under the same name', async () => {
     const name = uniqueType('render-node');
     const first = await t.engine.registerWorker({

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { WorkerSession } from './worker-session.js';
 import { Dispatcher } from './dispatcher.js';
 import { ReportWriter } from './report-writer.js';
+import { WorkerRegistrar } from './worker-registrar.js';
 
 export interface HubOptions {
   /** The token workers present in workers.hello. */
@@ -46,6 +47,7 @@ export class WorkerHub {
   readonly #sessions = new Map<string, WorkerSession>();
   readonly #dispatcher: Dispatcher;
   readonly #writer: ReportWriter;
+  readonly #registrar: WorkerRegistrar;
   /** Workers heard from since liveness was last written. */
   #beats = new Set<WorkerSession>();
   #timers: NodeJS.Timeout[] = [];
@@ -74,6 +76,7 @@ export class WorkerHub {
       },
       ...(options.onError && { onError: options.onError }),
     });
+    this.#registrar = new WorkerRegistrar(engine);
     this.#writer = new ReportWriter(engine, {
       leaseMs,
       windowMs: this.#options.reportWindowMs,
@@ -114,7 +117,7 @@ export class WorkerHub {
             'The worker token is not the one this server was given.',
           );
         }
-        const { worker } = await engine.registerWorker(hello);
+        const worker = await this.#registrar.register(hello);
         // The same name is the same worker: a second connection under it replaces the first.
         const previous = this.#sessions.get(worker.id);
         if (previous && previous !== session) {
