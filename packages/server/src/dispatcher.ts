@@ -42,6 +42,12 @@ export class Dispatcher {
   #again = false;
   #closed = false;
   #turn = 0;
+  /**
+   * Groups (by what they can run) whose last claim came back short: the queue has nothing for
+   * them until a wake-up says tasks became claimable. New free slots in such a group cost no
+   * statement, so a fleet connecting to an empty queue is not a claim per hello.
+   */
+  readonly #drained = new Set<string>();
 
   constructor(engine: Engine, seats: () => Iterable<Seat>, options: DispatcherOptions) {
     this.#engine = engine;
@@ -49,7 +55,16 @@ export class Dispatcher {
     this.#options = { maxSlotsPerPass: 256, ...options };
   }
 
-  /** Runs a pass as soon as the current one ends; calls in between coalesce into one. */
+  /** Tasks may have become claimable (a notification, a submission, the safety poll): a pass. */
+  wake(): void {
+    this.#drained.clear();
+    this.soon();
+  }
+
+  /**
+   * Slots were freed or added: a pass as soon as the current one ends, for the groups whose
+   * queue is not known to be drained; calls in between coalesce into one.
+   */
   soon(): void {
     if (this.#closed) return;
     if (this.#running) {
@@ -82,15 +97,28 @@ export class Dispatcher {
     if (offered === 0) return false;
     this.#turn++;
     const assignments = await this.#engine.claimBatch({
-      groups,
+      groups: groups.map(({ taskTypes, tags, slots }) => ({ taskTypes, tags, slots })),
       leaseMs: this.#options.leaseMs,
     });
+    const got = new Map<string, number>();
+    for (const a of assignments) {
+      const workerId = a.task.workerId ?? '';
+      got.set(workerId, (got.get(workerId) ?? 0) + 1);
+    }
+    // A group given fewer tasks than it had slots took all its queue holds now. (Rarely, a group
+    // whose tasks another group also runs was left short by it: the safety poll wakes it.)
+    for (const group of groups) {
+      const workers = new Set(group.slots);
+      let filled = 0;
+      for (const id of workers) filled += got.get(id) ?? 0;
+      if (filled < group.slots.length) this.#drained.add(group.key);
+    }
     this.#handOut(assignments);
     return assignments.length === offered;
   }
 
   /** The free slots of every seat, by group, in the order they are to be filled. */
-  #groups(): ClaimGroup[] {
+  #groups(): (ClaimGroup & { key: string })[] {
     const byKey = new Map<string, { taskTypes: string[]; tags: string[]; seats: Seat[] }>();
     for (const seat of this.#seats()) {
       const worker = seat.worker;
@@ -98,13 +126,14 @@ export class Dispatcher {
       const taskTypes = [...worker.taskTypes].sort();
       const tags = [...worker.tags].sort();
       const key = JSON.stringify([taskTypes, tags]);
+      if (this.#drained.has(key)) continue;
       const group = byKey.get(key) ?? { taskTypes, tags, seats: [] };
       group.seats.push(seat);
       byKey.set(key, group);
     }
     let budget = this.#options.maxSlotsPerPass;
-    const groups: ClaimGroup[] = [];
-    for (const group of rotate([...byKey.values()], this.#turn)) {
+    const groups: (ClaimGroup & { key: string })[] = [];
+    for (const [key, group] of rotate([...byKey.entries()], this.#turn)) {
       const seats = rotate(group.seats, this.#turn);
       const slots: string[] = [];
       const deepest = Math.max(...seats.map((s) => s.freeSlots));
@@ -117,7 +146,8 @@ export class Dispatcher {
           }
         }
       }
-      if (slots.length > 0) groups.push({ taskTypes: group.taskTypes, tags: group.tags, slots });
+      if (slots.length > 0)
+        groups.push({ key, taskTypes: group.taskTypes, tags: group.tags, slots });
     }
     return groups;
   }

@@ -88,7 +88,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   const clientHandlers = engineHandlers(options.engine, {
     stopTasks: (tasks, reason) => hub.stopTasks(tasks, reason),
     workerChanged: (worker) => hub.workerChanged(worker),
-    tasksQueued: () => hub.dispatchSoon(),
+    tasksQueued: () => hub.queueChanged(),
     onError,
   });
   const fanout = new EventFanout(options.engine, {

@@ -29,6 +29,9 @@ export interface HubOptions {
   onError?: (error: unknown, where: string) => void;
 }
 
+/** Workers whose last seen and host stats one statement writes. */
+const LIVENESS_PER_STATEMENT = 256;
+
 type WorkerHandlers = {
   [M in WorkerMethodName]: (
     params: z.output<(typeof workerMethods)[M]['params']>,
@@ -72,7 +75,7 @@ export class WorkerHub {
       maxSlotsPerPass: this.#options.maxSlotsPerPass,
       giveBack: async (workerId, attemptIds) => {
         await engine.loseWorkerAttempts(workerId, 'The worker disconnected.', attemptIds);
-        this.dispatchSoon();
+        this.queueChanged();
       },
       ...(options.onError && { onError: options.onError }),
     });
@@ -86,9 +89,9 @@ export class WorkerHub {
   async start(): Promise<void> {
     // Push, never poll: a notification that tasks became claimable wakes the dispatcher.
     this.#unlisten = await this.#engine.listen((payload) => {
-      if (payload === 'queue' || payload === '*') this.dispatchSoon();
+      if (payload === 'queue' || payload === '*') this.queueChanged();
     });
-    this.#timers.push(setInterval(() => this.dispatchSoon(), this.#options.pollMs));
+    this.#timers.push(setInterval(() => this.queueChanged(), this.#options.pollMs));
     this.#timers.push(setInterval(() => void this.#reap(), this.#options.reapMs));
     this.#timers.push(setInterval(() => void this.#writeLiveness(), this.#options.heartbeatMs));
   }
@@ -204,13 +207,15 @@ export class WorkerHub {
     try {
       const current = await this.#engine.getWorker(worker.id);
       if (current.state !== 'disabled') await this.#engine.setWorkerState(worker.id, 'offline');
-      await this.#engine.loseWorkerAttempts(worker.id, 'The worker disconnected.', [
-        ...session.held.keys(),
-      ]);
+      if (session.held.size > 0) {
+        await this.#engine.loseWorkerAttempts(worker.id, 'The worker disconnected.', [
+          ...session.held.keys(),
+        ]);
+        this.queueChanged();
+      }
     } catch (error) {
       this.#options.onError?.(error, 'releasing a disconnected worker');
     }
-    this.dispatchSoon();
   }
 
   /** Tells the workers holding these attempts to stop them. */
@@ -232,9 +237,14 @@ export class WorkerHub {
     this.dispatchSoon();
   }
 
-  /** Runs the dispatcher once more as soon as the current pass ends; calls coalesce. */
+  /** Slots were freed or added: the dispatcher runs once more as soon as its pass ends. */
   dispatchSoon(): void {
     if (!this.#closed) this.#dispatcher.soon();
+  }
+
+  /** Tasks may have become claimable (submitted, retried, given back, coming due): a pass. */
+  queueChanged(): void {
+    if (!this.#closed) this.#dispatcher.wake();
   }
 
   /** Last seen and host stats of the workers heard from since the last write, in one statement. */
@@ -248,10 +258,13 @@ export class WorkerHub {
       return [{ workerId: worker.id, ...(stats && { stats }) }];
     });
     this.#beats = new Set();
-    try {
-      await this.#engine.touchWorkers(beats);
-    } catch (error) {
-      this.#options.onError?.(error, "writing workers' liveness");
+    // In pieces, so that an embedded database (on this event loop) is never held for long.
+    for (let i = 0; i < beats.length; i += LIVENESS_PER_STATEMENT) {
+      try {
+        await this.#engine.touchWorkers(beats.slice(i, i + LIVENESS_PER_STATEMENT));
+      } catch (error) {
+        this.#options.onError?.(error, "writing workers' liveness");
+      }
     }
   }
 
