@@ -19,7 +19,13 @@ import type { Statements } from './statements.js';
 import type { MigrationReport } from './migrate.js';
 import { submitJob } from './submit.js';
 import type { SubmitResult } from './submit.js';
-import { claimTasks, loseWorkerAttempts, reapAttempts, renewLeases } from './leases.js';
+import {
+  claimForWorker,
+  claimTasks,
+  loseWorkerAttempts,
+  reapAttempts,
+  renewLeases,
+} from './leases.js';
 import type {
   BatchClaimRequest,
   ClaimRequest,
@@ -45,6 +51,7 @@ import type { EventPage, ReadEventsRequest } from './events.js';
 import { registerWorkers, setWorkerState, touchWorkers } from './workers.js';
 import type { WorkerRegistration } from './workers.js';
 import { applyRetention } from './retention.js';
+import { runMaintenance } from './maintenance.js';
 import type { RetentionPolicy } from './retention.js';
 import {
   authorizeArtifact,
@@ -286,12 +293,7 @@ export class Engine {
 
   /** Claims up to `limit` tasks for one online worker. */
   claim(request: ClaimRequest): Promise<Assignment[]> {
-    if (request.limit <= 0) return Promise.resolve([]);
-    const slots = Array.from({ length: Math.min(request.limit, 1024) }, () => request.workerId);
-    return claimTasks(this.#db, this.#sql, {
-      groups: [{ taskTypes: request.taskTypes, tags: request.tags, slots }],
-      ...(request.leaseMs !== undefined && { leaseMs: request.leaseMs }),
-    });
+    return claimForWorker(this.#db, this.#sql, request);
   }
 
   /**
@@ -304,11 +306,6 @@ export class Engine {
 
   renewLeases(leases: readonly Lease[], leaseMs?: number): Promise<RenewResult> {
     return renewLeases(this.#db, this.#sql, leases, leaseMs);
-  }
-
-  /** Marks leased tasks running: the worker has started them. */
-  start(leases: readonly Lease[]): Promise<ReportOutcome[]> {
-    return reportProgress(this.#db, this.#sql, leases);
   }
 
   reportProgress(reports: readonly ProgressReport[]): Promise<ReportOutcome[]> {
@@ -332,7 +329,6 @@ export class Engine {
     return reapAttempts(this.#db, this.#sql, limit);
   }
 
-  /** A worker's connection closed: its attempts are lost now and their tasks retried. */
   /**
    * A worker's connection closed: its attempts are lost now and their tasks retried. A server
    * names the attempts that connection held, so that those the worker holds through another
@@ -403,14 +399,9 @@ export class Engine {
 
   /** Vacuums and analyzes the busy tables, so claims stay fast and plans fit the data. */
   maintain(): Promise<void> {
-    this.#maintaining ??= (async () => {
-      try {
-        for (const statement of splitStatements(this.#sql.get('maintain')))
-          await this.#db.exec(statement);
-      } finally {
-        this.#maintaining = undefined;
-      }
-    })();
+    this.#maintaining ??= runMaintenance(this.#db, this.#sql).finally(() => {
+      this.#maintaining = undefined;
+    });
     return this.#maintaining;
   }
 
@@ -432,17 +423,6 @@ export class Engine {
       this.#lock?.release();
     }
   }
-}
-
-/** The statements of a file, without its comments. */
-function splitStatements(text: string): string[] {
-  return text
-    .split('\n')
-    .filter((line) => !line.trimStart().startsWith('--'))
-    .join('\n')
-    .split(';')
-    .map((statement) => statement.trim())
-    .filter((statement) => statement.length > 0);
 }
 
 function clamp(value: number, min: number, max: number): number {

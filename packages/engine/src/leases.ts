@@ -72,6 +72,20 @@ export async function claimTasks(
   }));
 }
 
+/** Claims up to `limit` tasks for one online worker: a claim whose one group is that worker. */
+export function claimForWorker(
+  db: Database,
+  sql: Statements,
+  request: ClaimRequest,
+): Promise<Assignment[]> {
+  if (request.limit <= 0) return Promise.resolve([]);
+  const slots = Array.from({ length: Math.min(request.limit, 1024) }, () => request.workerId);
+  return claimTasks(db, sql, {
+    groups: [{ taskTypes: request.taskTypes, tags: request.tags, slots }],
+    ...(request.leaseMs !== undefined && { leaseMs: request.leaseMs }),
+  });
+}
+
 export interface RenewResult {
   /** The attempts whose leases now run to `leaseExpiresAt`. */
   renewed: { attemptId: string; leaseExpiresAt: string }[];

@@ -41,7 +41,9 @@ describe(`reports (${backend})`, () => {
 
   it('records progress and a status message, and the task runs', async () => {
     const { a } = await claimOne();
-    assert.deepEqual(await t.engine.start([a]), [{ attemptId: a.attemptId, accepted: true }]);
+    assert.deepEqual(await t.engine.reportProgress([a]), [
+      { attemptId: a.attemptId, accepted: true },
+    ]);
     assert.equal((await t.engine.getTask(a.task.id)).status, 'running');
     await t.engine.reportProgress([{ ...a, progress: 0.25, message: "I'm about to say hello" }]);
     const task = await t.engine.getTask(a.task.id);
