@@ -4,7 +4,7 @@ import { Engine } from './engine.js';
 import { LockFile } from './lock-file.js';
 import { checkSchema, migrate } from './migrate.js';
 import { PgDatabase } from './pg-database.js';
-import { PgliteDatabase } from './pglite-database.js';
+import { PgliteThreadDatabase } from './pglite-thread-database.js';
 import { Statements } from './statements.js';
 
 export interface EngineOptions {
@@ -53,7 +53,7 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
   mkdirSync(dataDir, { recursive: true });
   const lock = LockFile.acquire(join(dataDir, 'drover.lock'));
   try {
-    const db = await PgliteDatabase.open(join(dataDir, 'pg'), schema);
+    const db = await PgliteThreadDatabase.open(join(dataDir, 'pg'), schema);
     try {
       const migration = options.migrate === false ? undefined : await migrate(db);
       if (!migration) await checkSchema(db);
