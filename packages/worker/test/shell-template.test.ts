@@ -130,6 +130,55 @@ describe('expandArgv', () => {
     assertInvalidParams(() => expandArgv(free, { text: 'a\u0000b' }, { outDir: '/o' }), 'text');
   });
 
+  it('refuses a value that starts with "-" unless the param allows it', () => {
+    const t = ShellTaskTemplate.parse({
+      name: 'x',
+      argv: ['convert', '{input}', '{quality}', '{gain}', '{mode}'],
+      params: {
+        input: { type: 'string' },
+        quality: { type: 'integer', min: -10 },
+        gain: { type: 'number', default: 0 },
+        mode: { type: 'string', enum: ['-fast', '-best'], default: '-fast' },
+      },
+    });
+    const expand = (params: unknown) => () => expandArgv(t, params, { outDir: '/o' });
+    assertInvalidParams(expand({ input: '--output=/etc/passwd', quality: 1 }), 'input');
+    assertInvalidParams(expand({ input: '-', quality: 1 }), 'input');
+    assertInvalidParams(expand({ input: 'a.png', quality: -1 }), 'quality');
+    assertInvalidParams(expand({ input: 'a.png', quality: 1, gain: -0.5 }), 'gain');
+    // The operator's own enum values are allowed as they are.
+    assert.deepEqual(expand({ input: 'a-b.png', quality: 0 })(), [
+      'convert',
+      'a-b.png',
+      '0',
+      '0',
+      '-fast',
+    ]);
+    const allowing = ShellTaskTemplate.parse({
+      name: 'x',
+      argv: ['convert', '--', '{input}', '{quality}'],
+      params: {
+        input: { type: 'string', allowLeadingDash: true },
+        quality: { type: 'integer', allowLeadingDash: true, default: -3 },
+      },
+    });
+    assert.deepEqual(expandArgv(allowing, { input: '-odd name.png' }, { outDir: '/o' }), [
+      'convert',
+      '--',
+      '-odd name.png',
+      '-3',
+    ]);
+    assert.ok(
+      issuesOf({
+        name: 'x',
+        argv: ['p', '{v}'],
+        params: { v: { type: 'string', default: '-v' } },
+      }).some(
+        (issue) => issue.startsWith('params.v.default') && issue.includes('allowLeadingDash'),
+      ),
+    );
+  });
+
   it('throws DROVER_E_INVALID_PARAMS for a placeholder an unchecked template does not define', () => {
     const unchecked = { ...render, argv: ['render', '{depth}'] };
     assertInvalidParams(() => expandArgv(unchecked, { width: 1 }, { outDir: '/o' }), 'argv.1');

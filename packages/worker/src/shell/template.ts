@@ -31,24 +31,34 @@ function compiles(pattern: string): boolean {
 }
 
 // Strict objects: a misspelt key in an operator's config (`patern`) must fail, not be ignored.
+/**
+ * Whether a value may start with `-` (a negative number included). A program reads an argument
+ * that starts with `-` as an option (`--output=/etc/passwd`), so such values are refused unless
+ * the operator says the param may take them. @defaultValue false
+ */
+const AllowLeadingDash = z.boolean().optional();
+
 const StringParam = z.strictObject({
   type: z.literal('string'),
   /** A regular expression (with the `u` flag) the whole value must match. */
   pattern: z.string().refine(compiles, 'not a valid regular expression').optional(),
-  /** The only values allowed. */
+  /** The only values allowed: the operator's own, so they may start with `-`. */
   enum: z.array(Text).min(1).max(1000).optional(),
+  allowLeadingDash: AllowLeadingDash,
   default: z.string().optional(),
 });
 const IntegerParam = z.strictObject({
   type: z.literal('integer'),
   min: z.int().optional(),
   max: z.int().optional(),
+  allowLeadingDash: AllowLeadingDash,
   default: z.int().optional(),
 });
 const NumberParam = z.strictObject({
   type: z.literal('number'),
   min: z.number().optional(),
   max: z.number().optional(),
+  allowLeadingDash: AllowLeadingDash,
   default: z.number().optional(),
 });
 const BooleanParam = z.strictObject({
@@ -64,25 +74,30 @@ const ParamSpecShape = z.discriminatedUnion('type', [
 ]);
 type ParamSpecShape = z.infer<typeof ParamSpecShape>;
 
+const LEADING_DASH =
+  'starts with "-", which the program could read as an option; a template param takes such values only with "allowLeadingDash": true';
+
 /** What a value a client sends for one param must be. */
 function valueSchema(spec: ParamSpecShape): z.ZodType<ParamValue> {
   switch (spec.type) {
     case 'string': {
       // An enum's values were checked against the pattern when the template was parsed.
       if (spec.enum) return z.enum(spec.enum as [string, ...string[]]);
-      return spec.pattern === undefined ? Text : Text.regex(compilePattern(spec.pattern));
+      const text = spec.pattern === undefined ? Text : Text.regex(compilePattern(spec.pattern));
+      return spec.allowLeadingDash ? text : text.refine((v) => !v.startsWith('-'), LEADING_DASH);
     }
     case 'integer': {
       let schema = z.int();
       if (spec.min !== undefined) schema = schema.min(spec.min);
       if (spec.max !== undefined) schema = schema.max(spec.max);
-      return schema;
+      return spec.allowLeadingDash ? schema : schema.refine((v) => v >= 0, LEADING_DASH);
     }
     case 'number': {
       let schema = z.number();
       if (spec.min !== undefined) schema = schema.min(spec.min);
       if (spec.max !== undefined) schema = schema.max(spec.max);
-      return schema;
+      // -0 prints as "0".
+      return spec.allowLeadingDash ? schema : schema.refine((v) => v >= 0, LEADING_DASH);
     }
     case 'boolean':
       return z.boolean();
@@ -94,8 +109,9 @@ function valueSchema(spec: ParamSpecShape): z.ZodType<ParamValue> {
  * is required.
  *
  * A string param is passed as one argv element whatever it holds, so it cannot inject shell syntax;
- * but a value starting with `-` may still be read as an option by the program. Give such params a
- * `pattern` (or put `--` before them in argv) when the program would treat that as a risk.
+ * but a value starting with `-` could still be read as an option by the program, so such values
+ * (negative numbers too) are refused unless the param says `allowLeadingDash: true`, which a
+ * template should pair with `--` before the param in argv (see docs/shell-templates.md).
  */
 export const ParamSpec = ParamSpecShape.superRefine((spec, ctx) => {
   if ('min' in spec && spec.min !== undefined && spec.max !== undefined && spec.min > spec.max) {
