@@ -10,10 +10,11 @@ import { schemaVersion } from '@drover/engine';
 import { engineHandlers } from './handlers.js';
 import { createRpcDispatcher } from './rpc.js';
 import { WorkerHub, WorkerSession } from './worker-hub.js';
-import { methods, workerMethods } from '@drover/protocol';
+import { DroverError, methods, workerMethods } from '@drover/protocol';
 import type { RpcDispatcher } from './rpc.js';
 import { FileArtifactStore, registerArtifacts } from './artifacts/index.js';
 import { registerDashboard } from './dashboard.js';
+import { hostChecker, sameOrigin } from './host-check.js';
 import { EventFanout } from './subscriptions.js';
 import type { Subscriber } from './subscriptions.js';
 import type { ArtifactStore } from './artifacts/index.js';
@@ -24,6 +25,12 @@ export interface ServerOptions {
   host?: string;
   /** 0 picks a free port. @defaultValue 7400 */
   port?: number;
+  /**
+   * Names the server answers to in the `Host` header, besides its own address (see
+   * `hostChecker`): a server on a loopback address answers only to loopback names and these, so
+   * a page of another site cannot reach it through DNS rebinding. @defaultValue none
+   */
+  allowedHosts?: readonly string[];
   /** The largest request body or WebSocket message, in bytes. @defaultValue 64 MiB */
   maxMessageBytes?: number;
   /** The token workers must present in workers.hello. */
@@ -100,11 +107,39 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   const socketCatalogue = { ...methods, ...workerMethods };
   let closing = false;
 
+  const hostAllowed = hostChecker(options.host ?? '127.0.0.1', options.allowedHosts);
+  app.addHook('onRequest', async (request, reply) => {
+    if (hostAllowed(request.headers.host)) return;
+    return reply
+      .code(403)
+      .type('text/plain; charset=utf-8')
+      .header('x-content-type-options', 'nosniff')
+      .send(refusedHost(request.headers.host));
+  });
+
   // The body is parsed by the RPC dispatcher, which answers malformed JSON with the spec's -32700.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
   app.post('/rpc', async (request, reply) => {
+    // A page of another site can POST text/plain without asking first; only JSON is taken, and
+    // only from no page (a program) or one of this server's.
+    if (!/^application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? '')) {
+      return reply
+        .code(415)
+        .type('application/json')
+        .send(
+          rpcRefusal('DROVER_E_INVALID_REQUEST', 'POST /rpc takes Content-Type: application/json.'),
+        );
+    }
+    if (!sameOrigin(request.raw)) {
+      return reply
+        .code(403)
+        .type('application/json')
+        .send(
+          rpcRefusal('DROVER_E_UNAUTHORIZED', 'A request from a page of another site is refused.'),
+        );
+    }
     const text = typeof request.body === 'string' ? request.body : '';
     const response = await rpc.handleText(text);
     if (response === undefined) return reply.code(204).send();
@@ -139,14 +174,26 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
 
   const sockets = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes });
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // A connection reset or a bad write while upgrading ends that connection, not the server.
+    socket.on('error', (error) => {
+      app.log.warn({ err: error }, 'a connection failed while upgrading to a WebSocket');
+      socket.destroy();
+    });
     if (
       new URL(request.url ?? '/', 'http://localhost').pathname !== '/ws' ||
+      !hostAllowed(request.headers.host) ||
       !sameOrigin(request)
     ) {
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       return;
     }
     sockets.handleUpgrade(request, socket, head, (ws) => {
+      // A malformed frame (unmasked, a reserved opcode or bit, text that is not UTF-8, a length
+      // over the limit) is an 'error' of this socket: ws closes it with the matching close code
+      // (1002, 1007, 1009). Without a listener the error would end the process.
+      ws.on('error', (error) => {
+        app.log.warn({ err: error }, 'closed a WebSocket that broke the protocol');
+      });
       // Every socket speaks the client methods; one that says workers.hello becomes a worker.
       const session = new WorkerSession(ws);
       const subscriber = socketSubscriber(ws);
@@ -231,16 +278,20 @@ function toText(data: RawData): string {
   return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
 }
 
-/**
- * A browser's WebSocket must come from a page this server served; programs send no Origin. This
- * stops another site from driving the farm through a user's browser.
- */
-function sameOrigin(request: IncomingMessage): boolean {
-  const origin = request.headers.origin;
-  if (origin === undefined) return true;
-  try {
-    return new URL(origin).host === request.headers.host;
-  } catch {
-    return false;
-  }
+/** The answer to a request whose `Host` the server does not answer to. */
+function refusedHost(host: string | undefined): string {
+  const name = (host ?? '').slice(0, 200);
+  return `This server does not answer to the host name ${JSON.stringify(name)}. If that is its name, start it with --allowed-hosts ${name.replace(/:\d+$/, '') || 'NAME'}.\n`;
+}
+
+/** A JSON-RPC error answer to a request refused before it was read. */
+function rpcRefusal(
+  code: 'DROVER_E_INVALID_REQUEST' | 'DROVER_E_UNAUTHORIZED',
+  message: string,
+): string {
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    error: new DroverError(code, message).toRpcError(),
+    id: null,
+  });
 }

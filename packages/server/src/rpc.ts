@@ -30,6 +30,23 @@ export interface RpcDispatcher {
  */
 const SELF_VALIDATING = new Set(['jobs.submit']);
 
+/** How deep a request's objects and arrays may nest, the request itself counting as one. */
+export const MAX_DEPTH = 64;
+
+/** Whether objects and arrays in `value` nest more than `limit` levels (no recursion). */
+function deeperThan(value: unknown, limit: number): boolean {
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 1 }];
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    if (typeof top.value !== 'object' || top.value === null) continue;
+    if (top.depth > limit) return true;
+    const children = Array.isArray(top.value) ? top.value : Object.values(top.value);
+    for (const child of children as unknown[])
+      if (typeof child === 'object' && child !== null)
+        stack.push({ value: child, depth: top.depth + 1 });
+  }
+  return false;
+}
+
 /** Methods by name, with the schema their params must match. */
 export type Catalogue = Readonly<Record<string, { params: z.ZodType }>>;
 export type HandlerMap = Readonly<Record<string, (params: never) => Promise<unknown>>>;
@@ -40,6 +57,16 @@ export function createRpcDispatcher(
   onInternalError: (error: unknown, method: string) => void,
 ): RpcDispatcher {
   async function handleOne(raw: unknown): Promise<RpcResponseObject | undefined> {
+    // Checked before anything reads the request: the database and the validators recurse.
+    if (deeperThan(raw, MAX_DEPTH)) {
+      return failure(
+        idOf(raw),
+        new DroverError(
+          'DROVER_E_INVALID_PARAMS',
+          `The request nests objects and arrays more than ${MAX_DEPTH} levels deep.`,
+        ),
+      );
+    }
     const request = RpcRequest.safeParse(raw);
     if (!request.success) {
       return failure(
