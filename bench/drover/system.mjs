@@ -27,10 +27,11 @@ function cleanEnv() {
 }
 
 /** Starts `drover server` and resolves with its URL once it says where it listens. */
-function startServer(args, log) {
+function startServer(args, token, log) {
   const child = spawn(process.execPath, [CLI, 'server', ...args], {
     cwd: ROOT.pathname,
-    env: cleanEnv(),
+    // The token goes in the environment: the drover command refuses one on its command line.
+    env: { ...cleanEnv(), DROVER_TOKEN: token },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // If the benchmark ends early (Ctrl-C, a crash), the server goes with it.
@@ -108,7 +109,7 @@ export function droverSystem({ backend, databaseUrl, runId, log }) {
       const dataDir = mkdtempSync(join(tmpdir(), `drover-bench-${tag}-`));
       // Set at once, so that endRep removes whatever was made even if a later step fails.
       rep = { dataDir, database: undefined, server: undefined, url: undefined, client: undefined };
-      const args = ['--data-dir', dataDir, '--port', '0', '--host', '127.0.0.1', '--token', token];
+      const args = ['--data-dir', dataDir, '--port', '0', '--host', '127.0.0.1'];
       if (backend === 'postgres') {
         const database = `drover_bench_${runId}_${tag}`.replace(/[^a-z0-9_]/g, '_');
         await admin(`CREATE DATABASE ${database}`);
@@ -121,7 +122,7 @@ export function droverSystem({ backend, databaseUrl, runId, log }) {
           env: cleanEnv(),
         });
       }
-      const server = startServer(args, log);
+      const server = startServer(args, token, log);
       rep.server = server.child;
       rep.url = await server.url;
       rep.client = new DroverClient({ url: rep.url, WebSocket });

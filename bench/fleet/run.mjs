@@ -269,10 +269,13 @@ function spawnNode(args, options, nofile) {
 
 const runId = randomBytes(4).toString('hex');
 const workDir = mkdtempSync(join(tmpdir(), 'drover-fleet-'));
-/** The server's environment: none of the caller's DROVER_* settings, no drover.json (cwd). */
-const serverEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([key]) => !key.startsWith('DROVER_')),
-);
+const token = randomBytes(18).toString('base64url');
+/** The server's environment: none of the caller's DROVER_* settings but the token, no drover.json (cwd). */
+const serverEnv = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('DROVER_'))),
+  // The drover command takes a token from the environment, never its command line.
+  DROVER_TOKEN: token,
+};
 
 async function adminQuery(sql) {
   const client = new pg.Client({ connectionString: flags['database-url'] });
@@ -306,23 +309,13 @@ async function freshDatabase() {
 
 // --- The server. -----------------------------------------------------------------------------
 
-const token = randomBytes(18).toString('base64url');
 const serverLogFile = join(workDir, 'server.log');
 /** Resolves once every server start's log stream has been written out. */
 const serverLogsClosed = [];
 
 /** Starts `drover server` on a free port; resolves with its URL and child once it listens. */
 async function startServerOnce(databaseUrl) {
-  const args = [
-    CLI,
-    'server',
-    '--port',
-    '0',
-    '--token',
-    token,
-    '--data-dir',
-    join(workDir, 'data'),
-  ];
+  const args = [CLI, 'server', '--port', '0', '--data-dir', join(workDir, 'data')];
   if (databaseUrl) args.push('--database-url', databaseUrl);
   const child = spawnNode(
     args,

@@ -15,12 +15,29 @@ export const Config = z.object({
   dataDir: z.string().min(1).default('data'),
   /** Where the server listens. @defaultValue `127.0.0.1` */
   host: z.string().min(1).default('127.0.0.1'),
+  /**
+   * More names the server answers to in the `Host` header, comma-separated on the command line.
+   * On a loopback address it answers only to loopback names and these; on every interface
+   * (`0.0.0.0`) to any name unless these list them.
+   */
+  allowedHosts: z
+    .preprocess(
+      (v) => (typeof v === 'string' ? v.split(',').filter(Boolean) : v),
+      z.array(z.string().min(1)),
+    )
+    .default([]),
   /** @defaultValue 7400 */
   port: z.coerce.number().int().min(0).max(65_535).default(7400),
   /** The server's URL, for workers and for commands that drive a farm. @defaultValue `http://127.0.0.1:7400` */
   server: z.url().default('http://127.0.0.1:7400'),
-  /** The worker token: what a worker presents and what the server expects. */
+  /**
+   * The worker token: what a worker presents and what the server expects. From `DROVER_TOKEN`,
+   * the config file or `tokenFile`, never the command line, where every user of the machine
+   * could read it (`ps`, `/proc/<pid>/cmdline`).
+   */
   token: z.string().min(8).optional(),
+  /** A file whose first line is the worker token (an embedded farm's `<data dir>/worker-token`). */
+  tokenFile: z.string().min(1).optional(),
   /** A worker's name: the same name is the same worker. @defaultValue the host name */
   name: z.string().min(1).optional(),
   /** A worker's tags, comma-separated on the command line. */
@@ -84,7 +101,36 @@ export function loadConfig(sources: ConfigSources): Config {
     const value = flag ?? (env === '' ? undefined : env) ?? fromFile[key];
     if (value !== undefined) merged[key] = value;
   }
-  return parseOrThrow(Config, merged, 'configuration');
+  if (sources.flags.token !== undefined) {
+    throw new DroverError(
+      'DROVER_E_INVALID_PARAMS',
+      'A token on the command line can be read by every user of this machine (ps, /proc): give it with --token-file FILE or the DROVER_TOKEN environment variable.',
+    );
+  }
+  const config = parseOrThrow(Config, merged, 'configuration');
+  if (config.tokenFile !== undefined) config.token = readTokenFile(config.tokenFile);
+  return config;
+}
+
+/** The token in the first line of a file, checked as `token` is. */
+function readTokenFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new DroverError(
+      'DROVER_E_INVALID_PARAMS',
+      `Cannot read the token file ${path}: ${(error as Error).message}`,
+    );
+  }
+  const token = (text.split(/\r?\n/)[0] ?? '').trim();
+  if (token.length < 8) {
+    throw new DroverError(
+      'DROVER_E_INVALID_PARAMS',
+      `The token file ${path} does not start with a token (at least 8 characters on its first line).`,
+    );
+  }
+  return token;
 }
 
 function readConfigFile(path: string | undefined): Record<string, unknown> {

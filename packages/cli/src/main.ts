@@ -15,7 +15,7 @@ const USAGE = `drover <command> [options]
 Run a farm:
   up                 the farm on this machine: server, local workers, the fractal producer
   server             the server alone (embedded database, or --database-url)
-  worker             join a farm: --server URL --token T [--name N] [--tags a,b] [--slots K]
+  worker             join a farm: --server URL --token-file F [--name N] [--tags a,b] [--slots K]
                      [--shell-tasks templates.json]
   migrate            bring a PostgreSQL database's schema up to date (--database-url)
 
@@ -28,7 +28,9 @@ Drive it (--server URL, default http://127.0.0.1:7400; --json for scripts):
   logs <task id> [-f]
   download <job id | task id> [--out dir]
 
-Options: --port (7400) --host (127.0.0.1) --data-dir (./data) --database-url --token
+Options: --port (7400) --host (127.0.0.1) --allowed-hosts NAME,... (more names the server
+  answers to in the Host header) --data-dir (./data) --database-url --token-file FILE (the worker
+  token; or DROVER_TOKEN, never on the command line)
   --workers (2, for up) --demo true|false --interval (3 s) --group (default) --server URL
   --shell-tasks FILE --coalesce-ms (200: a subscription's window for progress and log lines)
   --json. The worker token of an embedded farm is in <data dir>/worker-token.
@@ -41,9 +43,12 @@ const OPTIONS = {
   'database-url': { type: 'string' },
   'data-dir': { type: 'string' },
   host: { type: 'string' },
+  'allowed-hosts': { type: 'string' },
   port: { type: 'string' },
   server: { type: 'string' },
+  // Refused with advice by loadConfig: a token on the command line is visible to every user.
   token: { type: 'string' },
+  'token-file': { type: 'string' },
   name: { type: 'string' },
   tags: { type: 'string' },
   slots: { type: 'string' },

@@ -39,7 +39,7 @@ export async function serve(config: Config, migrate: boolean): Promise<RunningSe
   if (!token) {
     await engine.close();
     throw new Error(
-      'A server on a shared database needs a worker token: set --token or DROVER_TOKEN.',
+      'A server on a shared database needs a worker token: give --token-file FILE or set DROVER_TOKEN.',
     );
   }
   try {
@@ -49,6 +49,7 @@ export async function serve(config: Config, migrate: boolean): Promise<RunningSe
       port: config.port,
       workerToken: token,
       coalesceMs: config.coalesceMs,
+      allowedHosts: config.allowedHosts,
       artifactsDir: join(dataDir, 'artifacts'),
       dashboardDir: dashboardDir(),
     });

@@ -71,7 +71,7 @@ export async function up(config: Config, cliMain: string): Promise<void> {
   console.log(`Drover is up at ${url} (data in ${config.dataDir}/)`);
   if (['0.0.0.0', '::'].includes(config.host)) {
     console.log(
-      `listening on every interface: other machines join with drover worker --server http://<this host's name or address>:${config.port} --token <${config.dataDir}/worker-token>`,
+      `listening on every interface: other machines join with drover worker --server http://<this host's name or address>:${config.port} --token-file <a copy of ${config.dataDir}/worker-token>`,
     );
   }
   // What finishes from now on is told on the terminal, as the tracker did.

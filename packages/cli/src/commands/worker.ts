@@ -8,7 +8,9 @@ import type { Config } from '../config.js';
 /** `drover worker`: joins a farm with nothing but its URL and a worker token. */
 export async function worker(config: Config): Promise<void> {
   if (!config.token)
-    throw new Error("A worker needs the farm's worker token: pass --token or set DROVER_TOKEN.");
+    throw new Error(
+      "A worker needs the farm's worker token: give --token-file FILE or set DROVER_TOKEN.",
+    );
   const name = config.name ?? hostname();
   const w = new Worker({
     serverUrl: config.server,
