@@ -1,5 +1,10 @@
 import type { ParsedJobSubmission } from '@drover/protocol';
-import { stageTaskCount } from '@drover/protocol';
+import {
+  DroverError,
+  MAX_JOB_PARAMS_BYTES,
+  MAX_TASK_PARAMS_BYTES,
+  stageTaskCount,
+} from '@drover/protocol';
 
 /** Defaults for what a submission leaves out. */
 export const SUBMISSION_DEFAULTS = {
@@ -48,4 +53,50 @@ export function expandStages(job: ParsedJobSubmission): StageRow[] {
     next += count;
     return row;
   });
+}
+
+/** What a frame adds to a task's params: `,"frame":-2147483648`. */
+const FRAME_BYTES = 24;
+
+/**
+ * Refuses a submission whose tasks' params, as stored, would be too large: one task's over
+ * MAX_TASK_PARAMS_BYTES, or all of them together over MAX_JOB_PARAMS_BYTES (a stage's params are
+ * stored with every task of the stage).
+ */
+export function checkParamsSize(stages: readonly StageRow[]): void {
+  let total = 0;
+  for (const stage of stages) {
+    const own = jsonBytes(stage.params) + (stage.frame_start === null ? 0 : FRAME_BYTES);
+    const items = stage.items === null ? 0 : jsonBytes(stage.items);
+    total += own * stage.task_count + items;
+    // Only when the stage's params and all its items together exceed the bound can one task.
+    let largest = own;
+    if (own + items > MAX_TASK_PARAMS_BYTES && stage.items !== null)
+      for (const item of stage.items) largest = Math.max(largest, own + jsonBytes(item));
+    if (largest > MAX_TASK_PARAMS_BYTES) {
+      throw tooLarge(
+        `a task of stage ${stage.stage} would have ${mib(largest)} of params; a task takes at most ${mib(MAX_TASK_PARAMS_BYTES)}.`,
+      );
+    }
+  }
+  if (total > MAX_JOB_PARAMS_BYTES) {
+    throw tooLarge(
+      `its tasks would store ${mib(total)} of params (a stage's params are stored with each of its tasks); a job stores at most ${mib(MAX_JOB_PARAMS_BYTES)}.`,
+    );
+  }
+}
+
+function tooLarge(reason: string): DroverError {
+  const message = `Invalid job submission: ${reason} Put large shared data in a file or an artifact the tasks read, and pass its name.`;
+  return new DroverError('DROVER_E_INVALID_PARAMS', message, {
+    details: [{ path: 'params', message: reason }],
+  });
+}
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value));
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }

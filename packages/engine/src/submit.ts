@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { DroverError, JobSubmission, parseOrThrow } from '@drover/protocol';
 import type { JobRecord } from '@drover/protocol';
 import type { Database } from './database.js';
-import { SUBMISSION_DEFAULTS, expandStages } from './expand.js';
+import { SUBMISSION_DEFAULTS, checkParamsSize, expandStages } from './expand.js';
 import type { Statements } from './statements.js';
 import { uncleanPath } from './clean-text.js';
 
@@ -34,6 +34,7 @@ export async function submitJob(
     );
   }
   const stages = expandStages(job);
+  checkParamsSize(stages);
   const taskCount = stages.reduce((n, s) => n + s.task_count, 0);
   const firstStageCount = stages[0]?.task_count ?? 0;
   const hash = createHash('sha256').update(JSON.stringify(job)).digest('hex');

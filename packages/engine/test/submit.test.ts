@@ -209,6 +209,44 @@ describe(`submit (${backend})`, () => {
     assert.deepEqual(seen, all);
   });
 
+  it('refuses params that would store too much, by task and by job, storing nothing', async () => {
+    const group = uniqueType('size');
+    const type = uniqueType();
+    const refused = (reason: RegExp) => (error: unknown) =>
+      error instanceof DroverError &&
+      error.code === 'DROVER_E_INVALID_PARAMS' &&
+      reason.test(error.message);
+    // Half a MiB of params copied into each of 200 frames: 100 MiB from a 0.5 MiB request.
+    const half = 'x'.repeat(512 * 1024);
+    await assert.rejects(
+      t.engine.submit({ group, taskType: type, params: { half }, frames: { start: 1, end: 200 } }),
+      refused(/would store 100\.0 MiB of params .* at most 64\.0 MiB/),
+    );
+    // One task of over a MiB, as an item or as the stage's own params.
+    const big = 'x'.repeat(1024 * 1024 + 1);
+    await assert.rejects(
+      t.engine.submit({ group, taskType: type, items: [{ i: 1 }, { big }] }),
+      refused(/a task of stage 0 would have 1\.0 MiB of params; a task takes at most 1\.0 MiB/),
+    );
+    await assert.rejects(
+      t.engine.submit({
+        group,
+        taskType: type,
+        params: { small: 1 },
+        then: [{ taskType: type, params: { big } }],
+      }),
+      refused(/a task of stage 1/),
+    );
+    assert.deepEqual(await t.engine.listJobs({ group }), []);
+    // Just under the bound of a task is taken.
+    const { job } = await t.engine.submit({
+      group,
+      taskType: type,
+      items: [{ i: 1 }, { almost: 'x'.repeat(1000 * 1024) }],
+    });
+    assert.equal(job.taskCount, 2);
+  });
+
   it('says which job is missing', async () => {
     await assert.rejects(
       t.engine.getJob('00000000-0000-4000-8000-000000000000'),

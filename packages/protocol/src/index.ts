@@ -26,6 +26,8 @@ export {
   FrameRange,
   JobSubmission,
   JsonObject,
+  MAX_JOB_PARAMS_BYTES,
+  MAX_TASK_PARAMS_BYTES,
   MAX_TASKS_PER_JOB,
   MAX_TIMEOUT_MS,
   StageSubmission,

@@ -3,6 +3,13 @@ import { GroupName, Tag, TaskTypeName } from './ids.js';
 
 /** The most tasks one job may expand into, over all its stages. */
 export const MAX_TASKS_PER_JOB = 1_000_000;
+/** The most bytes (as JSON) one task's params may take: its stage's params with its item. */
+export const MAX_TASK_PARAMS_BYTES = 1024 * 1024;
+/**
+ * The most bytes (as JSON) the params of all of a job's tasks may take together: a stage's params
+ * are stored with each of its tasks, so a small submission could otherwise store gigabytes.
+ */
+export const MAX_JOB_PARAMS_BYTES = 64 * 1024 * 1024;
 /** The longest a task may be given to run, in milliseconds (7 days). */
 export const MAX_TIMEOUT_MS = 7 * 24 * 3600 * 1000;
 
