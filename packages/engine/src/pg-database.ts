@@ -7,6 +7,23 @@ import type { Database, Queryable } from './database.js';
 /** PostgreSQL error codes worth a second try of the whole transaction. */
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
 
+/** How long a query waits for a connection before the database counts as unavailable. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** Network errors that mean the server cannot be reached, not that a statement failed. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+/** SQLSTATEs of a server going away or refusing connections: class 08, shutdowns, too many. */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+
 /**
  * A PostgreSQL server through a `pg` pool. Every connection gets the engine's schema as its
  * search path and UTC as its time zone, so the SQL is the same as on PGlite.
@@ -30,6 +47,7 @@ export class PgDatabase implements Database {
     const pool = new pg.Pool({
       connectionString,
       max: poolSize,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       options: `-c search_path=${schema} -c TimeZone=UTC`,
     });
     // Errors on idle connections (a restarted server) must not crash the process; the pool
@@ -53,17 +71,31 @@ export class PgDatabase implements Database {
     sql: string,
     params?: readonly unknown[],
   ): Promise<Row[]> {
-    const result = await this.#pool.query(sql, params as unknown[] | undefined);
-    return result.rows as Row[];
+    try {
+      const result = await this.#pool.query(sql, params as unknown[] | undefined);
+      return result.rows as Row[];
+    } catch (error) {
+      throw this.#unavailable(error);
+    }
   }
 
   async exec(sql: string): Promise<void> {
-    await this.#pool.query(sql);
+    try {
+      await this.#pool.query(sql);
+    } catch (error) {
+      throw this.#unavailable(error);
+    }
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const client = await this.#pool.connect();
+      let client: pg.PoolClient;
+      try {
+        client = await this.#pool.connect();
+      } catch (error) {
+        throw this.#unavailable(error);
+      }
+      let broken = false;
       try {
         await client.query('BEGIN');
         const value = await fn({
@@ -76,14 +108,16 @@ export class PgDatabase implements Database {
         await client.query('COMMIT');
         return value;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        broken = isConnectionError(error);
+        if (!broken) await client.query('ROLLBACK').catch(() => undefined);
         if (attempt < 5 && isRetryable(error)) {
           await sleep(Math.random() * 20 * attempt);
           continue;
         }
-        throw error;
+        throw this.#unavailable(error);
       } finally {
-        client.release();
+        // A connection that broke is closed rather than handed to the next query.
+        client.release(broken);
       }
     }
   }
@@ -107,6 +141,19 @@ export class PgDatabase implements Database {
       this.#listeners.delete(listener);
       await listener.stop();
     };
+  }
+
+  /**
+   * The error to throw for `error`: `DROVER_E_DATABASE_UNAVAILABLE` (retryable) when the server
+   * could not be reached or dropped the connection, the error itself otherwise.
+   */
+  #unavailable(error: unknown): unknown {
+    if (!isConnectionError(error)) return error;
+    return new DroverError(
+      'DROVER_E_DATABASE_UNAVAILABLE',
+      `PostgreSQL at ${redact(this.#connectionString)} does not answer: ${(error as Error).message}. The call may be tried again once it is back.`,
+      { cause: error },
+    );
   }
 
   /** Ends the pool and every listening connection. Closing twice is harmless. */
@@ -209,4 +256,17 @@ export function redact(connectionString: string): string {
   } catch {
     return '(unparseable connection string)';
   }
+}
+
+/** Whether `error` means the server is unreachable or the connection broke. */
+function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08...$/.test(code))
+      return true;
+  }
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed/i.test(
+    error.message,
+  );
 }

@@ -10,7 +10,7 @@ import { schemaVersion } from '@drover/engine';
 import { engineHandlers } from './handlers.js';
 import { createRpcDispatcher } from './rpc.js';
 import { WorkerHub, WorkerSession } from './worker-hub.js';
-import { DroverError, methods, workerMethods } from '@drover/protocol';
+import { DroverError, isDroverError, methods, workerMethods } from '@drover/protocol';
 import type { RpcDispatcher } from './rpc.js';
 import { FileArtifactStore, registerArtifacts } from './artifacts/index.js';
 import { registerDashboard } from './dashboard.js';
@@ -164,9 +164,15 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     onError,
   });
 
-  app.get('/healthz', async () => {
-    const { current, required } = await schemaVersion(options.engine.database);
-    return { ok: current === required, database: options.engine.kind, schema: current };
+  // A load balancer's probe: 503 while the database does not answer, so traffic goes elsewhere.
+  app.get('/healthz', async (_request, reply) => {
+    try {
+      const { current, required } = await schemaVersion(options.engine.database);
+      return { ok: current === required, database: options.engine.kind, schema: current };
+    } catch (error) {
+      const code = isDroverError(error) ? error.code : 'DROVER_E_INTERNAL';
+      return reply.code(503).send({ ok: false, database: options.engine.kind, error: code });
+    }
   });
 
   if (options.dashboardDir !== undefined)
