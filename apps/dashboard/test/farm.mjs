@@ -66,10 +66,7 @@ export async function startFarm(options = {}) {
 
   let server;
   const startServer = async () => {
-    server = run(
-      ['server', '--data-dir', dataDir, '--port', String(port), '--token', token],
-      'server',
-    );
+    server = run(['server', '--data-dir', dataDir, '--port', String(port)], 'server');
     await until(async () => (await fetch(`${url}/healthz`)).ok, 30_000, 'the server');
   };
 
