@@ -53,6 +53,7 @@ export async function serve(config: Config, migrate: boolean): Promise<RunningSe
       artifactsDir: join(dataDir, 'artifacts'),
       dashboardDir: dashboardDir(),
     });
+    if (!isLoopback(config.host)) console.error(exposedWarning(config.host, config.port));
     return {
       engine,
       server,
@@ -81,4 +82,19 @@ function dashboardDir(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+function isLoopback(host: string): boolean {
+  const name = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
+}
+
+/** What a server reachable from other machines does not protect yet. */
+function exposedWarning(host: string, port: number): string {
+  return [
+    `warning: listening on ${host}, where other machines can reach port ${port}.`,
+    '  Workers need the worker token, but the client methods (submit, cancel, read every job,',
+    '  log and artifact, disable workers) and the dashboard take no login yet: keep this port',
+    '  on a network you trust, or behind a proxy that authenticates. See docs/security.md.',
+  ].join('\n');
 }
