@@ -16,7 +16,7 @@ export interface DispatcherOptions {
   /**
    * At most this many slots are offered in one pass; the rest wait for the next pass, which
    * starts with the workers this one left out. Bounds how long one claim holds an embedded
-   * database, which runs on the server's event loop. @defaultValue 256
+   * database, a single backend that other statements wait for. @defaultValue 256
    */
   maxSlotsPerPass?: number;
   /** Tasks claimed for a worker whose connection closed meanwhile are given back at once. */

@@ -31,7 +31,7 @@ export interface ReportWriterOptions {
   windowMs?: number;
   /**
    * At most this many reports of one kind share a statement; the rest go in the next write. Bounds
-   * how long one write holds an embedded database, which runs on the server's event loop.
+   * how long one write holds an embedded database, a single backend that other statements wait for.
    * @defaultValue 256
    */
   maxPerWrite?: number;
