@@ -10,9 +10,9 @@
 //
 // Messages from run.mjs: start { url, token, prefix, from, to, slots, concurrency, proc },
 // phase { phase }, cpu, report, stop. To run.mjs: progress, connected, cpu, report, fatal.
-import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import { HostSampler } from '@drover/worker';
 
 const CALL_TIMEOUT_MS = 30_000;
 const FLUSH_MS = 100;
@@ -77,29 +77,8 @@ const stats = {
 };
 
 /** Host stats as the real worker sends them, sampled once a second for the whole process. */
-let lastCpu = cpuTimes();
-let hostStats = sampleHost();
-function cpuTimes() {
-  let idle = 0;
-  let total = 0;
-  for (const cpu of cpus()) {
-    idle += cpu.times.idle;
-    total += cpu.times.idle + cpu.times.user + cpu.times.nice + cpu.times.sys + cpu.times.irq;
-  }
-  return { idle, total };
-}
-function sampleHost() {
-  const current = cpuTimes();
-  const total = current.total - lastCpu.total;
-  const idle = current.idle - lastCpu.idle;
-  lastCpu = current;
-  return {
-    cpu: total > 0 ? Math.min(1, Math.max(0, 1 - idle / total)) : 0,
-    memoryUsed: totalmem() - freemem(),
-    memoryTotal: totalmem(),
-    load: loadavg(),
-  };
-}
+const host = new HostSampler();
+let hostStats = host.sample();
 
 class SimWorker {
   constructor(name) {
@@ -380,7 +359,7 @@ process.on('message', (message) => {
     for (let i = message.from; i < message.to; i++)
       workers.push(new SimWorker(`${message.prefix}${i}`));
     setInterval(() => {
-      hostStats = sampleHost();
+      hostStats = host.sample();
     }, 1000).unref();
     setInterval(() => {
       for (const worker of dirty) {

@@ -8,3 +8,4 @@ export { ShellTaskOutcome, shellTask } from './shell-task.js';
 export { ShellTaskTemplate } from './shell/index.js';
 export type { ShellTaskTemplateInput } from './shell/index.js';
 export { ThreadPool } from './thread-pool.js';
+export { HostSampler } from './host-stats.js';
