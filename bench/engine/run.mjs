@@ -4,15 +4,15 @@
 // PostgreSQL is DROVER_BENCH_DATABASE_URL, else postgres://root@127.0.0.1:5432/test; the run
 // works in a schema of its own and drops it at the end. It prints the results and rewrites
 // bench/engine/README.md with them, so the numbers there always come from one command.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { openEngine } from '../../packages/engine/dist/src/index.js';
+import { machine as sharedMachine } from '../lib/machine.mjs';
 
 const ROOT = new URL('../../', import.meta.url);
 const README = new URL('bench/engine/README.md', ROOT);
@@ -393,33 +393,12 @@ function callsTable(runs) {
   );
 }
 
-function tryCommand(file, args) {
-  try {
-    return execFileSync(file, args, {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-  } catch {
-    return undefined;
-  }
-}
-
+/** The shared machine facts of bench/lib/machine.mjs, and the PGlite version. */
 function machine() {
-  const cpuinfo = tryRead('/proc/cpuinfo') ?? '';
-  const memLine = (tryCommand('free', ['-h']) ?? '').split('\n').find((l) => l.startsWith('Mem:'));
   const pglite = JSON.parse(
     tryRead(new URL('node_modules/@electric-sql/pglite/package.json', ROOT)) ?? '{}',
   );
-  const commit = tryCommand('git', ['-C', ROOT.pathname, 'rev-parse', '--short', 'HEAD']);
-  const dirty = tryCommand('git', ['-C', ROOT.pathname, 'status', '--porcelain']);
-  return {
-    nproc: tryCommand('nproc', []) ?? 'unknown',
-    memory: memLine?.split(/\s+/)[1] ?? `${format(totalmem() / 2 ** 30, 1)}Gi`,
-    cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? 'unknown',
-    node: process.version,
-    pglite: pglite.version ?? 'unknown',
-    commit: commit ? `${commit}${dirty ? ' (with uncommitted changes)' : ''}` : 'unknown',
-  };
+  return { ...sharedMachine(), pglite: pglite.version ?? 'unknown' };
 }
 
 /** CPU time since boot, in clock ticks (Linux): all of it, and the idle part. */
