@@ -10,9 +10,15 @@
 // 2. A big group: 10,000 queued jobs and 40 jobs whose tasks report progress 2.5 times a second
 //    (100 job updates a second), with the list scrolled all the while. Long tasks (over 50 ms,
 //    PerformanceObserver 'longtask') and the JS heap after a forced GC every 5 s (CDP).
+//
+// Every call needs a token: the benchmark's calls sign in with the admin token the farm's
+// embedded server keeps in its data directory (farm.rpc does too), the browser with a one-time
+// sign-in link made with it (`auth.loginLink`), and the ticking worker with the worker token, in
+// its environment.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, launchBrowser, startFarm, until } from '../../apps/dashboard/test/farm.mjs';
+import { localTokens } from '../lib/tokens.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 45);
 const BIG = Number(process.env.BENCH_JOBS ?? 10_000);
@@ -89,6 +95,15 @@ function percentile(values, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/** Signs the browser in as the farm's admin: a one-time link, opened, leaves a session cookie. */
+async function signIn(farm, page) {
+  const { path } = await farm.rpc('auth.loginLink', {});
+  const opened = await page.goto(new URL(path, farm.url).href);
+  // A refused link leads to the sign-in form (`/?signin=expired`) instead.
+  if (!opened?.ok() || new URL(opened.url()).searchParams.has('signin'))
+    throw new Error(`signing in failed: HTTP ${opened?.status()} at ${opened?.url()}`);
+}
+
 const summary = (values) =>
   `p50 ${percentile(values, 50)} ms, p95 ${percentile(values, 95)} ms, max ${Math.max(...values)} ms (${values.length} updates)`;
 
@@ -120,6 +135,7 @@ async function eventToDom() {
       });
     };
     await submitSome();
+    await signIn(farm, page);
     await page.goto(`${farm.url}/jobs?group=fractals`);
     await page.waitForSelector('[data-connection="open"]');
     // The page's own start (parsing and running its script) is not what is measured.
@@ -156,7 +172,10 @@ async function bigGroup() {
       }
       const response = await fetch(`${farm.url}/rpc`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${localTokens(farm.dataDir).admin}`,
+        },
         body: JSON.stringify(batch),
       });
       const answers = await response.json();
@@ -164,15 +183,14 @@ async function bigGroup() {
       if (failed) throw new Error(`jobs.submit: ${failed.error.message}`);
     }
     const submitted = (Date.now() - started) / 1000;
+    // The worker token in the environment, never on the command line.
     ticker = spawn(
       process.execPath,
-      [
-        join(ROOT, 'bench/dashboard/tick-worker.mjs'),
-        farm.url,
-        'browser-test-token',
-        String(TICKERS),
-      ],
-      { stdio: 'inherit' },
+      [join(ROOT, 'bench/dashboard/tick-worker.mjs'), farm.url, String(TICKERS)],
+      {
+        stdio: 'inherit',
+        env: { ...process.env, DROVER_TOKEN: localTokens(farm.dataDir).worker },
+      },
     );
     for (let i = 0; i < TICKERS; i++) {
       await farm.rpc('jobs.submit', {
@@ -184,6 +202,7 @@ async function bigGroup() {
     }
     const page = browser.context.pages()[0] ?? (await browser.context.newPage());
     await page.addInitScript(instrument);
+    await signIn(farm, page);
     const opened = Date.now();
     await page.goto(`${farm.url}/jobs?group=big`);
     const total = BIG + TICKERS;

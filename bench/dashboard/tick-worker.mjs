@@ -1,9 +1,18 @@
 // A worker whose one task type, `bench.tick`, does nothing but report progress `hz` times a
 // second for `seconds`: load for the dashboard benchmark without any CPU-bound work.
+//   DROVER_TOKEN=<worker token> node bench/dashboard/tick-worker.mjs <server url> [slots]
+// The token comes in the environment, never on the command line, where anyone could read it.
 import { z } from 'zod';
 import { Worker, defineTask } from '@drover/worker';
 
-const [url, token, slots = '40'] = process.argv.slice(2);
+const [url, slots = '40'] = process.argv.slice(2);
+const token = process.env.DROVER_TOKEN;
+if (!url || !token) {
+  console.error(
+    'usage: DROVER_TOKEN=<worker token> node bench/dashboard/tick-worker.mjs URL [slots]',
+  );
+  process.exit(2);
+}
 
 const tick = defineTask({
   name: 'bench.tick',

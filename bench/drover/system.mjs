@@ -2,9 +2,9 @@
 // (`node packages/cli/dist/src/main.js server ...`, after `drover migrate` on PostgreSQL), worker
 // processes of `@drover/worker` (bench/drover/worker.mjs), and `@drover/client` for everything a
 // program does: submit, wait for a job, read counts. Every repetition gets a new server on a new
-// database (a fresh data directory, or a fresh PostgreSQL database), removed at its end.
+// database (a fresh data directory, or a fresh PostgreSQL database), removed at its end. The
+// client signs in with an admin token and the workers with a worker token (bench/lib/tokens.mjs).
 import { spawn, execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import pg from 'pg';
 import WebSocket from 'ws';
 import { DroverClient } from '@drover/client';
 import { Worker } from '@drover/worker';
+import { createTokens, localTokens } from '../lib/tokens.mjs';
 import { noopTask } from './noop-task.mjs';
 
 const ROOT = new URL('../../', import.meta.url);
@@ -27,11 +28,10 @@ function cleanEnv() {
 }
 
 /** Starts `drover server` and resolves with its URL once it says where it listens. */
-function startServer(args, token, log) {
+function startServer(args, log) {
   const child = spawn(process.execPath, [CLI, 'server', ...args], {
     cwd: ROOT.pathname,
-    // The token goes in the environment: the drover command refuses one on its command line.
-    env: { ...cleanEnv(), DROVER_TOKEN: token },
+    env: cleanEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // If the benchmark ends early (Ctrl-C, a crash), the server goes with it.
@@ -81,8 +81,7 @@ function stopProcess(child, graceMs = 15_000) {
  *           log: (line: string) => void }} options
  */
 export function droverSystem({ backend, databaseUrl, runId, log }) {
-  const token = randomBytes(24).toString('base64url');
-  /** The current repetition's server, client and what to remove afterwards. */
+  /** The current repetition's server, client, tokens and what to remove afterwards. */
   let rep;
 
   async function admin(statement) {
@@ -108,7 +107,14 @@ export function droverSystem({ backend, databaseUrl, runId, log }) {
     async beginRep(tag) {
       const dataDir = mkdtempSync(join(tmpdir(), `drover-bench-${tag}-`));
       // Set at once, so that endRep removes whatever was made even if a later step fails.
-      rep = { dataDir, database: undefined, server: undefined, url: undefined, client: undefined };
+      rep = {
+        dataDir,
+        database: undefined,
+        server: undefined,
+        url: undefined,
+        client: undefined,
+        tokens: undefined,
+      };
       const args = ['--data-dir', dataDir, '--port', '0', '--host', '127.0.0.1'];
       if (backend === 'postgres') {
         const database = `drover_bench_${runId}_${tag}`.replace(/[^a-z0-9_]/g, '_');
@@ -121,11 +127,19 @@ export function droverSystem({ backend, databaseUrl, runId, log }) {
           cwd: ROOT.pathname,
           env: cleanEnv(),
         });
+        // A server on a shared database keeps no tokens of its own: made in the database first.
+        rep.tokens = await createTokens(CLI, url.href, {
+          cwd: ROOT.pathname,
+          env: cleanEnv(),
+          dataDir,
+        });
       }
-      const server = startServer(args, token, log);
+      const server = startServer(args, log);
       rep.server = server.child;
       rep.url = await server.url;
-      rep.client = new DroverClient({ url: rep.url, WebSocket });
+      // An embedded farm wrote its admin and worker tokens before it listened.
+      rep.tokens ??= localTokens(dataDir);
+      rep.client = new DroverClient({ url: rep.url, token: rep.tokens.admin, WebSocket });
       await rep.client.call('groups.list', {});
     },
 
@@ -177,11 +191,12 @@ export function droverSystem({ backend, databaseUrl, runId, log }) {
         script: WORKER,
         config: {
           url: rep.url,
-          token,
           name: `${q.taskType}.w${index}`,
           taskType: q.taskType,
           slots: concurrency,
         },
+        // In the environment: the config is the process's command line, readable by everyone.
+        env: { DROVER_TOKEN: rep.tokens.worker },
       };
     },
 
@@ -214,7 +229,7 @@ export function droverSystem({ backend, databaseUrl, runId, log }) {
       });
       const worker = new Worker({
         serverUrl: rep.url,
-        token,
+        token: rep.tokens.worker,
         name: `${q.taskType}.latency`,
         slots: concurrency,
         tasks: [noopTask(q.taskType, onRun)],

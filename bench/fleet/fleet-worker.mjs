@@ -8,7 +8,8 @@
 // worker sends none for a task that ends at once. tasks.stop is obeyed (nothing of ours runs long
 // enough to be stopped, so it is counted).
 //
-// Messages from run.mjs: start { url, token, prefix, from, to, slots, concurrency, proc },
+// Messages from run.mjs: start { url, token (a worker token: over IPC, never on the command
+// line), prefix, from, to, slots, concurrency, proc },
 // phase { phase }, cpu, report, stop. To run.mjs: progress, connected, cpu, report, fatal.
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
@@ -154,7 +155,11 @@ class SimWorker {
       setImmediate(() => void this.flush().then(() => this.beat()));
     } catch (error) {
       stats.helloFailures += 1;
-      if (error instanceof RpcError && error.code === 'DROVER_E_UNAUTHORIZED') {
+      // As the real worker: a refused token, or one that may not run what it offers, stays so.
+      if (
+        error instanceof RpcError &&
+        (error.code === 'DROVER_E_UNAUTHORIZED' || error.code === 'DROVER_E_FORBIDDEN')
+      ) {
         stats.fatal += 1;
         this.closed = true;
         this.resolveFirst(false);

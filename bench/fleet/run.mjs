@@ -10,7 +10,9 @@
 // the end), then N simulated workers spread over several processes (fleet-worker.mjs), each
 // holding its share of real WebSockets to /ws that speak the real worker protocol (hello,
 // heartbeats at the interval the server gives, tasks.complete for each assignment, obeying
-// tasks.stop), each with a unique name, `--slots` slots and one no-op task type.
+// tasks.stop), each with a unique name, `--slots` slots and one no-op task type. The fleet signs
+// in with a worker token and the client with an admin token: the ones an embedded farm keeps in
+// its data directory, or, on PostgreSQL, made with `drover tokens create` (bench/lib/tokens.mjs).
 //
 //  - connectSeconds: from the first socket opened to the last workers.hello answered, connecting
 //    at most --connect-concurrency workers at a time over all processes.
@@ -54,6 +56,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { DroverClient } from '@drover/client';
+import { createTokens, localTokens } from '../lib/tokens.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -269,13 +272,11 @@ function spawnNode(args, options, nofile) {
 
 const runId = randomBytes(4).toString('hex');
 const workDir = mkdtempSync(join(tmpdir(), 'drover-fleet-'));
-const token = randomBytes(18).toString('base64url');
-/** The server's environment: none of the caller's DROVER_* settings but the token, no drover.json (cwd). */
-const serverEnv = {
-  ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('DROVER_'))),
-  // The drover command takes a token from the environment, never its command line.
-  DROVER_TOKEN: token,
-};
+const dataDir = join(workDir, 'data');
+/** The environment of the drover command: none of the caller's DROVER_* settings, no drover.json (cwd). */
+const serverEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([key]) => !key.startsWith('DROVER_')),
+);
 
 async function adminQuery(sql) {
   const client = new pg.Client({ connectionString: flags['database-url'] });
@@ -289,7 +290,10 @@ async function adminQuery(sql) {
 
 const databaseName = `drover_fleet_${runId}`;
 
-/** A fresh database for the run (the CLI takes no schema), migrated, dropped at the end. */
+/**
+ * A fresh database for the run (the CLI takes no schema), migrated, dropped at the end; with an
+ * admin and a worker token made in it, as a server on a shared database keeps none of its own.
+ */
 async function freshDatabase() {
   const name = databaseName;
   await adminQuery(`CREATE DATABASE ${name}`);
@@ -298,13 +302,14 @@ async function freshDatabase() {
   url.pathname = `/${name}`;
   const migrate = spawnSync(
     process.execPath,
-    [CLI, 'migrate', '--database-url', url.href, '--data-dir', join(workDir, 'data')],
+    [CLI, 'migrate', '--database-url', url.href, '--data-dir', dataDir],
     { cwd: workDir, env: serverEnv, encoding: 'utf8' },
   );
   if (migrate.status !== 0)
     throw new Error(`drover migrate failed: ${migrate.stderr || migrate.stdout}`);
   log(`database ${name}: ${migrate.stdout.trim()}`);
-  return url.href;
+  const tokens = await createTokens(CLI, url.href, { cwd: workDir, env: serverEnv, dataDir });
+  return { databaseUrl: url.href, tokens };
 }
 
 // --- The server. -----------------------------------------------------------------------------
@@ -315,7 +320,7 @@ const serverLogsClosed = [];
 
 /** Starts `drover server` on a free port; resolves with its URL and child once it listens. */
 async function startServerOnce(databaseUrl) {
-  const args = [CLI, 'server', '--port', '0', '--data-dir', join(workDir, 'data')];
+  const args = [CLI, 'server', '--port', '0', '--data-dir', dataDir];
   if (databaseUrl) args.push('--database-url', databaseUrl);
   const child = spawnNode(
     args,
@@ -519,7 +524,8 @@ function sampleRss(pid) {
 
 // --- The fleet. ------------------------------------------------------------------------------
 
-function startFleet(url) {
+/** `token`: the worker token, sent to each fleet process over its IPC channel, not its argv. */
+function startFleet(url, token) {
   const perProcess = Math.ceil(N / P);
   const nofile = limitFor(perProcess + 256, `each fleet process (${perProcess} sockets)`);
   const prefix = `fleet-${runId}-w`;
@@ -625,8 +631,10 @@ async function run() {
     if (built.status !== 0) throw new Error('npm run build failed');
   }
 
-  const databaseUrl = backend === 'postgres' ? await freshDatabase() : undefined;
-  const { child: server, url } = await startServer(databaseUrl);
+  const database = backend === 'postgres' ? await freshDatabase() : undefined;
+  const { child: server, url } = await startServer(database?.databaseUrl);
+  // An embedded farm wrote its admin and worker tokens in its data directory before it listened.
+  const tokens = database?.tokens ?? localTokens(dataDir);
   const stopRss = sampleRss(server.pid);
   result.build = build();
   cleanups.push(async () => {
@@ -644,7 +652,7 @@ async function run() {
   const fleet = [];
   const cpuAtConnect = await cpuSnapshot(server.pid, fleet);
   const stopProbe = probeHealth(url, cpuAtConnect.at);
-  fleet.push(...startFleet(url));
+  fleet.push(...startFleet(url, tokens.worker));
   cleanups.push(async () => {
     stopping = true;
     for (const m of fleet) if (!m.exited) m.child.send({ type: 'stop' }, () => undefined);
@@ -665,7 +673,12 @@ async function run() {
 
     // The job.
     for (const m of fleet) m.child.send({ type: 'phase', phase: 'dispatch' });
-    const client = new DroverClient({ url, WebSocket, connectTimeoutMs: 30_000 });
+    const client = new DroverClient({
+      url,
+      token: tokens.admin,
+      WebSocket,
+      connectTimeoutMs: 30_000,
+    });
     cleanups.push(() => client.close());
     // Connected before the clock starts: the submit is timed, not the client's handshake.
     await client.call('groups.list', {});
@@ -823,7 +836,10 @@ function serverLogSummary() {
   } catch {
     return;
   }
-  const lines = text.split('\n').filter((l) => l.trim() && !/^Drover server at /.test(l));
+  // What every start prints (where it listens, the dashboard's sign-in link) is not news.
+  const lines = text
+    .split('\n')
+    .filter((l) => l.trim() && !/^(Drover server at |open the dashboard: )/.test(l));
   result.serverLogLines = lines.length;
   if (lines.length > 0) {
     process.stderr.write(`\nserver log (${lines.length} lines, last 20):\n`);

@@ -28,9 +28,11 @@ export const POLL_MS = 50;
 /**
  * Forks a worker process (see bench/peers/worker-process.mjs for its side): `ready` resolves once
  * it has loaded, `go()` starts it, `stop()` stops it and resolves with the keys its handlers ran.
+ * `config` goes on its command line; secrets (a token) go in `env`, added to its environment.
  */
-function forkWorker({ script, config }) {
+function forkWorker({ script, config, env }) {
   const child = fork(script, [JSON.stringify(config)], {
+    env: { ...process.env, ...env },
     // The child's stdout goes to stderr too: stdout is for the tables.
     stdio: ['ignore', 2, 2, 'ipc'],
   });

@@ -5,35 +5,56 @@ import { JobView } from './views/job/job-view.js';
 import { JobsView } from './views/jobs/jobs-view.js';
 import { SubmitView } from './views/submit/submit-view.js';
 import { WorkersView } from './views/workers/workers-view.js';
+import { SignInView } from './views/signin/signin-view.js';
+import { TokensView } from './views/tokens/tokens-view.js';
+import { signOut, useSession } from './lib/session.js';
 
 const NAV = [
-  { to: '/jobs', label: 'Jobs', views: ['jobs', 'job'] },
-  { to: '/workers', label: 'Workers', views: ['workers'] },
-  { to: '/submit', label: 'Submit', views: ['submit'] },
+  { to: '/jobs', label: 'Jobs', views: ['jobs', 'job'], admin: false },
+  { to: '/workers', label: 'Workers', views: ['workers'], admin: false },
+  { to: '/submit', label: 'Submit', views: ['submit'], admin: false },
+  { to: '/tokens', label: 'Tokens', views: ['tokens'], admin: true },
 ] as const;
 
 export function App() {
   const route = useRoute();
+  const session = useSession();
+  const admin = session.state === 'signed-in' && session.principal.role === 'admin';
   return (
     <>
       <nav className="topbar">
         <Link to="/jobs" className="brand">
           Drover
         </Link>
-        {NAV.map((item) => (
-          <Link
-            key={item.to}
-            to={item.to}
-            className={(item.views as readonly string[]).includes(route.view) ? 'active' : ''}
-          >
-            {item.label}
-          </Link>
-        ))}
+        {session.state === 'signed-in' &&
+          NAV.filter((item) => admin || !item.admin).map((item) => (
+            <Link
+              key={item.to}
+              to={item.to}
+              className={(item.views as readonly string[]).includes(route.view) ? 'active' : ''}
+            >
+              {item.label}
+            </Link>
+          ))}
         <span className="spacer" />
+        {session.state === 'signed-in' && (
+          <span className="who" data-role={session.principal.role}>
+            {session.principal.name} <span className="muted">({session.principal.role})</span>
+            <button className="small" type="button" onClick={() => void signOut()}>
+              Sign out
+            </button>
+          </span>
+        )}
         <ConnectionBadge />
       </nav>
       <main>
-        <View route={route} />
+        {session.state === 'signed-in' ? (
+          <View route={route} />
+        ) : session.state === 'signed-out' ? (
+          <SignInView />
+        ) : (
+          <p className="empty">Signing in…</p>
+        )}
       </main>
     </>
   );
@@ -49,6 +70,8 @@ function View({ route }: { route: Route }) {
       return <WorkersView />;
     case 'submit':
       return <SubmitView />;
+    case 'tokens':
+      return <TokensView />;
     case 'not-found':
       return (
         <section className="view">

@@ -4,9 +4,11 @@ import { createRoot } from 'react-dom/client';
 import { DroverClient } from '@drover/client';
 import { App } from './app.js';
 import { DroverProvider } from './lib/drover.js';
+import { SessionProvider } from './lib/session.js';
 import './styles.css';
 
-// The page talks to the server that served it, over the same WebSocket every client uses.
+// The page talks to the server that served it, over the same WebSocket every client uses,
+// signed in by the session cookie the WebSocket's upgrade carries.
 const client = new DroverClient({ url: location.origin });
 
 const root = document.getElementById('root');
@@ -14,7 +16,9 @@ if (!root) throw new Error('index.html has no #root element');
 createRoot(root).render(
   <StrictMode>
     <DroverProvider client={client}>
-      <App />
+      <SessionProvider>
+        <App />
+      </SessionProvider>
     </DroverProvider>
   </StrictMode>,
 );

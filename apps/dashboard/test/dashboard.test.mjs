@@ -28,6 +28,7 @@ describe('the dashboard', { timeout: 300_000 }, () => {
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
     page.setDefaultTimeout(30_000);
     page.on('pageerror', (error) => pageErrors.push(error.message));
+    await farm.signIn(page);
   });
 
   after(async () => {
@@ -241,6 +242,56 @@ describe('the dashboard', { timeout: 300_000 }, () => {
       'only the job searched for',
     );
     assert.deepEqual(pageErrors, []);
+  });
+
+  it('signs in once per link, makes and revokes tokens, and signs out', async () => {
+    // Signed in by the link in `before`: the admin sees the tokens view.
+    await page.goto(`${farm.url}/tokens`);
+    await page.locator('.tokens-table').waitFor();
+    await page.fill('input[name="name"]', 'alice');
+    await page.fill('input[name="groups"]', 'browser:read');
+    await page.click('button:has-text("Make a token")');
+    const secret = await page.locator('[data-secret]').textContent();
+    assert.match(secret ?? '', /^drover_/);
+    await page.locator('.tokens-table tr:has-text("alice")').waitFor();
+    await shoot('tokens', 600);
+    const { tokens } = await farm.rpc('tokens.list', {});
+    const alice = tokens.find((t) => t.name === 'alice');
+    assert.deepEqual(alice?.groups, { browser: 'read' });
+
+    // Signing out ends the session; the page asks to sign in again.
+    await page.click('button:has-text("Sign out")');
+    await page.locator('.signin').waitFor();
+    assert.equal(
+      (await page.context().cookies(farm.url)).find((c) => c.name === 'drover_session'),
+      undefined,
+    );
+    // A link signs in once: used again, it says so.
+    const { path } = await farm.rpc('auth.loginLink', {});
+    await page.goto(`${farm.url}${path}`);
+    await page.locator('.topbar .who').waitFor();
+    await page.click('button:has-text("Sign out")');
+    await page.goto(`${farm.url}${path}`);
+    await page.locator('.signin [role="alert"]:has-text("used already")').waitFor();
+    await shoot('sign-in', 500);
+
+    // A member signs in with its token, sees its group and not the tokens.
+    await page.fill('input[name="token"]', secret ?? '');
+    await page.click('button:has-text("Sign in")');
+    await page.locator('.topbar .who[data-role="member"]').waitFor();
+    assert.equal(await page.locator('.topbar a:has-text("Tokens")').count(), 0);
+    const cookie = (await page.context().cookies(farm.url)).find(
+      (c) => c.name === 'drover_session',
+    );
+    assert.equal(cookie?.httpOnly, true);
+    assert.equal(cookie?.sameSite, 'Strict');
+
+    // Revoked, the member is signed out within seconds, on the page it has open.
+    await farm.rpc('tokens.revoke', { id: alice.id });
+    await page.locator('.signin').waitFor({ timeout: 20_000 });
+    assert.deepEqual(pageErrors, []);
+
+    await farm.signIn(page);
   });
 
   /**

@@ -2,7 +2,7 @@
 // PGlite in a fresh data directory, serving the built dashboard, and `drover worker` processes,
 // each of which can be killed and started again under the same name.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -43,14 +43,19 @@ export async function startFarm(options = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'drover-dashboard-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const token = 'browser-test-token';
+  // The embedded server keeps an admin and a worker token in its data directory.
+  const secret = (file) => readFileSync(join(dataDir, file), 'utf8').trim();
   const children = new Set();
   const log = [];
 
   const run = (args, name) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: ROOT,
-      env: { ...process.env, DROVER_TOKEN: token, ...options.env },
+      env: {
+        ...process.env,
+        ...(name !== 'server' && { DROVER_TOKEN: secret('worker-token') }),
+        ...options.env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const keep = (chunk) => {
@@ -83,7 +88,10 @@ export async function startFarm(options = {}) {
   const rpc = async (method, params) => {
     const response = await fetch(`${url}/rpc`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${secret('admin-token')}`,
+      },
       body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
     });
     const body = await response.json();
@@ -112,6 +120,11 @@ export async function startFarm(options = {}) {
     url,
     dataDir,
     rpc,
+    /** Signs a browser page in as the farm's admin, with a one-time link. */
+    async signIn(page) {
+      const { path } = await rpc('auth.loginLink', {});
+      await page.goto(`${url}${path}`);
+    },
     online,
     startWorker,
     workers,

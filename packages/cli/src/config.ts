@@ -67,6 +67,16 @@ export const Config = z.object({
    * a change of state (a task or job ended) is sent at once. @defaultValue 200
    */
   coalesceMs: z.coerce.number().int().min(0).max(60_000).default(200),
+  /**
+   * Mark the dashboard's session cookie Secure: browsers reach the server over HTTPS, through a
+   * proxy that terminates TLS. @defaultValue false
+   */
+  secureCookies: z
+    .preprocess(
+      (v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v),
+      z.boolean(),
+    )
+    .default(false),
   /** The group jobs go to. @defaultValue `default` */
   group: z.string().min(1).default('default'),
 });

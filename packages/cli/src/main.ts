@@ -9,6 +9,7 @@ import { download, groups, jobs, logs, submit, tasks, workers } from './commands
 import { serve } from './commands/serve.js';
 import { up } from './commands/up.js';
 import { worker } from './commands/worker.js';
+import { login, tokens } from './commands/tokens.js';
 
 const USAGE = `drover <command> [options]
 
@@ -28,12 +29,19 @@ Drive it (--server URL, default http://127.0.0.1:7400; --json for scripts):
   logs <task id> [-f]
   download <job id | task id> [--out dir]
 
+Who may do what (an admin's token; on the farm's machine <data dir>/admin-token is used by itself):
+  tokens create --role admin|member|worker --name NAME [--groups g1:write,g2 (read)]
+                [--task-types a,b] [--tags t1,t2] [--expires-in-days N]
+  tokens [ls | revoke <token id>]       (with --database-url: straight in the database)
+  login              print a one-time link that signs a browser in as this token
+
 Options: --port (7400) --host (127.0.0.1) --allowed-hosts NAME,... (more names the server
-  answers to in the Host header) --data-dir (./data) --database-url --token-file FILE (the worker
-  token; or DROVER_TOKEN, never on the command line)
+  answers to in the Host header) --data-dir (./data) --database-url --token-file FILE (the token
+  to sign in with; or DROVER_TOKEN, never on the command line)
   --workers (2, for up) --demo true|false --interval (3 s) --group (default) --server URL
   --shell-tasks FILE --coalesce-ms (200: a subscription's window for progress and log lines)
-  --json. The worker token of an embedded farm is in <data dir>/worker-token.
+  --secure-cookies true (behind a proxy that serves HTTPS)
+  --json. An embedded farm keeps a worker token in <data dir>/worker-token.
 
 Every option can also come from DROVER_<NAME> in the environment or from drover.json
 (--config FILE); a flag wins over the environment, which wins over the file.`;
@@ -58,6 +66,11 @@ const OPTIONS = {
   group: { type: 'string' },
   'shell-tasks': { type: 'string' },
   'coalesce-ms': { type: 'string' },
+  'secure-cookies': { type: 'string' },
+  role: { type: 'string' },
+  groups: { type: 'string' },
+  'task-types': { type: 'string' },
+  'expires-in-days': { type: 'string' },
   param: { type: 'string', multiple: true },
   file: { type: 'string' },
   wait: { type: 'boolean' },
@@ -84,8 +97,15 @@ async function main(argv: string[]): Promise<void> {
     case 'up':
       return up(config, fileURLToPath(import.meta.url));
     case 'server': {
-      const farm = await serve(config, !config.databaseUrl);
+      // An embedded farm keeps local credentials; one on a shared database starts from the
+      // tokens made with `drover tokens create --database-url`.
+      const embedded = !config.databaseUrl;
+      const farm = await serve(config, embedded, embedded);
       console.log(`Drover server at ${farm.server.url} (${farm.engine.kind} database)`);
+      if (farm.local) {
+        const { code } = await farm.engine.accounts.createLoginCode(farm.local.admin.tokenId);
+        console.log(`open the dashboard: ${farm.server.url}/login?code=${code}`);
+      }
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
@@ -125,6 +145,17 @@ async function main(argv: string[]): Promise<void> {
       return workers(config, output, rest[0], rest.slice(1));
     case 'logs':
       return logs(config, output, rest[0], values.follow ?? false);
+    case 'tokens':
+      return tokens(config, output, rest[0], rest.slice(1), {
+        role: values.role,
+        name: values.name,
+        groups: values.groups,
+        taskTypes: values['task-types'],
+        tags: values.tags,
+        expiresInDays: values['expires-in-days'],
+      });
+    case 'login':
+      return login(config);
     case 'download':
       return download(config, rest[0], values.out ?? '.');
     default:

@@ -1,34 +1,53 @@
+import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { DroverClient } from '@drover/client';
-import { DroverError } from '@drover/protocol';
+import { LOCAL_ADMIN_FILE, clientToken } from './credentials.js';
+import { DroverError, isDroverError } from '@drover/protocol';
 import type { MethodName, MethodParams, MethodResult } from '@drover/protocol';
 
 const clients = new Map<string, DroverClient>();
 
-/** The client of a server, connected once per command over its WebSocket. */
-export function clientOf(server: string): DroverClient {
-  let client = clients.get(server);
+/** Where a command's calls go, and what it signs in with. */
+export interface Target {
+  server: string;
+  token?: string | undefined;
+  dataDir: string;
+}
+
+/** The client of a server, connected once per command over its WebSocket, signed in. */
+export function clientOf(target: Target): DroverClient {
+  const server = target.server;
+  const token = clientToken(target);
+  const key = `${server} ${token ?? ''}`;
+  let client = clients.get(key);
   if (!client) {
     client = new DroverClient({
       url: server,
       WebSocket,
       connectTimeoutMs: 5000,
       reconnect: { initialMs: 100, maxMs: 1000 },
+      ...(token !== undefined && { token }),
     });
-    clients.set(server, client);
+    clients.set(key, client);
   }
   return client;
 }
 
 /** Calls one method on a server; a server that does not answer gets a message saying what to do. */
 export async function call<M extends MethodName>(
-  server: string,
+  target: Target,
   method: M,
   params: MethodParams<M>,
 ): Promise<MethodResult<M>> {
+  const server = target.server;
   try {
-    return await clientOf(server).call(method, params);
+    return await clientOf(target).call(method, params);
   } catch (error) {
+    if (isDroverError(error, 'DROVER_E_UNAUTHORIZED')) {
+      throw new DroverError('DROVER_E_UNAUTHORIZED', `${error.message} ${signInAdvice(target)}`, {
+        cause: error,
+      });
+    }
     // Only a server that never answered gets this advice: a call lost on its way may have taken
     // effect, and its own message says so.
     if (
@@ -50,4 +69,11 @@ export async function call<M extends MethodName>(
 export function closeClients(): void {
   for (const client of clients.values()) client.close();
   clients.clear();
+}
+
+/** What to do when the server does not take this command's token, or it has none. */
+function signInAdvice(target: Target): string {
+  if (target.token !== undefined)
+    return 'The token given (--token-file, DROVER_TOKEN or the config file) was refused.';
+  return `Give a token with --token-file FILE or DROVER_TOKEN (on the farm's own machine, ${join(target.dataDir, LOCAL_ADMIN_FILE)} is used by itself).`;
 }

@@ -1,5 +1,5 @@
-// A server that other machines can reach says what it does not protect yet; one on 127.0.0.1
-// does not.
+// A server that other machines can reach says that its tokens and cookies cross the network in
+// the clear until HTTPS is in front of it; one on 127.0.0.1 does not.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -40,10 +40,13 @@ describe('drover server on an address other machines reach', { timeout: 120_000 
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('warns that client methods and the dashboard take no login yet', async () => {
+  it('warns that tokens and session cookies cross the network in the clear without HTTPS', async () => {
     const stderr = await stderrOf('0.0.0.0');
     assert.match(stderr, /warning: listening on 0\.0\.0\.0, where other machines can reach/);
+    assert.match(stderr, /tokens and session cookies cross the network in the clear/);
+    assert.match(stderr, /serve HTTPS/);
     assert.match(stderr, /docs\/security\.md/);
+    assert.doesNotMatch(stderr, /no login/, 'every call needs a token now');
   });
 
   it('says nothing of the kind on 127.0.0.1', async () => {

@@ -9,27 +9,30 @@ import { after, before, describe, it } from 'node:test';
 import { PNG } from 'pngjs';
 import { mulberry32, randomJuliaParams } from '@drover/example-fractal';
 import type { JobRecord } from '@drover/protocol';
-import { backend, openTestEngine, sleep } from '@drover/engine/testing';
+import { backend, openTestEngine, sleep, tokenFor } from '@drover/engine/testing';
 import type { TestEngine } from '@drover/engine/testing';
 import { startServer } from '@drover/server';
 import type { DroverServer } from '@drover/server';
 
-const TOKEN = 'fractal-farm-token';
 const cli = new URL('../src/main.js', import.meta.url).pathname;
 
 describe(`the fractal farm, with drover worker processes (${backend})`, () => {
   let t: TestEngine;
   let server: DroverServer;
   let artifactsDir: string;
+  /** What the test itself reads artifacts with, and what the worker processes sign in with. */
+  let adminToken: string;
+  let workerToken: string;
   const workers: ChildProcess[] = [];
 
   before(async () => {
     t = await openTestEngine();
     artifactsDir = mkdtempSync(join(tmpdir(), 'drover-fractal-artifacts-'));
+    adminToken = await tokenFor(t.engine);
+    workerToken = await tokenFor(t.engine, { name: 'fractal workers', role: 'worker' });
     server = await startServer({
       engine: t.engine,
       port: 0,
-      workerToken: TOKEN,
       artifactsDir,
       pollMs: 500,
     });
@@ -38,7 +41,7 @@ describe(`the fractal farm, with drover worker processes (${backend})`, () => {
         process.execPath,
         [cli, 'worker', '--server', server.url, '--name', name, '--slots', '2'],
         {
-          env: { ...process.env, DROVER_TOKEN: TOKEN },
+          env: { ...process.env, DROVER_TOKEN: workerToken },
           stdio: ['ignore', 'pipe', 'inherit'],
         },
       );
@@ -103,7 +106,9 @@ describe(`the fractal farm, with drover worker processes (${backend})`, () => {
       assert.ok(artifact, `task ${task.index} stored its image`);
       assert.equal(artifact.contentType, 'image/png');
       assert.equal(artifact.sha256, result.sha256);
-      const response = await fetch(`${server.url}/artifacts/${artifact.id}`);
+      const response = await fetch(`${server.url}/artifacts/${artifact.id}`, {
+        headers: { authorization: `Bearer ${adminToken}` },
+      });
       assert.equal(response.status, 200);
       const png = Buffer.from(await response.arrayBuffer());
       assert.equal(
@@ -139,7 +144,11 @@ describe(`the fractal farm, with drover worker processes (${backend})`, () => {
     const sheet = artifacts.find((a) => a.name === 'contact-sheet.png');
     assert.ok(sheet);
     const png = Buffer.from(
-      await (await fetch(`${server.url}/artifacts/${sheet.id}`)).arrayBuffer(),
+      await (
+        await fetch(`${server.url}/artifacts/${sheet.id}`, {
+          headers: { authorization: `Bearer ${adminToken}` },
+        })
+      ).arrayBuffer(),
     );
     const image = PNG.sync.read(png);
     // Two columns and two rows of 40-pixel-wide thumbnails of 80x60 frames.

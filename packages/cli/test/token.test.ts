@@ -1,13 +1,16 @@
-// The worker token never travels on a command line, where every user of the machine can read it
-// (ps, /proc/<pid>/cmdline): --token is refused with advice, --token-file and DROVER_TOKEN work.
+// A token (a worker's or any command's, to sign in with) never travels on a command line, where
+// every user of the machine can read it (ps, /proc/<pid>/cmdline): --token is refused with
+// advice, --token-file and DROVER_TOKEN work. Without one, a command on the farm's own machine
+// signs in with the local admin credential in the data directory, and sends it nowhere else.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DroverError } from '@drover/protocol';
 import { loadConfig } from '../src/config.js';
+import { clientToken } from '../src/credentials.js';
 
 const cli = new URL('../src/main.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'drover-token-'));
@@ -15,7 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), 'drover-token-'));
 const noFile = join(dir, 'empty.json');
 writeFileSync(noFile, '{}');
 
-describe('the worker token', () => {
+describe('the token a command or worker signs in with', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('is refused on the command line, with what to do instead', () => {
@@ -52,13 +55,41 @@ describe('the worker token', () => {
     );
   });
 
-  it('makes `drover worker --token` exit with that advice, before connecting anywhere', () => {
-    const run = spawnSync(
-      process.execPath,
-      [cli, 'worker', '--server', 'http://127.0.0.1:9', '--token', 'a-secret-token'],
-      { encoding: 'utf8', cwd: dir, timeout: 30_000 },
+  it('makes `drover worker --token` and `drover jobs --token` exit with that advice, before connecting anywhere', () => {
+    for (const command of ['worker', 'jobs']) {
+      const run = spawnSync(
+        process.execPath,
+        [cli, command, '--server', 'http://127.0.0.1:9', '--token', 'a-secret-token'],
+        { encoding: 'utf8', cwd: dir, timeout: 30_000 },
+      );
+      assert.notEqual(run.status, 0, command);
+      assert.match(run.stderr, /--token-file FILE or the DROVER_TOKEN environment variable/);
+      assert.doesNotMatch(run.stderr, /No Drover server answers/, `${command} connected nowhere`);
+    }
+  });
+
+  it('is, when none is given, the local admin credential for a server on this machine only', () => {
+    const dataDir = join(dir, 'farm');
+    const local = { server: 'http://127.0.0.1:7400', dataDir };
+    assert.equal(clientToken(local), undefined, 'no credential kept yet');
+    mkdirSync(dataDir);
+    writeFileSync(join(dataDir, 'admin-token'), 'the-local-admin\n', { mode: 0o600 });
+    assert.equal(clientToken(local), 'the-local-admin');
+    assert.equal(clientToken({ ...local, server: 'http://localhost:7400' }), 'the-local-admin');
+    assert.equal(clientToken({ ...local, server: 'http://[::1]:7400' }), 'the-local-admin');
+    assert.equal(
+      clientToken({ ...local, server: 'http://farm.example:7400' }),
+      undefined,
+      'never sent to another machine',
     );
-    assert.notEqual(run.status, 0);
-    assert.match(run.stderr, /--token-file FILE or the DROVER_TOKEN environment variable/);
+    assert.equal(
+      clientToken({ ...local, token: 'given-token' }),
+      'given-token',
+      'a given one wins',
+    );
+    assert.equal(
+      clientToken({ server: 'http://farm.example:7400', dataDir, token: 'given-token' }),
+      'given-token',
+    );
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import type { JobRecord, TaskRecord } from '@drover/protocol';
 import { call, closeClients } from '../src/rpc-client.js';
+import type { Target } from '../src/rpc-client.js';
 
 const cli = new URL('../src/main.js', import.meta.url).pathname;
 /** `drover up` gives its workers this long to drain, then allows 2 s more before killing them. */
@@ -19,6 +20,8 @@ const DEMO_JOB_NAMES = [
   'Julia animation, 12 frames and a contact sheet',
   'The hello job',
 ];
+/** The one-time sign-in link `drover up` prints for the dashboard. */
+const DASHBOARD_LINK = /^open the dashboard: (http:\/\/127\.0\.0\.1:\d+\/login\?code=\S+)$/m;
 /** A line of the finished-jobs ticker: `HH:MM:SS  name: status in N s  (job id)`. */
 const TOLD =
   /^\d\d:\d\d:\d\d {2}.*: (?:succeeded|failed|cancelled) in [\d.]+ s(?: \([\d.]+ s after submission\))? {2}\(([\da-f-]{36})\)$/gm;
@@ -63,7 +66,8 @@ function told(output: string): string[] {
 
 describe('drover up: start, Ctrl-C, start again on the same data directory', () => {
   let dataDir: string;
-  let server: string;
+  /** The farm's URL, signing in as the local admin from `<data dir>/admin-token`. */
+  let server: Target;
   let port: number;
   const runs: RunningUp[] = [];
 
@@ -92,6 +96,11 @@ describe('drover up: start, Ctrl-C, start again on the same data directory', () 
     }
   }
 
+  /** The sign-in link a run printed, once it has: its credentials are in the data directory. */
+  const dashboardLink = (run: RunningUp) =>
+    until('the dashboard link', 60_000, () =>
+      Promise.resolve(run.output().match(DASHBOARD_LINK)?.[1]),
+    );
   const jobs = async (group: string) => (await call(server, 'jobs.list', { group })).jobs;
   const job = (id: string) => call(server, 'jobs.get', { id });
   const tasks = async (jobId: string) => (await call(server, 'tasks.list', { jobId })).tasks;
@@ -112,7 +121,7 @@ describe('drover up: start, Ctrl-C, start again on the same data directory', () 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'drover-up-'));
     port = await freePort();
-    server = `http://127.0.0.1:${port}`;
+    server = { server: `http://127.0.0.1:${port}`, dataDir };
   });
   after(() => {
     closeClients();
@@ -134,10 +143,25 @@ describe('drover up: start, Ctrl-C, start again on the same data directory', () 
   let succeeded: { job: JobRecord; tasks: TaskRecord[] }[];
   let queued: JobRecord;
   let toldBeforeStop: string[];
+  let adminToken: string;
 
   it('comes up with two workers, the three demo jobs and the producer, and renders fractals', async (t) => {
     const run = startUp(dataDir, port);
     runs.push(run);
+
+    // The local credentials are written before the link is printed; the commands (these calls)
+    // sign in with the admin one by themselves, so none may be made before it is there.
+    const link = await dashboardLink(run);
+    assert.equal(new URL(link).port, String(port));
+    for (const file of ['admin-token', 'worker-token']) {
+      assert.equal(statSync(join(dataDir, file)).mode & 0o777, 0o600, `${file} is the owner's`);
+    }
+    adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8');
+    // The link signs a browser in once: a session cookie, then the dashboard.
+    const opened = await fetch(link, { redirect: 'manual' });
+    assert.equal(opened.status, 303);
+    assert.equal(opened.headers.get('location'), '/');
+    assert.ok(opened.headers.get('set-cookie'), 'a session cookie');
 
     const firstFractal = await until('a succeeded job in group "fractals"', 60_000, async () => {
       const done = (await jobs('fractals')).filter((j) => j.status === 'succeeded');
@@ -223,6 +247,12 @@ describe('drover up: start, Ctrl-C, start again on the same data directory', () 
   it('starts again where it stopped: same workers, results kept, the queued job run, the demo jobs not again', async () => {
     const run = startUp(dataDir, port);
     runs.push(run);
+    await dashboardLink(run);
+    assert.equal(
+      readFileSync(join(dataDir, 'admin-token'), 'utf8'),
+      adminToken,
+      'the same local admin credential',
+    );
 
     const ids = await until('local-1 and local-2 online again', 30_000, onlineWorkers);
     assert.deepEqual(ids, workerIds, 'the same names are the same workers');

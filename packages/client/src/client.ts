@@ -42,6 +42,12 @@ export interface ClientOptions {
    * with `DROVER_E_CONNECTION_LOST`: for command-line tools. @defaultValue no limit
    */
   connectTimeoutMs?: number;
+  /**
+   * The token to sign in with (`auth.login`), on every connection before anything else. A
+   * browser page leaves it out: its session cookie signs it in. A token the server refuses ends
+   * the client: calls reject with `DROVER_E_UNAUTHORIZED`.
+   */
+  token?: string;
 }
 
 /** A task type as `defineTask` describes it: submitting it checks the params' type. */
@@ -99,7 +105,7 @@ const OPEN = 1;
  * back-off and jitter, until `close()`.
  *
  * @example
- * const drover = new DroverClient({ url: 'http://127.0.0.1:7400' });
+ * const drover = new DroverClient({ url: 'http://127.0.0.1:7400', token: process.env.DROVER_TOKEN });
  * const { job } = await drover.submit(hello, { name: 'moi' }, { group: 'demo' });
  * const done = await drover.waitFor(job.id);
  */
@@ -109,6 +115,9 @@ export class DroverClient {
   readonly #initialMs: number;
   readonly #maxMs: number;
   readonly #connectTimeoutMs: number | undefined;
+  readonly #token: string | undefined;
+  /** Why the client ended by itself (its token was refused), if it did. */
+  #fatal: DroverError | undefined;
   #socket: WebSocketLike | undefined;
   #state: ConnectionState = 'connecting';
   #failures = 0;
@@ -135,6 +144,7 @@ export class DroverClient {
     this.#initialMs = options.reconnect?.initialMs ?? 250;
     this.#maxMs = options.reconnect?.maxMs ?? 10_000;
     this.#connectTimeoutMs = options.connectTimeoutMs;
+    this.#token = options.token;
     this.#opened = new Promise((resolve) => (this.#resolveOpened = resolve));
     this.#connect();
   }
@@ -156,7 +166,7 @@ export class DroverClient {
    */
   async call<M extends MethodName>(method: M, params: MethodParams<M>): Promise<MethodResult<M>> {
     if (this.#state === 'closed')
-      throw new DroverError('DROVER_E_CONNECTION_LOST', 'The client is closed.');
+      throw this.#fatal ?? new DroverError('DROVER_E_CONNECTION_LOST', 'The client is closed.');
     const socket = await this.#open();
     const id = this.#nextId++;
     return new Promise<MethodResult<M>>((resolve, reject) => {
@@ -268,7 +278,10 @@ export class DroverClient {
     const ended = [...this.#subscriptions.values()];
     this.#subscriptions.clear();
     for (const live of ended) {
-      live.fail(new DroverError('DROVER_E_CONNECTION_LOST', 'The client was closed.'), false);
+      live.fail(
+        this.#fatal ?? new DroverError('DROVER_E_CONNECTION_LOST', 'The client was closed.'),
+        this.#fatal !== undefined,
+      );
     }
     this.#socket?.close(1000, 'client closed');
     this.#failPending('The client was closed.');
@@ -300,7 +313,7 @@ export class DroverClient {
         }
       }
       if (this.#state === 'closed') {
-        throw new DroverError('DROVER_E_CONNECTION_LOST', 'The client is closed.');
+        throw this.#fatal ?? new DroverError('DROVER_E_CONNECTION_LOST', 'The client is closed.');
       }
       const socket = this.#socket;
       if (socket?.readyState === OPEN) return socket;
@@ -314,10 +327,30 @@ export class DroverClient {
     const socket = new this.#WebSocket(url) as WebSocketLike;
     this.#socket = socket;
     socket.onopen = () => {
-      this.#failures = 0;
-      this.#setState('open');
-      for (const live of this.#subscriptions.values()) this.#sendSubscribe(live);
-      this.#resolveOpened();
+      if (this.#token === undefined) {
+        this.#ready();
+        return;
+      }
+      // Signed in before anything else is sent: calls wait for the open that follows this.
+      const id = this.#nextId++;
+      this.#pending.set(id, {
+        resolve: () => {
+          if (this.#socket === socket) this.#ready();
+        },
+        reject: (error) => {
+          if (this.#socket !== socket) return;
+          if (error instanceof DroverError && !error.retryable) this.#end(error);
+          else socket.close(1000, 'signing in failed; reconnecting');
+        },
+      });
+      socket.send(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          method: 'auth.login',
+          params: { token: this.#token },
+          id,
+        }),
+      );
     };
     socket.onmessage = (event) => this.#receive(event.data);
     socket.onerror = () => undefined; // onclose follows, and reconnects.
@@ -334,6 +367,19 @@ export class DroverClient {
       this.#failures += 1;
       this.#timer = setTimeout(() => this.#connect(), base * (0.8 + Math.random() * 0.4));
     };
+  }
+
+  #ready(): void {
+    this.#failures = 0;
+    this.#setState('open');
+    for (const live of this.#subscriptions.values()) this.#sendSubscribe(live);
+    this.#resolveOpened();
+  }
+
+  /** The server refused the token: everything waiting fails with its answer, for good. */
+  #end(error: DroverError): void {
+    this.#fatal = error;
+    this.close();
   }
 
   #sendSubscribe(live: LiveSubscription): void {
@@ -405,7 +451,8 @@ export class DroverClient {
   #failPending(message: string): void {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
-    for (const p of pending) p.reject(new DroverError('DROVER_E_CONNECTION_LOST', message));
+    for (const p of pending)
+      p.reject(this.#fatal ?? new DroverError('DROVER_E_CONNECTION_LOST', message));
   }
 
   #setState(state: ConnectionState): void {

@@ -5,7 +5,7 @@ import { topics } from '@drover/protocol';
 import type { EventRecord, JobRecord } from '@drover/protocol';
 import { openEngine } from '@drover/engine';
 import type { Engine } from '@drover/engine';
-import { databaseUrl, openTestEngine, sleep, uniqueType } from '@drover/engine/testing';
+import { databaseUrl, openTestEngine, sleep, tokenFor, uniqueType } from '@drover/engine/testing';
 import type { TestEngine } from '@drover/engine/testing';
 import { startServer } from '@drover/server';
 import type { DroverServer } from '@drover/server';
@@ -22,10 +22,12 @@ describe('subscriptions across server replicas on one PostgreSQL database', () =
     t = await openTestEngine();
     // A second replica: its own connections to the same database and schema.
     other = await openEngine({ databaseUrl, schema: t.schema });
-    a = await startServer({ engine: t.engine, port: 0, workerToken: 'token' });
-    b = await startServer({ engine: other, port: 0, workerToken: 'token' });
-    onA = new DroverClient({ url: a.url, WebSocket });
-    onB = new DroverClient({ url: b.url, WebSocket });
+    // Tokens live in the database: one made through either replica signs in on both.
+    const token = await tokenFor(t.engine);
+    a = await startServer({ engine: t.engine, port: 0 });
+    b = await startServer({ engine: other, port: 0 });
+    onA = new DroverClient({ url: a.url, token, WebSocket });
+    onB = new DroverClient({ url: b.url, token, WebSocket });
   });
   after(async () => {
     onA.close();

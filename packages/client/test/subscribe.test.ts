@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { DroverError, topics } from '@drover/protocol';
 import type { EventRecord, JobRecord, Topic } from '@drover/protocol';
-import { backend, openTestEngine, sleep, uniqueType } from '@drover/engine/testing';
+import { backend, openTestEngine, sleep, tokenFor, uniqueType } from '@drover/engine/testing';
 import type { TestEngine } from '@drover/engine/testing';
 import { startServer } from '@drover/server';
 import type { DroverServer } from '@drover/server';
@@ -27,10 +27,12 @@ describe(`subscriptions and the client (${backend})`, () => {
   let t: TestEngine;
   let server: DroverServer;
   let client: DroverClient;
+  let token: string;
   before(async () => {
     t = await openTestEngine();
-    server = await startServer({ engine: t.engine, port: 0, workerToken: 'token' });
-    client = new DroverClient({ url: server.url, WebSocket });
+    token = await tokenFor(t.engine);
+    server = await startServer({ engine: t.engine, port: 0 });
+    client = new DroverClient({ url: server.url, token, WebSocket });
   });
   after(async () => {
     client.close();
@@ -89,7 +91,7 @@ describe(`subscriptions and the client (${backend})`, () => {
           [subject],
         );
       });
-    const other = new DroverClient({ url: server.url, WebSocket });
+    const other = new DroverClient({ url: server.url, token, WebSocket });
     const a: string[] = [];
     const b: string[] = [];
     const first = client.subscribe(topic, {
@@ -159,10 +161,9 @@ describe(`subscriptions and the client (${backend})`, () => {
     const slow = await startServer({
       engine: t.engine,
       port: 0,
-      workerToken: 'token',
       coalesceMs: 600_000,
     });
-    const watcher = new DroverClient({ url: slow.url, WebSocket });
+    const watcher = new DroverClient({ url: slow.url, token, WebSocket });
     try {
       const type = uniqueType();
       const { job } = await client.submit(type, {}, { group: group() });
@@ -229,7 +230,7 @@ describe(`subscriptions and the client (${backend})`, () => {
     await client.call('events.unsubscribe', { subscription: 'x1' });
     const response = await fetch(`${server.url}/rpc`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({
         jsonrpc: '2.0',
         id: 1,
@@ -247,7 +248,7 @@ describe(`subscriptions and the client (${backend})`, () => {
     });
     assert.ok(refused instanceof DroverError && refused.code === 'DROVER_E_INVALID_PARAMS');
 
-    const c = new DroverClient({ url: server.url, WebSocket });
+    const c = new DroverClient({ url: server.url, token, WebSocket });
     const { job } = await c.submit(uniqueType(), {}, { group: group() });
     await assert.rejects(
       c.waitFor(job.id, { signal: AbortSignal.abort() }),
@@ -296,7 +297,7 @@ describe(`subscriptions and the client (${backend})`, () => {
     await until(() => seen.length >= 5, 'the first five');
     await server.close();
     await submit(5); // while no server runs
-    server = await startServer({ engine: t.engine, port, workerToken: 'token' });
+    server = await startServer({ engine: t.engine, port });
     await submit(5);
     await until(() => seen.length >= 15, 'all fifteen after the reconnect', 20_000);
     await sleep(300);
@@ -309,6 +310,17 @@ describe(`subscriptions and the client (${backend})`, () => {
       submitted,
       'each job added once, in submission order',
     );
+  });
+
+  it('signs in with its token; a token the server does not know ends the client, for good', async () => {
+    assert.equal((await client.call('auth.whoami', {})).role, 'admin');
+    const refused = new DroverClient({ url: server.url, token: 'not-a-token-here', WebSocket });
+    const unauthorized = (e: unknown) =>
+      e instanceof DroverError && e.code === 'DROVER_E_UNAUTHORIZED' && !e.retryable;
+    await assert.rejects(refused.call('groups.list', {}), unauthorized);
+    assert.equal(refused.state, 'closed', 'no reconnecting with what was refused');
+    await assert.rejects(refused.call('groups.list', {}), unauthorized);
+    refused.close();
   });
 
   it('fails a call whose connection is lost before the answer, and never sends it twice', async () => {

@@ -61,6 +61,7 @@ import {
   unreferencedBlobs,
 } from './artifacts.js';
 import type { ArtifactQuery, ArtifactReport, ArtifactScope } from './artifacts.js';
+import { Accounts } from './accounts.js';
 
 const JobPriority = z.int().min(-1000).max(1000);
 
@@ -82,6 +83,8 @@ export class Engine {
   readonly migration: MigrationReport | undefined;
   /** The embedded data directory (absolute); undefined on a PostgreSQL server. */
   readonly dataDir: string | undefined;
+  /** Tokens, browser sessions and sign-in links. */
+  readonly accounts: Accounts;
 
   constructor(
     db: Database,
@@ -96,6 +99,7 @@ export class Engine {
     this.#lock = lock;
     this.migration = migration;
     this.dataDir = dataDir;
+    this.accounts = new Accounts(db);
     if (maintenanceIntervalMs > 0) {
       this.#maintenance = setInterval(() => {
         // A failed pass is tried again at the next interval; callers see their own statements

@@ -1,4 +1,6 @@
 export { Engine } from './engine.js';
+export { Accounts, LOGIN_CODE_MS, SESSION_MS, hashSecret, newTokenSecret } from './accounts.js';
+export type { FoundToken, GroupRef } from './accounts.js';
 export { openEngine } from './open-engine.js';
 export type { EngineOptions } from './open-engine.js';
 export { migrate, schemaVersion, checkSchema } from './migrate.js';

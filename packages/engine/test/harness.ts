@@ -165,3 +165,14 @@ export async function claimFresh(
   if (held.length !== items) throw new Error(`claimed ${held.length} of ${items} tasks`);
   return held;
 }
+
+/**
+ * A new token's secret, admin unless told otherwise: what a test's clients and workers sign in
+ * with.
+ */
+export async function tokenFor(
+  engine: Engine,
+  grant: Record<string, unknown> = { name: 'test admin', role: 'admin' },
+): Promise<string> {
+  return (await engine.accounts.createToken(grant)).secret;
+}

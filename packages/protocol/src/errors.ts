@@ -53,7 +53,13 @@ export const errorCatalogue = {
     rpc: -32001,
     retryable: false,
     message:
-      'This connection may not call that method. A worker must say workers.hello with the worker token its operator gave it first.',
+      'No valid token: sign in first (auth.login with a token over the WebSocket, Authorization: Bearer <token> over HTTP, workers.hello for a worker). An admin creates tokens with drover tokens create.',
+  },
+  DROVER_E_FORBIDDEN: {
+    rpc: -32003,
+    retryable: false,
+    message:
+      "This token's role does not allow that. Ask an admin for a token with the access it needs (drover tokens create).",
   },
   DROVER_E_NOT_FOUND: {
     rpc: -32004,

@@ -79,3 +79,15 @@ export { SubscriptionId, clientNotifications, isMethodName, methods } from './me
 export type { EventBatch, MethodName, MethodParams, MethodResult } from './methods.js';
 export { LeaseRef, serverToWorker, workerMethods } from './worker-protocol.js';
 export type { ServerToWorker, WorkerMethodName } from './worker-protocol.js';
+export {
+  GroupAccess,
+  GroupPattern,
+  Principal,
+  Role,
+  TOKEN_PREFIX,
+  TokenGrant,
+  TokenId,
+  TokenRecord,
+  TokenSecret,
+  authHttp,
+} from './auth.js';

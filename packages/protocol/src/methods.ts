@@ -13,6 +13,7 @@ import {
 import { JobStatus } from './statuses.js';
 import { JobSubmission } from './submission.js';
 import { Topic } from './topics.js';
+import { Principal, TokenGrant, TokenId, TokenRecord, TokenSecret } from './auth.js';
 
 const Reason = z.string().min(1).max(500);
 
@@ -153,6 +154,41 @@ export const methods = {
   'events.unsubscribe': {
     params: z.object({ subscription: SubscriptionId }),
     result: z.object({ subscription: SubscriptionId }),
+  },
+  'auth.login': {
+    /**
+     * WebSocket only: signs the connection in with a token; until then it is answered nothing
+     * else. Over HTTP, send `Authorization: Bearer <token>` with each request instead.
+     */
+    params: z.object({ token: TokenSecret }),
+    result: Principal,
+  },
+  'auth.whoami': {
+    params: z.object({}),
+    result: Principal,
+  },
+  'auth.loginLink': {
+    /**
+     * A one-time sign-in link for the caller's own token: the path of `GET /login?code=...`,
+     * valid once, until `expiresAt`. Opening it in a browser signs the dashboard in.
+     */
+    params: z.object({}),
+    result: z.object({ path: z.string(), expiresAt: z.string() }),
+  },
+  'tokens.create': {
+    /** Admin. The token itself is in the answer and nowhere else: only its hash is kept. */
+    params: TokenGrant,
+    result: z.object({ token: TokenRecord, secret: z.string() }),
+  },
+  'tokens.list': {
+    /** Admin. Every token, revoked ones included, newest first; never the secrets. */
+    params: z.object({}),
+    result: z.object({ tokens: z.array(TokenRecord) }),
+  },
+  'tokens.revoke': {
+    /** Admin. The token stops working at once, and its connections and sessions end. */
+    params: z.object({ id: TokenId }),
+    result: TokenRecord,
   },
 } as const satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
 

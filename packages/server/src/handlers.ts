@@ -10,9 +10,14 @@ import type {
 import type { Engine, TaskToStop } from '@drover/engine';
 import type { z } from 'zod';
 
-/** The implementation of every method, given its validated params. */
+/** The methods about jobs, tasks, workers and events; signing in and tokens are apart. */
+export type EngineMethod = Exclude<MethodName, `auth.${string}` | `tokens.${string}`>;
+
+/** The implementation of every engine method, given its validated params. */
 export type Handlers = {
-  [M in MethodName]: (params: z.output<(typeof methods)[M]['params']>) => Promise<MethodResult<M>>;
+  [M in EngineMethod]: (
+    params: z.output<(typeof methods)[M]['params']>,
+  ) => Promise<MethodResult<M>>;
 };
 
 /** What the server does with tasks a cancel found running: tell their workers to stop them. */

@@ -1,22 +1,25 @@
-import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import Fastify from 'fastify';
-import type { FastifyInstance } from 'fastify';
-import { WebSocketServer } from 'ws';
-import type { RawData, WebSocket } from 'ws';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Engine } from '@drover/engine';
 import { schemaVersion } from '@drover/engine';
 import { engineHandlers } from './handlers.js';
 import { createRpcDispatcher } from './rpc.js';
-import { WorkerHub, WorkerSession } from './worker-hub.js';
-import { DroverError, isDroverError, methods, workerMethods } from '@drover/protocol';
-import type { RpcDispatcher } from './rpc.js';
+import { WorkerHub } from './worker-hub.js';
+import { DroverError, isDroverError, methods } from '@drover/protocol';
+import type { ArtifactRecord, ErrorCode } from '@drover/protocol';
 import { FileArtifactStore, registerArtifacts } from './artifacts/index.js';
 import { registerDashboard } from './dashboard.js';
 import { hostChecker, sameOrigin } from './host-check.js';
 import { EventFanout } from './subscriptions.js';
-import type { Subscriber } from './subscriptions.js';
+import { serveSockets } from './socket-server.js';
+import { Authenticator } from './auth/authenticator.js';
+import { Authorizer, signInFirst, visibleGroups } from './auth/authorize.js';
+import { authHandlers, connectionGuard, unknownToken } from './auth/connection.js';
+import type { Connection } from './auth/connection.js';
+import { bearerOf, isLease, requestCredential } from './auth/credentials.js';
+import { registerLogin } from './auth/login-routes.js';
+import { leaseCredential } from './artifacts/routes.js';
 import type { ArtifactStore } from './artifacts/index.js';
 
 export interface ServerOptions {
@@ -33,8 +36,11 @@ export interface ServerOptions {
   allowedHosts?: readonly string[];
   /** The largest request body or WebSocket message, in bytes. @defaultValue 64 MiB */
   maxMessageBytes?: number;
-  /** The token workers must present in workers.hello. */
-  workerToken: string;
+  /**
+   * Mark the session cookie Secure: browsers reach the server over HTTPS (through a proxy that
+   * terminates TLS). @defaultValue false
+   */
+  secureCookies?: boolean;
   /** How long a lease lasts unless renewed, in milliseconds. @defaultValue 30,000 */
   leaseMs?: number;
   /** The dispatcher's safety poll, in milliseconds. @defaultValue 2,000 */
@@ -71,10 +77,11 @@ export interface DroverServer {
 
 /**
  * Starts the HTTP server: JSON-RPC 2.0 at `POST /rpc` and over the WebSocket at `/ws`, artifact
- * uploads and downloads under `/artifacts/`, and `GET /healthz`.
+ * uploads and downloads under `/artifacts/`, signing in at `/login`, and `GET /healthz`. Every
+ * call but signing in and the health check needs a token (see `engine.accounts`).
  *
  * @example
- * const server = await startServer({ engine, port: 7400, workerToken: process.env.DROVER_TOKEN });
+ * const server = await startServer({ engine, port: 7400 });
  * console.log(`listening on ${server.url}`);
  */
 export async function startServer(options: ServerOptions): Promise<DroverServer> {
@@ -87,7 +94,6 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   });
   const onError = (error: unknown, where: string) => app.log.error({ err: error }, where);
   const hub = new WorkerHub(options.engine, {
-    workerToken: options.workerToken,
     ...(options.leaseMs !== undefined && { leaseMs: options.leaseMs }),
     ...(options.pollMs !== undefined && { pollMs: options.pollMs }),
     onError,
@@ -103,9 +109,16 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     onError,
   });
   const onRpcError = (error: unknown, method: string) => onError(error, `RPC method ${method}`);
-  const rpc = createRpcDispatcher(methods, clientHandlers, onRpcError);
-  const socketCatalogue = { ...methods, ...workerMethods };
-  let closing = false;
+  const accounts = options.engine.accounts;
+  const authenticator = new Authenticator(accounts);
+  const authorizer = new Authorizer((ref) => accounts.groupOf(ref));
+  /** Who an HTTP request is signed in as, or a refusal: no credential, or a bad one. */
+  const signIn = async (request: FastifyRequest): Promise<Connection> => {
+    const credential = requestCredential(request.headers);
+    const principal = credential && (await authenticator.authenticate(credential));
+    if (!principal) throw credential ? unknownToken() : signInFirst();
+    return { principal, credential };
+  };
 
   const hostAllowed = hostChecker(options.host ?? '127.0.0.1', options.allowedHosts);
   app.addHook('onRequest', async (request, reply) => {
@@ -129,7 +142,12 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
         .code(415)
         .type('application/json')
         .send(
-          rpcRefusal('DROVER_E_INVALID_REQUEST', 'POST /rpc takes Content-Type: application/json.'),
+          rpcRefusal(
+            new DroverError(
+              'DROVER_E_INVALID_REQUEST',
+              'POST /rpc takes Content-Type: application/json.',
+            ),
+          ),
         );
     }
     if (!sameOrigin(request.raw)) {
@@ -137,9 +155,46 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
         .code(403)
         .type('application/json')
         .send(
-          rpcRefusal('DROVER_E_UNAUTHORIZED', 'A request from a page of another site is refused.'),
+          rpcRefusal(
+            new DroverError(
+              'DROVER_E_FORBIDDEN',
+              'A request from a page of another site is refused.',
+            ),
+          ),
         );
     }
+    let connection: Connection;
+    try {
+      connection = await signIn(request);
+    } catch (error) {
+      const refusal = isDroverError(error)
+        ? error
+        : new DroverError('DROVER_E_INTERNAL', undefined, { cause: error });
+      if (!isDroverError(error)) onError(error, 'signing in a request');
+      const status = HTTP_STATUS[refusal.code] ?? 500;
+      if (status === 401) reply.header('www-authenticate', 'Bearer');
+      return reply.code(status).type('application/json').send(rpcRefusal(refusal));
+    }
+    const principal = connection.principal;
+    const handlers = {
+      ...clientHandlers,
+      ...authHandlers(connection, {
+        accounts,
+        authenticator,
+        revoked: (tokenId) => sockets.endToken(tokenId),
+      }),
+      'groups.list': async (p: Record<string, never>) => ({
+        groups: principal
+          ? visibleGroups(principal, (await clientHandlers['groups.list'](p)).groups)
+          : [],
+      }),
+    };
+    const rpc = createRpcDispatcher(
+      methods,
+      handlers,
+      onRpcError,
+      connectionGuard(connection, authorizer),
+    );
     const text = typeof request.body === 'string' ? request.body : '';
     const response = await rpc.handleText(text);
     if (response === undefined) return reply.code(204).send();
@@ -161,8 +216,22 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     engine: options.engine,
     store,
     maxArtifactBytes: options.maxArtifactBytes,
+    authorizeDownload: async (request, artifact) => {
+      // A worker reads the files of the job it runs a task of, with that attempt's lease.
+      const bearer = bearerOf(request.headers.authorization);
+      if (bearer !== undefined && isLease(bearer)) {
+        const scope = await options.engine.authorizeArtifact(
+          leaseCredential(request.headers.authorization),
+        );
+        if (scope.jobId !== artifact.jobId) throw missing(artifact);
+        return;
+      }
+      const { principal } = await signIn(request);
+      await authorizer.check(principal, 'artifacts.get', { id: artifact.id });
+    },
     onError,
   });
+  registerLogin(app, { accounts, authenticator, secure: options.secureCookies ?? false });
 
   // A load balancer's probe: 503 while the database does not answer, so traffic goes elsewhere.
   app.get('/healthz', async (_request, reply) => {
@@ -178,49 +247,16 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   if (options.dashboardDir !== undefined)
     await registerDashboard(app, { dir: options.dashboardDir });
 
-  const sockets = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes });
-  app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    // A connection reset or a bad write while upgrading ends that connection, not the server.
-    socket.on('error', (error) => {
-      app.log.warn({ err: error }, 'a connection failed while upgrading to a WebSocket');
-      socket.destroy();
-    });
-    if (
-      new URL(request.url ?? '/', 'http://localhost').pathname !== '/ws' ||
-      !hostAllowed(request.headers.host) ||
-      !sameOrigin(request)
-    ) {
-      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
-      return;
-    }
-    sockets.handleUpgrade(request, socket, head, (ws) => {
-      // A malformed frame (unmasked, a reserved opcode or bit, text that is not UTF-8, a length
-      // over the limit) is an 'error' of this socket: ws closes it with the matching close code
-      // (1002, 1007, 1009). Without a listener the error would end the process.
-      ws.on('error', (error) => {
-        app.log.warn({ err: error }, 'closed a WebSocket that broke the protocol');
-      });
-      // Every socket speaks the client methods; one that says workers.hello becomes a worker.
-      const session = new WorkerSession(ws);
-      const subscriber = socketSubscriber(ws);
-      const handlers = {
-        ...clientHandlers,
-        ...hub.handlersFor(session),
-        'events.subscribe': async (p: { subscription: string; topic: string; cursor: string }) => {
-          await fanout.subscribe(subscriber, p.subscription, p.topic, p.cursor);
-          return { subscription: p.subscription };
-        },
-        'events.unsubscribe': (p: { subscription: string }) => {
-          fanout.unsubscribe(subscriber, p.subscription);
-          return Promise.resolve({ subscription: p.subscription });
-        },
-      };
-      serveSocket(ws, createRpcDispatcher(socketCatalogue, handlers, onRpcError));
-      ws.on('close', () => {
-        fanout.dropSubscriber(subscriber);
-        if (!closing) void hub.disconnected(session);
-      });
-    });
+  const sockets = serveSockets(app, {
+    engine: options.engine,
+    hub,
+    fanout,
+    clientHandlers,
+    authenticator,
+    authorizer,
+    maxMessageBytes,
+    hostAllowed,
+    onRpcError,
   });
 
   await hub.start();
@@ -243,45 +279,12 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     app,
     hub,
     close: async () => {
-      closing = true;
       await fanout.close();
       await hub.close();
-      for (const ws of sockets.clients) ws.terminate();
       sockets.close();
       await app.close();
     },
   };
-}
-
-/** JSON-RPC over one WebSocket: each message is a request, a notification or a batch. */
-function serveSocket(ws: WebSocket, rpc: RpcDispatcher): void {
-  ws.on('message', (data) => {
-    const text = toText(data);
-    void rpc.handleText(text).then((response) => {
-      if (response !== undefined && ws.readyState === ws.OPEN) ws.send(response);
-    });
-  });
-}
-
-/** A client's socket as the fan-out sees it. */
-function socketSubscriber(ws: WebSocket): Subscriber {
-  return {
-    get backlog() {
-      return ws.bufferedAmount;
-    },
-    send: (batch) => {
-      if (ws.readyState === ws.OPEN) {
-        ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'events.batch', params: batch }));
-      }
-    },
-    // 1013: try again later. The client reconnects and resumes from its cursor.
-    drop: (reason) => ws.close(1013, reason.slice(0, 120)),
-  };
-}
-
-function toText(data: RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
 }
 
 /** The answer to a request whose `Host` the server does not answer to. */
@@ -291,13 +294,16 @@ function refusedHost(host: string | undefined): string {
 }
 
 /** A JSON-RPC error answer to a request refused before it was read. */
-function rpcRefusal(
-  code: 'DROVER_E_INVALID_REQUEST' | 'DROVER_E_UNAUTHORIZED',
-  message: string,
-): string {
-  return JSON.stringify({
-    jsonrpc: '2.0',
-    error: new DroverError(code, message).toRpcError(),
-    id: null,
-  });
+function rpcRefusal(error: DroverError): string {
+  return JSON.stringify({ jsonrpc: '2.0', error: error.toRpcError(), id: null });
+}
+
+/** The HTTP status of a request to /rpc refused before it was read. */
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  DROVER_E_UNAUTHORIZED: 401,
+  DROVER_E_DATABASE_UNAVAILABLE: 503,
+};
+
+function missing(artifact: ArtifactRecord): DroverError {
+  return new DroverError('DROVER_E_NOT_FOUND', `There is no artifact ${artifact.id}.`);
 }

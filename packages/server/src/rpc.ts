@@ -51,10 +51,20 @@ function deeperThan(value: unknown, limit: number): boolean {
 export type Catalogue = Readonly<Record<string, { params: z.ZodType }>>;
 export type HandlerMap = Readonly<Record<string, (params: never) => Promise<unknown>>>;
 
+/**
+ * Who may call what: `admit` runs before a method's params are read (a caller that has not
+ * signed in learns nothing else), `authorize` once they are valid (for checks that need them).
+ */
+export interface RpcGuard {
+  admit(method: string): void;
+  authorize(method: string, params: unknown): Promise<void>;
+}
+
 export function createRpcDispatcher(
   catalogue: Catalogue,
   handlers: HandlerMap,
   onInternalError: (error: unknown, method: string) => void,
+  guard?: RpcGuard,
 ): RpcDispatcher {
   async function handleOne(raw: unknown): Promise<RpcResponseObject | undefined> {
     // Checked before anything reads the request: the database and the validators recurse.
@@ -89,6 +99,7 @@ export function createRpcDispatcher(
           `There is no method ${JSON.stringify(method)}. Methods are named noun.verb, such as jobs.submit.`,
         );
       }
+      guard?.admit(method);
       if (Array.isArray(params)) {
         throw new DroverError(
           'DROVER_E_INVALID_PARAMS',
@@ -98,6 +109,7 @@ export function createRpcDispatcher(
       const args: unknown = SELF_VALIDATING.has(method)
         ? (params ?? {})
         : parseOrThrow(entry.params, params ?? {}, `params of ${method}`);
+      await guard?.authorize(method, args);
       const result = await (handler as (params: unknown) => Promise<unknown>)(args);
       return id === undefined ? undefined : { jsonrpc: '2.0', result, id };
     } catch (error) {

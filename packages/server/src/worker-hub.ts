@@ -1,5 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
-import { DroverError } from '@drover/protocol';
 import type { WorkerMethodName, WorkerRecord, workerMethods } from '@drover/protocol';
 import type { Engine, ReportOutcome, TaskToStop } from '@drover/engine';
 import type { z } from 'zod';
@@ -9,8 +7,6 @@ import { ReportWriter } from './report-writer.js';
 import { WorkerRegistrar } from './worker-registrar.js';
 
 export interface HubOptions {
-  /** The token workers present in workers.hello. */
-  workerToken: string;
   /** @defaultValue 30,000 */
   leaseMs?: number;
   /** @defaultValue a third of the lease */
@@ -61,7 +57,6 @@ export class WorkerHub {
     this.#engine = engine;
     const leaseMs = options.leaseMs ?? 30_000;
     this.#options = {
-      workerToken: options.workerToken,
       leaseMs,
       heartbeatMs: options.heartbeatMs ?? Math.floor(leaseMs / 3),
       pollMs: options.pollMs ?? 2000,
@@ -106,7 +101,10 @@ export class WorkerHub {
     await this.#writeLiveness();
   }
 
-  /** The worker methods, bound to one connection. */
+  /**
+   * The worker methods, bound to one connection. `workers.hello` registers the worker: the
+   * caller has checked its token (see the socket server).
+   */
   handlersFor(session: WorkerSession): WorkerHandlers {
     const engine = this.#engine;
     const refusedOf = (outcomes: ReportOutcome[]) => ({
@@ -114,12 +112,6 @@ export class WorkerHub {
     });
     return {
       'workers.hello': async (hello) => {
-        if (!tokensMatch(hello.token, this.#options.workerToken)) {
-          throw new DroverError(
-            'DROVER_E_UNAUTHORIZED',
-            'The worker token is not the one this server was given.',
-          );
-        }
         const worker = await this.#registrar.register(hello);
         // The same name is the same worker: a second connection under it replaces the first.
         const previous = this.#sessions.get(worker.id);
@@ -289,12 +281,6 @@ export class WorkerHub {
   get sessionCount(): number {
     return this.#sessions.size;
   }
-}
-
-function tokensMatch(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 export { WorkerSession };

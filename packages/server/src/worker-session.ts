@@ -17,6 +17,8 @@ export class WorkerSession {
   #worker: WorkerRecord | undefined;
   /** Attempts handed to this worker and not yet ended, by attempt id. */
   readonly held = new Map<string, LeaseRef>();
+  /** The job of each attempt handed to this worker and not yet ended. */
+  readonly #jobs = new Map<string, string>();
   /** False once the connection closed or another took its worker's place. */
   live = true;
   /** Host stats from the last heartbeat not yet written, if any. */
@@ -53,13 +55,24 @@ export class WorkerSession {
   }
 
   assign(assignments: Assignment[]): void {
-    for (const a of assignments)
+    for (const a of assignments) {
       this.held.set(a.attemptId, { attemptId: a.attemptId, token: a.token });
+      this.#jobs.set(a.attemptId, a.task.jobId);
+    }
     this.notify('tasks.assign', { assignments });
   }
 
   release(attemptIds: Iterable<string>): void {
-    for (const id of attemptIds) this.held.delete(id);
+    for (const id of attemptIds) {
+      this.held.delete(id);
+      this.#jobs.delete(id);
+    }
+  }
+
+  /** Whether this worker runs a task of the job now: it may read the job's artifacts. */
+  holdsJob(jobId: string): boolean {
+    for (const job of this.#jobs.values()) if (job === jobId) return true;
+    return false;
   }
 
   notify(method: ServerToWorker, params: unknown): void {

@@ -14,6 +14,7 @@ import {
   openTestEngine,
   readEventsUntil,
   sleep,
+  tokenFor,
 } from '@drover/engine/testing';
 import type { TestEngine } from '@drover/engine/testing';
 import { FileArtifactStore, startServer, sweepArtifacts } from '../src/index.js';
@@ -26,14 +27,16 @@ describe(`artifacts over HTTP (${backend})`, () => {
   let t: TestEngine;
   let server: DroverServer;
   let dir: string;
+  /** An admin token: downloads and calls are signed in with it. */
+  let token: string;
 
   before(async () => {
     t = await openTestEngine();
+    token = await tokenFor(t.engine);
     dir = mkdtempSync(join(tmpdir(), 'drover-artifacts-'));
     server = await startServer({
       engine: t.engine,
       port: 0,
-      workerToken: 'test-token',
       artifactsDir: dir,
       maxArtifactBytes: MAX,
     });
@@ -79,13 +82,15 @@ describe(`artifacts over HTTP (${backend})`, () => {
   }
 
   function download(id: string, headers: Record<string, string> = {}, query = '') {
-    return fetch(`${server.url}/artifacts/${id}${query}`, { headers });
+    return fetch(`${server.url}/artifacts/${id}${query}`, {
+      headers: { authorization: `Bearer ${token}`, ...headers },
+    });
   }
 
   async function rpc(method: string, params: unknown) {
     const response = await fetch(`${server.url}/rpc`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
     });
     return (await response.json()) as {
@@ -153,12 +158,19 @@ describe(`artifacts over HTTP (${backend})`, () => {
       `attachment; filename="q_1 _.txt"; filename*=UTF-8''q%221%20%C3%BC.txt`,
     );
     assert.equal(await response.text(), text);
-    const head = await fetch(`${server.url}/artifacts/${record.id}`, { method: 'HEAD' });
+    const head = await fetch(`${server.url}/artifacts/${record.id}`, {
+      method: 'HEAD',
+      headers: { authorization: `Bearer ${token}` },
+    });
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('content-length'), String(Buffer.byteLength(text)));
     assert.equal(await head.text(), '');
     const cached = await download(record.id, { 'if-none-match': `"${record.sha256}"` });
     assert.equal(cached.status, 304);
+    // Without a token, nothing: downloads are signed in like every call.
+    const anonymous = await fetch(`${server.url}/artifacts/${record.id}`);
+    assert.equal(anonymous.status, 401);
+    assert.equal((await errorOf(anonymous)).code, 'DROVER_E_UNAUTHORIZED');
   });
 
   it('serves ranges with 206 and Content-Range, and answers an unsatisfiable one with 416', async () => {
@@ -414,18 +426,13 @@ describe(`artifacts over HTTP (${backend})`, () => {
     await other.engine.database.query('UPDATE farm SET id = gen_random_uuid()');
     try {
       await assert.rejects(
-        startServer({ engine: other.engine, port: 0, workerToken: 'other', artifactsDir: dir }),
+        startServer({ engine: other.engine, port: 0, artifactsDir: dir }),
         /belongs to another farm/,
       );
       assert.deepEqual(stored(), before);
       assert.equal(readFileSync(join(dir, 'farm-id'), 'utf8'), owner, "still this farm's");
       // A replica of this farm (same database) may share it.
-      const replica = await startServer({
-        engine: t.engine,
-        port: 0,
-        workerToken: 'token',
-        artifactsDir: dir,
-      });
+      const replica = await startServer({ engine: t.engine, port: 0, artifactsDir: dir });
       await replica.close();
     } finally {
       await other.close();

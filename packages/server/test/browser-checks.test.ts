@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { backend, openTestEngine } from '@drover/engine/testing';
+import { backend, openTestEngine, tokenFor } from '@drover/engine/testing';
 import type { TestEngine } from '@drover/engine/testing';
 import { startServer } from '../src/index.js';
 import type { DroverServer } from '../src/index.js';
@@ -51,12 +51,14 @@ describe(`browser-facing checks (${backend})`, () => {
   let t: TestEngine;
   let server: DroverServer;
   let host: string;
+  /** Signed in, so that what refuses a request is the check under test, not a missing token. */
+  let authorization: string;
   before(async () => {
     t = await openTestEngine();
+    authorization = `Bearer ${await tokenFor(t.engine)}`;
     server = await startServer({
       engine: t.engine,
       port: 0,
-      workerToken: 'test-token',
       allowedHosts: ['farm.example'],
       dashboardDir: '/nonexistent/dashboard',
     });
@@ -72,7 +74,7 @@ describe(`browser-facing checks (${backend})`, () => {
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']) {
       const answer = await send(server.url, '/rpc', {
         method: 'POST',
-        headers: { 'content-type': type, origin: 'http://evil.example' },
+        headers: { 'content-type': type, origin: 'http://evil.example', authorization },
         body: SUBMIT,
       });
       assert.equal(answer.status, 415, type);
@@ -86,18 +88,22 @@ describe(`browser-facing checks (${backend})`, () => {
     const before = await t.engine.listJobs({ group: 'browser' });
     const foreign = await send(server.url, '/rpc', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', origin: 'http://evil.example' },
+      headers: { 'content-type': 'application/json', origin: 'http://evil.example', authorization },
       body: SUBMIT,
     });
     assert.equal(foreign.status, 403);
     assert.equal(
       (JSON.parse(foreign.body) as { error: { data: { code: string } } }).error.data.code,
-      'DROVER_E_UNAUTHORIZED',
+      'DROVER_E_FORBIDDEN',
     );
     assert.deepEqual(await t.engine.listJobs({ group: 'browser' }), before);
     const own = await send(server.url, '/rpc', {
       method: 'POST',
-      headers: { 'content-type': 'application/json; charset=utf-8', origin: `http://${host}` },
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        origin: `http://${host}`,
+        authorization,
+      },
       body: SUBMIT,
     });
     assert.equal(own.status, 200, own.body);
@@ -119,6 +125,7 @@ describe(`browser-facing checks (${backend})`, () => {
           host: `evil.example:${port}`,
           origin: `http://evil.example:${port}`,
           'content-type': 'application/json',
+          authorization,
         },
         ...(body !== undefined && { body }),
       });
@@ -131,7 +138,7 @@ describe(`browser-facing checks (${backend})`, () => {
   it('refuses a WebSocket whose Host it does not answer to, even from that same origin', async () => {
     const port = new URL(server.url).port;
     const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws`, {
-      headers: { host: `evil.example:${port}` },
+      headers: { host: `evil.example:${port}`, authorization },
       origin: `http://evil.example:${port}`,
     });
     const outcome = await new Promise<string>((resolve) => {

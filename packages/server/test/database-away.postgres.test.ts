@@ -8,7 +8,7 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { openEngine } from '@drover/engine';
 import type { Engine } from '@drover/engine';
-import { databaseUrl, openTestEngine } from '@drover/engine/testing';
+import { databaseUrl, openTestEngine, tokenFor } from '@drover/engine/testing';
 import type { TestEngine } from '@drover/engine/testing';
 import { startServer } from '../src/index.js';
 import type { DroverServer } from '../src/index.js';
@@ -56,13 +56,15 @@ describe('a PostgreSQL server that goes away and comes back', { timeout: 120_000
   let t: TestEngine;
   let engine: Engine;
   let server: DroverServer;
+  let token: string;
   const proxy = new Proxy();
   before(async () => {
     // The harness makes and migrates a schema; this test's engine reaches it through the proxy.
     t = await openTestEngine();
     await proxy.open();
     engine = await openEngine({ databaseUrl: proxy.url(), schema: t.schema, migrate: false });
-    server = await startServer({ engine, port: 0, workerToken: 'test-token' });
+    token = await tokenFor(engine);
+    server = await startServer({ engine, port: 0 });
   });
   after(async () => {
     await server.close();
@@ -74,7 +76,7 @@ describe('a PostgreSQL server that goes away and comes back', { timeout: 120_000
   async function call(method: string, params: unknown) {
     const response = await fetch(`${server.url}/rpc`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
     });
     return (await response.json()) as {

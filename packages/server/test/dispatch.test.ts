@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import type { Assignment } from '@drover/protocol';
-import { backend, openTestEngine } from '@drover/engine/testing';
+import { backend, openTestEngine, tokenFor } from '@drover/engine/testing';
 import type { TestEngine } from '@drover/engine/testing';
 import { startServer } from '../src/index.js';
 import type { DroverServer } from '../src/index.js';
@@ -37,7 +37,7 @@ class ProtocolWorker {
     });
   }
 
-  static async connect(url: string, name: string, taskType: string, slots: number) {
+  static async connect(url: string, token: string, name: string, taskType: string, slots: number) {
     const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`);
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     const worker = new ProtocolWorker(ws);
@@ -46,7 +46,7 @@ class ProtocolWorker {
       host: 'test-host',
       taskTypes: [taskType],
       slots,
-      token: 'test-token',
+      token,
     });
     assert.ok(!hello.error, JSON.stringify(hello.error));
     return worker;
@@ -87,10 +87,13 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10
 describe(`the dispatcher (${backend})`, () => {
   let t: TestEngine;
   let server: DroverServer;
+  /** A worker-role token, which the protocol workers sign in with. */
+  let workerToken: string;
   const workers: ProtocolWorker[] = [];
   before(async () => {
     t = await openTestEngine();
-    server = await startServer({ engine: t.engine, port: 0, workerToken: 'test-token' });
+    workerToken = await tokenFor(t.engine, { name: 'dispatch workers', role: 'worker' });
+    server = await startServer({ engine: t.engine, port: 0 });
   });
   after(async () => {
     for (const w of workers) w.close();
@@ -101,7 +104,9 @@ describe(`the dispatcher (${backend})`, () => {
   async function fleet(taskType: string, count: number, slots: number) {
     const mine: ProtocolWorker[] = [];
     for (let i = 0; i < count; i++) {
-      mine.push(await ProtocolWorker.connect(server.url, `${taskType}-${i}`, taskType, slots));
+      mine.push(
+        await ProtocolWorker.connect(server.url, workerToken, `${taskType}-${i}`, taskType, slots),
+      );
     }
     workers.push(...mine);
     return mine;

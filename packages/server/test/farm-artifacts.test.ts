@@ -8,14 +8,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ArtifactRecord, DroverError } from '@drover/protocol';
 import type { JobRecord } from '@drover/protocol';
-import { backend, openTestEngine, sleep } from '@drover/engine/testing';
+import { backend, openTestEngine, sleep, tokenFor } from '@drover/engine/testing';
 import type { TestEngine } from '@drover/engine/testing';
 import { uploadArtifact } from '@drover/worker';
 import { startServer } from '../src/index.js';
 import type { DroverServer } from '../src/index.js';
 import { seededBytes } from './fixtures/seeded-bytes.js';
 
-const TOKEN = 'farm-artifacts-token';
 const fixture = new URL('./fixtures/artifact-worker.js', import.meta.url).pathname;
 const sha = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -24,13 +23,14 @@ describe(`artifacts stored by a worker process (${backend})`, () => {
   let server: DroverServer;
   let dir: string;
   let port = 0;
+  /** An admin token, for calls and downloads over HTTP. */
+  let token: string;
   const children: ChildProcess[] = [];
 
   async function start(): Promise<void> {
     server = await startServer({
       engine: t.engine,
       port,
-      workerToken: TOKEN,
       // Long enough that a loaded machine never lets a lease lapse during a restart.
       leaseMs: 10_000,
       pollMs: 500,
@@ -42,9 +42,13 @@ describe(`artifacts stored by a worker process (${backend})`, () => {
   before(async () => {
     t = await openTestEngine();
     dir = mkdtempSync(join(tmpdir(), 'drover-farm-artifacts-'));
+    token = await tokenFor(t.engine);
+    const workerToken = await tokenFor(t.engine, { name: 'artifact workers', role: 'worker' });
     await start();
-    const child = spawn(process.execPath, [fixture, server.url, TOKEN, 'artifact-writer'], {
+    // The token goes in the environment: argv is visible to every local user.
+    const child = spawn(process.execPath, [fixture, server.url, 'artifact-writer'], {
       stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, DROVER_TOKEN: workerToken },
     });
     children.push(child);
     await new Promise<void>((resolve, reject) => {
@@ -74,7 +78,7 @@ describe(`artifacts stored by a worker process (${backend})`, () => {
   async function rpc(method: string, params: unknown): Promise<unknown> {
     const response = await fetch(`${server.url}/rpc`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
     });
     return ((await response.json()) as { result: unknown }).result;
@@ -105,7 +109,9 @@ describe(`artifacts stored by a worker process (${backend})`, () => {
     assert.equal(recorded.size, size);
     assert.equal(recorded.sha256, sha(seededBytes(42, size)));
 
-    const response = await fetch(`${server.url}/artifacts/${recorded.id}`);
+    const response = await fetch(`${server.url}/artifacts/${recorded.id}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     assert.equal(response.status, 200);
     assert.equal(
       response.headers.get('content-disposition'),
@@ -115,7 +121,7 @@ describe(`artifacts stored by a worker process (${backend})`, () => {
     assert.equal(downloaded.length, size);
     assert.equal(sha(downloaded), recorded.sha256);
     const tail = await fetch(`${server.url}/artifacts/${recorded.id}`, {
-      headers: { range: 'bytes=-1000' },
+      headers: { range: 'bytes=-1000', authorization: `Bearer ${token}` },
     });
     assert.equal(tail.status, 206);
     assert.deepEqual(Buffer.from(await tail.arrayBuffer()), downloaded.subarray(size - 1000));

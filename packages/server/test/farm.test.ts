@@ -4,12 +4,11 @@ import { readFileSync, readdirSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { JobRecord, TaskRecord } from '@drover/protocol';
-import { backend, openTestEngine, readEventsUntil, sleep } from '@drover/engine/testing';
+import { backend, openTestEngine, readEventsUntil, sleep, tokenFor } from '@drover/engine/testing';
 import type { TestEngine } from '@drover/engine/testing';
 import { startServer } from '../src/index.js';
 import type { DroverServer } from '../src/index.js';
 
-const TOKEN = 'farm-test-token';
 const fixture = new URL('./fixtures/worker-process.js', import.meta.url).pathname;
 
 interface WorkerProcess {
@@ -23,13 +22,16 @@ describe(`a farm of worker processes (${backend})`, () => {
   let t: TestEngine;
   let server: DroverServer;
   let port = 0;
+  /** An admin token, for calls over HTTP. */
+  let token: string;
+  /** A worker-role token, for the worker processes. */
+  let workerToken: string;
   const processes: WorkerProcess[] = [];
 
   async function start(): Promise<void> {
     server = await startServer({
       engine: t.engine,
       port,
-      workerToken: TOKEN,
       // Long enough that a loaded machine never lets a lease lapse during a restart.
       leaseMs: 10_000,
       pollMs: 500,
@@ -39,6 +41,8 @@ describe(`a farm of worker processes (${backend})`, () => {
 
   before(async () => {
     t = await openTestEngine();
+    token = await tokenFor(t.engine);
+    workerToken = await tokenFor(t.engine, { name: 'farm workers', role: 'worker' });
     await start();
   });
   after(async () => {
@@ -48,8 +52,10 @@ describe(`a farm of worker processes (${backend})`, () => {
   });
 
   function spawnWorker(name: string, slots = 1): Promise<WorkerProcess> {
-    const child = spawn(process.execPath, [fixture, server.url, TOKEN, name, String(slots)], {
+    // The token goes in the environment: argv is visible to every local user.
+    const child = spawn(process.execPath, [fixture, server.url, name, String(slots)], {
       stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, DROVER_TOKEN: workerToken },
     });
     const output: string[] = [];
     return new Promise((resolve, reject) => {
@@ -125,7 +131,7 @@ describe(`a farm of worker processes (${backend})`, () => {
     const rpc = async (method: string, params: unknown) => {
       const response = await fetch(`${server.url}/rpc`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
       });
       return (await response.json()) as {

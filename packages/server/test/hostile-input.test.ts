@@ -1,6 +1,8 @@
 // No input crashes the server: malformed WebSocket frames close that one connection with the
 // matching close code, random bytes and random JSON get an answer or a closed connection, deep
-// nesting is refused as invalid params, and the server keeps serving with nothing changed.
+// nesting is refused as invalid params, and the server keeps serving with nothing changed. Each
+// is sent by a caller that has not signed in and by one signed in with an admin token, whose
+// calls reach the methods.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -48,12 +50,18 @@ function frame({ fin = true, rsv1 = false, opcode, masked = true, payload, claim
 
 const serverProcess = fileURLToPath(new URL('./fixtures/server-process.js', import.meta.url));
 
+/** Who sends: a caller that has not signed in, or one signed in with the server's admin token. */
+const CALLERS = ['anonymous', 'signed in'] as const;
+type Caller = (typeof CALLERS)[number];
+
 describe(`hostile input (${backend})`, { timeout: 180_000 }, () => {
   // The server runs in a process of its own: what this suite guards against is that process
   // ending, which a server in the test's own process would hide.
   let child: ChildProcess;
   let server: { url: string };
   let port: number;
+  /** An admin token the server process made. */
+  let token: string;
   let output = '';
   before(async () => {
     child = spawn(process.execPath, [serverProcess, String(MAX_MESSAGE_BYTES)], {
@@ -63,11 +71,15 @@ describe(`hostile input (${backend})`, { timeout: 180_000 }, () => {
     const url = await new Promise<string>((resolve, reject) => {
       child.stdout?.on('data', (chunk: Buffer) => {
         output += chunk.toString();
-        const match = /listening (\S+)/.exec(output);
+        // The token is printed before the address.
+        const match = /^listening (\S+)$/m.exec(output);
         if (match?.[1]) resolve(match[1]);
       });
       child.once('exit', (code) => reject(new Error(`the server exited (${code}): ${output}`)));
     });
+    const secret = /^token (\S+)$/m.exec(output)?.[1];
+    assert.ok(secret, 'the server process printed no token');
+    token = secret;
     server = { url };
     port = Number(new URL(url).port);
   });
@@ -78,8 +90,12 @@ describe(`hostile input (${backend})`, { timeout: 180_000 }, () => {
     await exited;
   });
 
+  /** The headers a caller signs in with: none, or its token. */
+  const headersOf = (caller: Caller): Record<string, string> =>
+    caller === 'signed in' ? { authorization: `Bearer ${token}` } : {};
+
   /** A raw TCP connection upgraded to a WebSocket, for frames no WebSocket library would send. */
-  async function rawSocket(): Promise<{ socket: Socket; closed: Promise<Buffer> }> {
+  async function rawSocket(caller: Caller): Promise<{ socket: Socket; closed: Promise<Buffer> }> {
     const socket = connect(port, '127.0.0.1');
     socket.on('error', () => undefined);
     let received = Buffer.alloc(0);
@@ -94,6 +110,7 @@ describe(`hostile input (${backend})`, { timeout: 180_000 }, () => {
         'Connection: Upgrade',
         'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
         'Sec-WebSocket-Version: 13',
+        ...Object.entries(headersOf(caller)).map(([name, value]) => `${name}: ${value}`),
         '',
         '',
       ].join('\r\n'),
@@ -116,9 +133,10 @@ describe(`hostile input (${backend})`, { timeout: 180_000 }, () => {
   /** Sends bytes on a fresh raw connection; resolves with what the server sent before closing. */
   async function sendRaw(
     bytes: Buffer,
+    caller: Caller,
     waitMs = 2000,
   ): Promise<{ reply: Buffer; closed: boolean }> {
-    const { socket, closed } = await rawSocket();
+    const { socket, closed } = await rawSocket(caller);
     socket.write(bytes);
     const reply = await Promise.race([
       closed,
@@ -128,8 +146,14 @@ describe(`hostile input (${backend})`, { timeout: 180_000 }, () => {
     return reply === undefined ? { reply: await closed, closed: false } : { reply, closed: true };
   }
 
-  async function rpcOverSocket(text: string, waitMs = 5000): Promise<string | undefined> {
-    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws`);
+  async function rpcOverSocket(
+    text: string,
+    caller: Caller,
+    waitMs = 5000,
+  ): Promise<string | undefined> {
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws`, {
+      headers: headersOf(caller),
+    });
     try {
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
       const answer = new Promise<string>((resolve) =>
@@ -145,10 +169,10 @@ describe(`hostile input (${backend})`, { timeout: 180_000 }, () => {
     }
   }
 
-  async function post(body: string): Promise<{ status: number; text: string }> {
+  async function post(body: string, caller: Caller): Promise<{ status: number; text: string }> {
     const response = await fetch(`${server.url}/rpc`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...headersOf(caller) },
       body,
     });
     return { status: response.status, text: await response.text() };
@@ -161,6 +185,7 @@ describe(`hostile input (${backend})`, { timeout: 180_000 }, () => {
     assert.equal(health.status, 200);
     const text = await rpcOverSocket(
       JSON.stringify({ jsonrpc: '2.0', method: 'groups.list', params: {}, id: 1 }),
+      'signed in',
     );
     assert.ok(text, 'groups.list over a WebSocket got no answer');
     const { result } = JSON.parse(text) as { result: unknown };
@@ -199,26 +224,32 @@ describe(`hostile input (${backend})`, { timeout: 180_000 }, () => {
   for (const [what, bytes, code] of malformed) {
     it(`closes a connection that sends ${what} with close code ${code}, and serves on`, async () => {
       const before = await stillServing();
-      const { reply, closed } = await sendRaw(bytes);
-      assert.ok(closed, 'the server kept the connection open');
-      assert.equal(closeCode(reply), code);
+      for (const caller of CALLERS) {
+        const { reply, closed } = await sendRaw(bytes, caller);
+        assert.ok(closed, `the server kept the connection open (${caller})`);
+        assert.equal(closeCode(reply), code, caller);
+      }
       assert.deepEqual(await stillServing(), before);
     });
   }
 
   it('closes a connection whose message is over the size limit with 1009, and serves on', async () => {
-    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws`);
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    const code = new Promise<number>((resolve) => ws.once('close', resolve));
-    ws.send(
-      JSON.stringify({
-        jsonrpc: '2.0',
-        method: 'jobs.list',
-        params: { pad: 'x'.repeat(MAX_MESSAGE_BYTES) },
-        id: 1,
-      }),
-    );
-    assert.equal(await code, 1009);
+    for (const caller of CALLERS) {
+      const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws`, {
+        headers: headersOf(caller),
+      });
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      const code = new Promise<number>((resolve) => ws.once('close', resolve));
+      ws.send(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          method: 'jobs.list',
+          params: { pad: 'x'.repeat(MAX_MESSAGE_BYTES) },
+          id: 1,
+        }),
+      );
+      assert.equal(await code, 1009, caller);
+    }
     await stillServing();
   });
 
@@ -226,7 +257,7 @@ describe(`hostile input (${backend})`, { timeout: 180_000 }, () => {
     const before = await stillServing();
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 300 }), async (bytes) => {
-        await sendRaw(Buffer.from(bytes), 200);
+        await Promise.all(CALLERS.map((caller) => sendRaw(Buffer.from(bytes), caller, 200)));
       }),
       { numRuns: 60 },
     );
@@ -244,7 +275,8 @@ describe(`hostile input (${backend})`, { timeout: 180_000 }, () => {
     });
     await fc.assert(
       fc.asyncProperty(fc.array(frames, { minLength: 1, maxLength: 4 }), async (list) => {
-        await sendRaw(Buffer.concat(list.map((f) => frame(f))), 200);
+        const bytes = Buffer.concat(list.map((f) => frame(f)));
+        await Promise.all(CALLERS.map((caller) => sendRaw(bytes, caller, 200)));
       }),
       { numRuns: 60 },
     );
@@ -253,7 +285,7 @@ describe(`hostile input (${backend})`, { timeout: 180_000 }, () => {
 
   it('answers any JSON with a JSON-RPC response, never an internal error, and changes nothing', async () => {
     const before = await stillServing();
-    const check = (text: string) => {
+    const check = (text: string, caller: Caller) => {
       const answer = JSON.parse(text) as unknown;
       for (const response of Array.isArray(answer) ? answer : [answer]) {
         const r = response as {
@@ -262,6 +294,9 @@ describe(`hostile input (${backend})`, { timeout: 180_000 }, () => {
         };
         assert.equal(r.jsonrpc, '2.0');
         assert.notEqual(r.error?.data?.code, 'DROVER_E_INTERNAL', text);
+        // Nothing is done for a caller that has not signed in; a signed-in one reaches the methods.
+        if (caller === 'anonymous') assert.ok(r.error, `answered without signing in: ${text}`);
+        else assert.notEqual(r.error?.data?.code, 'DROVER_E_UNAUTHORIZED', text);
       }
     };
     // Random JSON, and random params to every method a client may call.
@@ -296,11 +331,23 @@ describe(`hostile input (${backend})`, { timeout: 180_000 }, () => {
     await fc.assert(
       fc.asyncProperty(requests, async (request) => {
         const text = JSON.stringify(request);
-        const http = await post(text);
+        const http = await post(text, 'signed in');
         assert.ok(http.status === 200 || http.status === 204, `HTTP ${http.status}: ${http.text}`);
-        if (http.status === 200) check(http.text);
-        const overSocket = await rpcOverSocket(text, 300);
-        if (overSocket !== undefined) check(overSocket);
+        if (http.status === 200) check(http.text, 'signed in');
+        // Over HTTP a request without a token is refused before it is read.
+        const anonymous = await post(text, 'anonymous');
+        assert.equal(anonymous.status, 401, anonymous.text);
+        check(anonymous.text, 'anonymous');
+        assert.equal(
+          (JSON.parse(anonymous.text) as { error: { data: { code: string } } }).error.data.code,
+          'DROVER_E_UNAUTHORIZED',
+        );
+        await Promise.all(
+          CALLERS.map(async (caller) => {
+            const overSocket = await rpcOverSocket(text, caller, 300);
+            if (overSocket !== undefined) check(overSocket, caller);
+          }),
+        );
       }),
       { numRuns: 150 },
     );
@@ -311,7 +358,10 @@ describe(`hostile input (${backend})`, { timeout: 180_000 }, () => {
     const before = await stillServing();
     const deep = '{"a":'.repeat(2000) + '1' + '}'.repeat(2000);
     const text = `{"jsonrpc":"2.0","method":"jobs.submit","params":{"group":"deep","taskType":"t","params":${deep}},"id":7}`;
-    for (const answer of [(await post(text)).text, await rpcOverSocket(text)]) {
+    for (const answer of [
+      (await post(text, 'signed in')).text,
+      await rpcOverSocket(text, 'signed in'),
+    ]) {
       const { error, id } = JSON.parse(answer ?? '{}') as {
         error?: { code: number; data?: { code?: string } };
         id?: unknown;

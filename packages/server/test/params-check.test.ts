@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { JsonSchema } from '@drover/protocol';
-import { backend, openTestEngine, sleep, uniqueType } from '@drover/engine/testing';
+import { backend, openTestEngine, sleep, tokenFor, uniqueType } from '@drover/engine/testing';
 import type { TestEngine } from '@drover/engine/testing';
 import { startServer } from '../src/index.js';
 import type { DroverServer } from '../src/index.js';
@@ -9,9 +9,11 @@ import type { DroverServer } from '../src/index.js';
 describe(`params checked at submission against the described schemas (${backend})`, () => {
   let t: TestEngine;
   let server: DroverServer;
+  let token: string;
   before(async () => {
     t = await openTestEngine();
-    server = await startServer({ engine: t.engine, port: 0, workerToken: 'token' });
+    token = await tokenFor(t.engine);
+    server = await startServer({ engine: t.engine, port: 0 });
   });
   after(async () => {
     await server.close();
@@ -21,7 +23,7 @@ describe(`params checked at submission against the described schemas (${backend}
   async function submit(submission: Record<string, unknown>) {
     const response = await fetch(`${server.url}/rpc`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ jsonrpc: '2.0', method: 'jobs.submit', params: submission, id: 1 }),
     });
     return (await response.json()) as {

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { JobRecord } from '@drover/protocol';
 import { schemaVersion } from '@drover/engine';
-import { backend, openTestEngine } from '@drover/engine/testing';
+import { backend, openTestEngine, tokenFor } from '@drover/engine/testing';
 import type { TestEngine } from '@drover/engine/testing';
 import { startServer } from '../src/index.js';
 import type { DroverServer } from '../src/index.js';
@@ -11,9 +11,11 @@ import type { DroverServer } from '../src/index.js';
 describe(`JSON-RPC over HTTP and WebSocket (${backend})`, () => {
   let t: TestEngine;
   let server: DroverServer;
+  let token: string;
   before(async () => {
     t = await openTestEngine();
-    server = await startServer({ engine: t.engine, port: 0, workerToken: 'test-token' });
+    token = await tokenFor(t.engine);
+    server = await startServer({ engine: t.engine, port: 0 });
   });
   after(async () => {
     await server.close();
@@ -23,7 +25,7 @@ describe(`JSON-RPC over HTTP and WebSocket (${backend})`, () => {
   async function post(body: string): Promise<{ status: number; json: unknown }> {
     const response = await fetch(`${server.url}/rpc`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body,
     });
     const text = await response.text();
@@ -147,7 +149,9 @@ describe(`JSON-RPC over HTTP and WebSocket (${backend})`, () => {
   });
 
   it('speaks the same JSON-RPC over the WebSocket', async () => {
-    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws`);
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     const replies: unknown[] = [];
     ws.on('message', (data: Buffer) => replies.push(JSON.parse(data.toString('utf8'))));

@@ -85,7 +85,12 @@ export class Connection {
           for (const wake of this.#waiters.splice(0)) wake();
         })
         .catch((error: unknown) => {
-          if (isDroverError(error) && !error.retryable && error.code === 'DROVER_E_UNAUTHORIZED') {
+          // A refused token, or one that may not run what this worker offers, stays refused.
+          if (
+            isDroverError(error) &&
+            !error.retryable &&
+            (error.code === 'DROVER_E_UNAUTHORIZED' || error.code === 'DROVER_E_FORBIDDEN')
+          ) {
             this.#closed = true;
             this.#options.onFatal?.(error);
           }

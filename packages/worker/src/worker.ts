@@ -263,7 +263,7 @@ export class Worker {
             contentType,
             signal,
           }),
-        jobArtifacts: () => this.#jobArtifacts(a.task.jobId, signal),
+        jobArtifacts: () => this.#jobArtifacts(a, signal),
         signal,
         attempt: a.task.attempt,
         taskId: a.task.id,
@@ -289,16 +289,20 @@ export class Worker {
     }
   }
 
-  async #jobArtifacts(jobId: string, signal: AbortSignal): Promise<JobArtifact[]> {
+  async #jobArtifacts(a: Assignment, signal: AbortSignal): Promise<JobArtifact[]> {
     const { artifacts } = await this.#connection.call<{ artifacts: ArtifactRecord[] }>(
       'artifacts.list',
-      { jobId },
+      { jobId: a.task.jobId },
     );
     return artifacts.map((record) => ({
       ...record,
       read: async () => {
         const url = new URL(`/artifacts/${record.id}`, this.#options.serverUrl);
-        const response = await fetch(url, { signal });
+        // The attempt's lease lets it read the files of its own job, and nothing else.
+        const response = await fetch(url, {
+          signal,
+          headers: { authorization: `Bearer ${a.attemptId}.${a.token}` },
+        });
         if (!response.ok)
           throw new Error(`Fetching artifact ${record.name} failed: HTTP ${response.status}.`);
         return Buffer.from(await response.arrayBuffer());

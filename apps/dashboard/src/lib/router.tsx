@@ -10,6 +10,7 @@ export type Route =
   | { view: 'job'; id: string }
   | { view: 'workers' }
   | { view: 'submit' }
+  | { view: 'tokens' }
   | { view: 'not-found'; path: string };
 
 const listeners = new Set<() => void>();
@@ -38,6 +39,7 @@ export function parseRoute(location: string): Route {
   if (path === '/' || path === '/jobs') return { view: 'jobs' };
   if (path === '/workers') return { view: 'workers' };
   if (path === '/submit') return { view: 'submit' };
+  if (path === '/tokens') return { view: 'tokens' };
   const job = /^\/jobs\/([^/]+)$/.exec(path);
   if (job?.[1]) return { view: 'job', id: decodeURIComponent(job[1]) };
   return { view: 'not-found', path };

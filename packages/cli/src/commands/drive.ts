@@ -16,6 +16,7 @@ import {
 } from '../format.js';
 import { compareCursors } from '@drover/client';
 import { call, clientOf } from '../rpc-client.js';
+import { clientToken } from '../credentials.js';
 
 /** How a command prints: a table for people on a terminal, JSON for scripts. */
 export interface Output {
@@ -62,8 +63,8 @@ export async function submit(
       params: { ...(fromFile.params as object), ...parseParams(options.params) },
     }),
   };
-  const { job, created } = await call(config.server, 'jobs.submit', submission as never);
-  const { taskTypes } = await call(config.server, 'taskTypes.list', {});
+  const { job, created } = await call(config, 'jobs.submit', submission as never);
+  const { taskTypes } = await call(config, 'taskTypes.list', {});
   const offered = new Set(taskTypes.filter((t) => t.workers > 0).map((t) => t.name));
   const types = [
     job.taskType,
@@ -88,7 +89,7 @@ export async function submit(
     return;
   }
   const tty = output.json ? undefined : process.stdout;
-  const done = await clientOf(config.server).waitFor(job.id, {
+  const done = await clientOf(config).waitFor(job.id, {
     onUpdate: (update) => {
       if (!tty?.isTTY) return;
       tty.write(
@@ -99,8 +100,8 @@ export async function submit(
   if (tty?.isTTY) tty.write('\n');
   // What it made, for a person: a one-task job's result or error, and how many files it stored.
   const [first] =
-    done.taskCount === 1 ? (await call(config.server, 'tasks.list', { jobId: done.id })).tasks : [];
-  const { artifacts } = await call(config.server, 'artifacts.list', {
+    done.taskCount === 1 ? (await call(config, 'tasks.list', { jobId: done.id })).tasks : [];
+  const { artifacts } = await call(config, 'artifacts.list', {
     jobId: done.id,
     limit: 1000,
   });
@@ -129,12 +130,12 @@ export async function jobs(
 ): Promise<void> {
   switch (verb ?? 'ls') {
     case 'ls': {
-      const { jobs: list } = await call(config.server, 'jobs.list', { group: config.group });
+      const { jobs: list } = await call(config, 'jobs.list', { group: config.group });
       if (list.length > 0 || output.json) {
         print(output, list, () => jobsTable(list));
         return;
       }
-      const { groups } = await call(config.server, 'groups.list', {});
+      const { groups } = await call(config, 'groups.list', {});
       console.log(
         groups.length === 0
           ? 'no jobs yet: `drover submit <task type>` sends one'
@@ -144,8 +145,8 @@ export async function jobs(
     }
     case 'show': {
       const id = required(args[0], 'drover jobs show <job id>');
-      const job = await call(config.server, 'jobs.get', { id });
-      const { tasks } = await call(config.server, 'tasks.list', { jobId: id, limit: 50 });
+      const job = await call(config, 'jobs.get', { id });
+      const { tasks } = await call(config, 'tasks.list', { jobId: id, limit: 50 });
       print(output, { job, tasks }, () =>
         [
           jobsTable([job]),
@@ -161,7 +162,7 @@ export async function jobs(
     }
     case 'cancel': {
       const id = required(args[0], 'drover jobs cancel <job id>');
-      const { job } = await call(config.server, 'jobs.cancel', { id });
+      const { job } = await call(config, 'jobs.cancel', { id });
       const stopping = job.counts.leased + job.counts.running;
       print(output, job, () =>
         isTerminalJobStatus(job.status)
@@ -172,7 +173,7 @@ export async function jobs(
     }
     case 'retry': {
       const id = required(args[0], 'drover jobs retry <job id>');
-      const { job, retried } = await call(config.server, 'jobs.retry', { id });
+      const { job, retried } = await call(config, 'jobs.retry', { id });
       print(output, { job, retried }, () =>
         retried.length === 0
           ? `job ${job.id}: nothing to retry (${job.status}, no failed or cancelled tasks)`
@@ -187,18 +188,18 @@ export async function jobs(
 
 /** `drover groups`: every group with jobs, counted by status. */
 export async function groups(config: Config, output: Output): Promise<void> {
-  const { groups: list } = await call(config.server, 'groups.list', {});
+  const { groups: list } = await call(config, 'groups.list', {});
   print(output, list, () => (list.length ? groupsTable(list) : 'no jobs yet'));
 }
 
 /** `drover tasks <job id>`: a job's tasks; `drover tasks show <task id>`: one, with its attempts. */
 export async function tasks(config: Config, output: Output, args: string[]): Promise<void> {
-  const { workers: known } = await call(config.server, 'workers.list', {});
+  const { workers: known } = await call(config, 'workers.list', {});
   const names = new Map(known.map((w) => [w.id, w.name]));
   if (args[0] === 'show') {
     const id = required(args[1], 'drover tasks show <task id>');
-    const task = await call(config.server, 'tasks.get', { id });
-    const { attempts } = await call(config.server, 'tasks.attempts', { id });
+    const task = await call(config, 'tasks.get', { id });
+    const { attempts } = await call(config, 'tasks.attempts', { id });
     print(output, { task, attempts }, () =>
       [
         tasksTable([task], names),
@@ -216,7 +217,7 @@ export async function tasks(config: Config, output: Output, args: string[]): Pro
   const jobId = required(args[0], 'drover tasks <job id> | drover tasks show <task id>');
   const list: TaskRecord[] = [];
   for (;;) {
-    const { tasks: page } = await call(config.server, 'tasks.list', {
+    const { tasks: page } = await call(config, 'tasks.list', {
       jobId,
       fromIndex: list.length,
       limit: 1000,
@@ -235,7 +236,7 @@ export async function workers(
 ): Promise<void> {
   const action = verb ?? 'ls';
   if (action === 'ls') {
-    const { workers: list } = await call(config.server, 'workers.list', {});
+    const { workers: list } = await call(config, 'workers.list', {});
     print(output, list, () => (list.length ? workersTable(list) : 'no workers have joined'));
     return;
   }
@@ -243,10 +244,10 @@ export async function workers(
     throw new Error(`drover workers takes ls, disable, enable or drain, not ${action}`);
   }
   const target = required(args[0], `drover workers ${action} <worker id or name>`);
-  const { workers: list } = await call(config.server, 'workers.list', {});
+  const { workers: list } = await call(config, 'workers.list', {});
   const worker = list.find((w) => w.id === target || w.name === target);
   if (!worker) throw new Error(`No worker is called ${target}; \`drover workers ls\` lists them.`);
-  const updated = await call(config.server, `workers.${action}`, { id: worker.id });
+  const updated = await call(config, `workers.${action}`, { id: worker.id });
   print(output, updated, () => `worker ${updated.name}: ${updated.state}`);
 }
 
@@ -278,29 +279,29 @@ export async function logs(
       }
     }
   };
-  const task = await call(config.server, 'tasks.get', { id });
+  const task = await call(config, 'tasks.get', { id });
   const topic = topics.taskLog(id) as Topic;
   if (!follow || isTerminalTaskStatus(task.status)) {
     // Everything kept so far, page by page.
     let after = '';
     for (;;) {
-      const page = await call(config.server, 'events.read', { topic, after });
+      const page = await call(config, 'events.read', { topic, after });
       show(page.events);
       if (page.events.length === 0) return;
       after = page.cursor;
     }
   }
   // Live: the lines so far, then each new one, until the task has finished.
-  const drover = clientOf(config.server);
+  const drover = clientOf(config);
   const subscription = drover.subscribe(topic, { cursor: '', onEvents: show });
   for (;;) {
-    const now = await call(config.server, 'tasks.get', { id });
+    const now = await call(config, 'tasks.get', { id });
     if (isTerminalTaskStatus(now.status)) break;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   // The last lines were written before the task ended: wait until the stream has brought every
   // line readable now (for at most 10 s).
-  const { cursor: last } = await call(config.server, 'events.head', { topic });
+  const { cursor: last } = await call(config, 'events.head', { topic });
   const deadline = Date.now() + 10_000;
   while (compareCursors(subscription.cursor, last) < 0 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -316,14 +317,17 @@ export async function download(
 ): Promise<void> {
   const id = required(target, 'drover download <job id | task id> [--out dir]');
   const query = /^[0-9]+$/.test(id) ? { taskId: id } : { jobId: id };
-  const { artifacts } = await call(config.server, 'artifacts.list', query);
+  const { artifacts } = await call(config, 'artifacts.list', query);
   if (artifacts.length === 0) {
     console.log(`no artifacts for ${id}`);
     return;
   }
   mkdirSync(outDir, { recursive: true });
   for (const artifact of artifacts) {
-    const response = await fetch(new URL(`/artifacts/${artifact.id}`, config.server));
+    const token = clientToken(config);
+    const response = await fetch(new URL(`/artifacts/${artifact.id}`, config.server), {
+      ...(token !== undefined && { headers: { authorization: `Bearer ${token}` } }),
+    });
     if (!response.ok || !response.body)
       throw new Error(`downloading ${artifact.name} failed: HTTP ${response.status}`);
     // Files are named by the server's record, never by anything else: no path from outside is used.

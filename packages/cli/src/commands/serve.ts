@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { openEngine } from '@drover/engine';
@@ -7,57 +5,66 @@ import type { Engine } from '@drover/engine';
 import { startServer } from '@drover/server';
 import type { DroverServer } from '@drover/server';
 import type { Config } from '../config.js';
+import {
+  LOCAL_ADMIN_FILE,
+  LOCAL_WORKER_FILE,
+  ensureLocalToken,
+  isLoopbackHost,
+} from '../credentials.js';
 
 export interface RunningServer {
   engine: Engine;
   server: DroverServer;
-  token: string;
+  /** The local credentials in the data directory, when this farm keeps them. */
+  local: LocalCredentials | undefined;
   close(): Promise<void>;
 }
 
-/**
- * The worker token of an embedded farm: kept in its data directory, so workers started again
- * later (or on another machine, given the token) still get in.
- */
-export function embeddedToken(dataDir: string): string {
-  const file = join(dataDir, 'worker-token');
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch {
-    mkdirSync(dataDir, { recursive: true });
-    const token = randomBytes(24).toString('base64url');
-    writeFileSync(file, `${token}\n`, { mode: 0o600 });
-    return token;
-  }
+export interface LocalCredentials {
+  admin: { secret: string; tokenId: string };
+  worker: { secret: string; tokenId: string };
 }
 
-/** Opens the engine (embedded unless a database URL is set) and starts the server on it. */
-export async function serve(config: Config, migrate: boolean): Promise<RunningServer> {
+/**
+ * Opens the engine (embedded unless a database URL is set) and starts the server on it. With
+ * `local`, the farm keeps an admin and a worker credential in its data directory (mode 0600),
+ * for the commands and workers of this machine.
+ */
+export async function serve(
+  config: Config,
+  migrate: boolean,
+  local: boolean,
+): Promise<RunningServer> {
   const dataDir = resolve(config.dataDir);
   const engine = await openEngine({ databaseUrl: config.databaseUrl, dataDir, migrate });
-  const token = config.token ?? (config.databaseUrl ? undefined : embeddedToken(dataDir));
-  if (!token) {
-    await engine.close();
-    throw new Error(
-      'A server on a shared database needs a worker token: give --token-file FILE or set DROVER_TOKEN.',
-    );
-  }
   try {
+    const credentials = local
+      ? {
+          admin: await ensureLocalToken(engine, join(dataDir, LOCAL_ADMIN_FILE), {
+            name: 'local admin',
+            role: 'admin',
+          }),
+          worker: await ensureLocalToken(engine, join(dataDir, LOCAL_WORKER_FILE), {
+            name: 'local workers',
+            role: 'worker',
+          }),
+        }
+      : undefined;
     const server = await startServer({
       engine,
       host: config.host,
       port: config.port,
-      workerToken: token,
       coalesceMs: config.coalesceMs,
+      secureCookies: config.secureCookies,
       allowedHosts: config.allowedHosts,
       artifactsDir: join(dataDir, 'artifacts'),
       dashboardDir: dashboardDir(),
     });
-    if (!isLoopback(config.host)) console.error(exposedWarning(config.host, config.port));
+    if (!isLoopbackHost(config.host)) console.error(exposedWarning(config.host, config.port));
     return {
       engine,
       server,
-      token,
+      local: credentials,
       close: async () => {
         await server.close();
         await engine.close();
@@ -84,17 +91,12 @@ function dashboardDir(): string | undefined {
   }
 }
 
-function isLoopback(host: string): boolean {
-  const name = host.toLowerCase().replace(/^\[|\]$/g, '');
-  return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
-}
-
-/** What a server reachable from other machines does not protect yet. */
+/** What a server reachable from other machines should have in front of it. */
 function exposedWarning(host: string, port: number): string {
   return [
     `warning: listening on ${host}, where other machines can reach port ${port}.`,
-    '  Workers need the worker token, but the client methods (submit, cancel, read every job,',
-    '  log and artifact, disable workers) and the dashboard take no login yet: keep this port',
-    '  on a network you trust, or behind a proxy that authenticates. See docs/security.md.',
+    '  Every call needs a token, but tokens and session cookies cross the network in the clear:',
+    '  serve HTTPS (behind a proxy that terminates TLS) before leaving a trusted network.',
+    '  See docs/security.md.',
   ].join('\n');
 }

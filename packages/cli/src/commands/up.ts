@@ -66,9 +66,15 @@ function demoShellTasks(): string {
  * Starting again continues where it stopped: same workers, queued tasks and finished results.
  */
 export async function up(config: Config, cliMain: string): Promise<void> {
-  const farm = await serve(config, true);
+  const farm = await serve(config, true, true);
   const url = farm.server.url;
+  const local = farm.local;
+  if (!local) throw new Error('drover up keeps its credentials in the data directory');
+  // The dashboard's way in: one click, once (as Jupyter prints its URL with a token).
+  const { code } = await farm.engine.accounts.createLoginCode(local.admin.tokenId);
   console.log(`Drover is up at ${url} (data in ${config.dataDir}/)`);
+  console.log(`open the dashboard: ${url}/login?code=${code}`);
+  console.log('  (a one-time sign-in link, valid for an hour; `drover login` prints a new one)');
   if (['0.0.0.0', '::'].includes(config.host)) {
     console.log(
       `listening on every interface: other machines join with drover worker --server http://<this host's name or address>:${config.port} --token-file <a copy of ${config.dataDir}/worker-token>`,
@@ -97,7 +103,7 @@ export async function up(config: Config, cliMain: string): Promise<void> {
         demoShellTasks(),
       ],
       {
-        env: { ...process.env, DROVER_TOKEN: farm.token },
+        env: { ...process.env, DROVER_TOKEN: local.worker.secret },
         stdio: ['ignore', 'ignore', 'inherit'],
       },
     );

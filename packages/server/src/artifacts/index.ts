@@ -1,5 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Engine } from '@drover/engine';
+import type { ArtifactRecord } from '@drover/protocol';
 import { artifactRoutes } from './routes.js';
 import type { ArtifactStore } from './store.js';
 import { scheduleSweep } from './sweep.js';
@@ -21,6 +22,8 @@ export interface ArtifactOptions {
   /** How often to delete blobs no artifact references any more; 0 never. @defaultValue 1 hour */
   sweepIntervalMs?: number | undefined;
   sweep?: SweepOptions | undefined;
+  /** Throws unless the request may read this artifact. */
+  authorizeDownload: (request: FastifyRequest, artifact: ArtifactRecord) => Promise<void>;
   onError: (error: unknown, where: string) => void;
 }
 
@@ -34,6 +37,7 @@ export function registerArtifacts(app: FastifyInstance, options: ArtifactOptions
       engine: options.engine,
       store: options.store,
       maxArtifactBytes: options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES,
+      authorizeDownload: options.authorizeDownload,
       onError: options.onError,
     }),
   );

@@ -12,7 +12,7 @@ import {
   isDroverError,
   parseOrThrow,
 } from '@drover/protocol';
-import type { ErrorCode } from '@drover/protocol';
+import type { ArtifactRecord, ErrorCode } from '@drover/protocol';
 import { contentDisposition, mayShowInline, parseRange } from './http-headers.js';
 import type { ArtifactStore } from './store.js';
 
@@ -21,6 +21,8 @@ export interface ArtifactRouteOptions {
   store: ArtifactStore;
   /** The largest artifact accepted, in bytes. */
   maxArtifactBytes: number;
+  /** Throws unless the request may read this artifact (its caller's token, session or lease). */
+  authorizeDownload: (request: FastifyRequest, artifact: ArtifactRecord) => Promise<void>;
   onError: (error: unknown, where: string) => void;
 }
 
@@ -28,6 +30,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   DROVER_E_INVALID_PARAMS: 400,
   DROVER_E_CHECKSUM_MISMATCH: 400,
   DROVER_E_UNAUTHORIZED: 401,
+  DROVER_E_FORBIDDEN: 403,
   DROVER_E_STALE_LEASE: 401,
   DROVER_E_NOT_FOUND: 404,
   DROVER_E_ARTIFACT_EXISTS: 409,
@@ -38,7 +41,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 /**
  * `PUT /artifacts/upload?name=...`: a worker stores a file its attempt produced, the body being
  * the bytes, streamed to the store and never buffered whole. `GET /artifacts/:id` (and HEAD):
- * anyone downloads one by id, with Range support.
+ * whoever may read the artifact's group downloads it by id, with Range support.
  *
  * A plugin of its own, so that its body parser (none: the handler reads the raw stream) stays
  * apart from the string parser the JSON-RPC route uses.
@@ -73,7 +76,7 @@ async function upload(
   reply: FastifyReply,
 ): Promise<FastifyReply> {
   try {
-    const lease = credential(request.headers.authorization);
+    const lease = leaseCredential(request.headers.authorization);
     const query = request.query as Record<string, unknown>;
     const name = parseOrThrow(ArtifactName, query.name, 'artifact name (the name query parameter)');
     const contentType = parseOrThrow(
@@ -110,7 +113,7 @@ async function upload(
 }
 
 async function download(
-  { engine, store, onError }: ArtifactRouteOptions,
+  { engine, store, authorizeDownload, onError }: ArtifactRouteOptions,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
@@ -119,6 +122,7 @@ async function download(
     if (!ArtifactId.safeParse(id).success)
       throw new DroverError('DROVER_E_NOT_FOUND', `There is no artifact ${id}.`);
     const artifact = await engine.getArtifact(id);
+    await authorizeDownload(request, artifact);
     const blob = await store.open(artifact.sha256);
     if (!blob) {
       onError(new Error(`artifact ${id}: blob ${artifact.sha256} is missing`), 'downloading');
@@ -175,7 +179,7 @@ async function download(
 }
 
 /** `Authorization: Bearer <attemptId>.<leaseToken>`: the attempt's own lease, nothing more. */
-function credential(header: string | undefined): { attemptId: string; token: string } {
+export function leaseCredential(header: string | undefined): { attemptId: string; token: string } {
   const match = /^Bearer\s+([^.\s]+)\.(\S+)$/i.exec(header ?? '');
   const attemptId = match?.[1];
   const token = match?.[2];

@@ -1,0 +1,87 @@
+import { hashSecret } from '@drover/engine';
+import type { Accounts } from '@drover/engine';
+import type { Principal } from '@drover/protocol';
+
+/** What a request or a connection signed in with: a token, or a browser's session cookie. */
+export interface Credential {
+  kind: 'token' | 'session';
+  secret: string;
+}
+
+interface Cached {
+  principal: Principal | undefined;
+  at: number;
+  pending?: Promise<Principal | undefined>;
+}
+
+/** Lookups kept at once; past this the oldest go first. */
+const MAX_CACHED = 10_000;
+
+/**
+ * Who a credential signs in as, asked of the database at most once per `ttlMs` per credential:
+ * a thousand workers sharing one token cost one query per interval, and a revoked token or an
+ * ended session stops working everywhere within that time (connections are checked again on
+ * the same clock, see `stillValid`).
+ */
+export class Authenticator {
+  readonly #accounts: Accounts;
+  readonly #ttlMs: number;
+  readonly #cache = new Map<string, Cached>();
+
+  constructor(accounts: Accounts, ttlMs = 5000) {
+    this.#accounts = accounts;
+    this.#ttlMs = ttlMs;
+  }
+
+  /** The principal, or undefined for an unknown, revoked or expired credential. */
+  async authenticate(credential: Credential): Promise<Principal | undefined> {
+    const key = `${credential.kind}:${hashSecret(credential.secret)}`;
+    const now = Date.now();
+    const cached = this.#cache.get(key);
+    if (cached?.pending) return cached.pending;
+    if (cached && now - cached.at < this.#ttlMs) return cached.principal;
+    const pending = (
+      credential.kind === 'token'
+        ? this.#accounts.authenticate(credential.secret)
+        : this.#accounts.sessionPrincipal(credential.secret)
+    ).then(
+      (principal) => {
+        this.#cache.delete(key);
+        this.#cache.set(key, { principal, at: Date.now() });
+        return principal;
+      },
+      (error: unknown) => {
+        this.#cache.delete(key);
+        throw error;
+      },
+    );
+    this.#cache.set(key, { principal: cached?.principal, at: cached?.at ?? 0, pending });
+    if (this.#cache.size > MAX_CACHED) {
+      const oldest = this.#cache.keys().next();
+      if (!oldest.done) this.#cache.delete(oldest.value);
+    }
+    return pending;
+  }
+
+  /** Forgets what is known of a credential: a session just ended must not outlive its cache. */
+  forget(credential: Credential): void {
+    this.#cache.delete(`${credential.kind}:${hashSecret(credential.secret)}`);
+  }
+
+  /** Forgets everything: a token was revoked through this server. */
+  clear(): void {
+    this.#cache.clear();
+  }
+
+  /**
+   * Whether a connection's credential still holds: false once its token is revoked or expired,
+   * or its session ended. A database that does not answer keeps the connection.
+   */
+  async stillValid(credential: Credential): Promise<boolean> {
+    try {
+      return (await this.authenticate(credential)) !== undefined;
+    } catch {
+      return true;
+    }
+  }
+}

@@ -1,0 +1,222 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { WebSocketServer } from 'ws';
+import type { RawData, WebSocket } from 'ws';
+import { methods, workerMethods } from '@drover/protocol';
+import type { Engine } from '@drover/engine';
+import { createRpcDispatcher } from './rpc.js';
+import type { RpcDispatcher } from './rpc.js';
+import type { Handlers } from './handlers.js';
+import { WorkerSession } from './worker-session.js';
+import type { WorkerHub } from './worker-hub.js';
+import type { EventFanout, Subscriber } from './subscriptions.js';
+import { sameOrigin } from './host-check.js';
+import type { Authenticator } from './auth/authenticator.js';
+import type { Authorizer } from './auth/authorize.js';
+import { visibleGroups } from './auth/authorize.js';
+import { bearerOf, isLease, requestCredential } from './auth/credentials.js';
+import { admitWorker, authHandlers, connectionGuard, unknownToken } from './auth/connection.js';
+import type { Connection } from './auth/connection.js';
+
+export interface SocketServerOptions {
+  engine: Engine;
+  hub: WorkerHub;
+  fanout: EventFanout;
+  clientHandlers: Handlers;
+  authenticator: Authenticator;
+  authorizer: Authorizer;
+  maxMessageBytes: number;
+  hostAllowed: (host: string | undefined) => boolean;
+  onRpcError: (error: unknown, method: string) => void;
+  /** How long a connection may stay without signing in, in ms. @defaultValue 60,000 */
+  signInWithinMs?: number;
+  /** How often connections' tokens and sessions are checked again, in ms. @defaultValue 5,000 */
+  recheckMs?: number;
+}
+
+export interface SocketServer {
+  /** Ends this server's connections signed in with a token (just revoked). */
+  endToken(tokenId: string): void;
+  close(): void;
+}
+
+/** 1008: policy violation. The client does not sign in again with what was refused. */
+const SIGNED_OUT = 1008;
+
+/**
+ * JSON-RPC over WebSockets at `/ws`, for clients and workers alike. A connection signs in before
+ * anything else is answered: with `Authorization: Bearer <token>` or the session cookie on the
+ * upgrade, `auth.login` (clients) or `workers.hello` (workers). It stays signed in while its
+ * token (or session) holds, checked again every few seconds.
+ */
+export function serveSockets(app: FastifyInstance, options: SocketServerOptions): SocketServer {
+  const { hub, fanout, authenticator, authorizer } = options;
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes });
+  const connections = new Map<WebSocket, Connection>();
+  const socketCatalogue = { ...methods, ...workerMethods };
+  let closing = false;
+
+  const recheck = setInterval(() => {
+    for (const [ws, connection] of connections) {
+      const credential = connection.credential;
+      if (!credential) continue;
+      void authenticator.stillValid(credential).then((valid) => {
+        if (!valid && connection.credential === credential)
+          ws.close(SIGNED_OUT, 'The token was revoked or has expired, or the session ended.');
+      });
+    }
+  }, options.recheckMs ?? 5000);
+  recheck.unref();
+
+  app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // A connection reset or a bad write while upgrading ends that connection, not the server.
+    socket.on('error', (error) => {
+      app.log.warn({ err: error }, 'a connection failed while upgrading to a WebSocket');
+      socket.destroy();
+    });
+    if (
+      new URL(request.url ?? '/', 'http://localhost').pathname !== '/ws' ||
+      !options.hostAllowed(request.headers.host) ||
+      !sameOrigin(request)
+    ) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    void upgrade(request, socket, head);
+  });
+
+  async function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const connection: Connection = { principal: undefined, credential: undefined };
+    const credential = requestCredential(request.headers);
+    if (credential) {
+      try {
+        connection.principal = await authenticator.authenticate(credential);
+      } catch (error) {
+        app.log.warn({ err: error }, 'could not check the credential of a WebSocket');
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      const bearer = bearerOf(request.headers.authorization);
+      // A program's bad token is refused outright; a browser's stale cookie leaves the page a
+      // connection on which to learn that it must sign in.
+      if (!connection.principal && bearer !== undefined && !isLease(bearer)) {
+        socket.end(
+          'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nConnection: close\r\n\r\n',
+        );
+        return;
+      }
+      if (connection.principal) connection.credential = credential;
+    }
+    if (socket.destroyed) return;
+    sockets.handleUpgrade(request, socket, head, (ws) => accept(ws, connection));
+  }
+
+  function accept(ws: WebSocket, connection: Connection): void {
+    // A malformed frame (unmasked, a reserved opcode or bit, text that is not UTF-8, a length
+    // over the limit) is an 'error' of this socket: ws closes it with the matching close code
+    // (1002, 1007, 1009). Without a listener the error would end the process.
+    ws.on('error', (error) => {
+      app.log.warn({ err: error }, 'closed a WebSocket that broke the protocol');
+    });
+    connections.set(ws, connection);
+    const unsigned = setTimeout(() => {
+      if (!connection.principal) ws.close(SIGNED_OUT, 'Not signed in.');
+    }, options.signInWithinMs ?? 60_000);
+    unsigned.unref();
+    // Every socket speaks the client methods; one that says workers.hello becomes a worker.
+    const session = new WorkerSession(ws);
+    const subscriber = socketSubscriber(ws);
+    const hubHandlers = hub.handlersFor(session);
+    const auth = authHandlers(connection, {
+      accounts: options.engine.accounts,
+      authenticator,
+      revoked: (tokenId) => endToken(tokenId),
+    });
+    const handlers = {
+      ...options.clientHandlers,
+      ...hubHandlers,
+      ...auth,
+      'groups.list': async (p: Record<string, never>) => {
+        const { groups } = await options.clientHandlers['groups.list'](p);
+        return { groups: connection.principal ? visibleGroups(connection.principal, groups) : [] };
+      },
+      'workers.hello': async (hello: Parameters<(typeof hubHandlers)['workers.hello']>[0]) => {
+        const helloCredential = { kind: 'token' as const, secret: hello.token };
+        const principal = await authenticator.authenticate(helloCredential);
+        if (!principal) throw unknownToken();
+        admitWorker(principal, hello);
+        const result = await hubHandlers['workers.hello'](hello);
+        connection.principal = principal;
+        connection.credential = helloCredential;
+        return result;
+      },
+      'events.subscribe': async (p: { subscription: string; topic: string; cursor: string }) => {
+        await fanout.subscribe(subscriber, p.subscription, p.topic, p.cursor);
+        return { subscription: p.subscription };
+      },
+      'events.unsubscribe': (p: { subscription: string }) => {
+        fanout.unsubscribe(subscriber, p.subscription);
+        return Promise.resolve({ subscription: p.subscription });
+      },
+    };
+    const guard = connectionGuard(connection, authorizer, session);
+    serveSocket(ws, createRpcDispatcher(socketCatalogue, handlers, options.onRpcError, guard));
+    ws.on('close', () => {
+      clearTimeout(unsigned);
+      connections.delete(ws);
+      fanout.dropSubscriber(subscriber);
+      if (!closing) void hub.disconnected(session);
+    });
+  }
+
+  function endToken(tokenId: string): void {
+    for (const [ws, connection] of connections) {
+      if (connection.principal?.tokenId === tokenId) {
+        connection.credential = undefined;
+        ws.close(SIGNED_OUT, 'The token was revoked.');
+      }
+    }
+  }
+
+  return {
+    endToken,
+    close() {
+      closing = true;
+      clearInterval(recheck);
+      for (const ws of sockets.clients) ws.terminate();
+      sockets.close();
+    },
+  };
+}
+
+/** JSON-RPC over one WebSocket: each message is a request, a notification or a batch. */
+function serveSocket(ws: WebSocket, rpc: RpcDispatcher): void {
+  ws.on('message', (data) => {
+    const text = toText(data);
+    void rpc.handleText(text).then((response) => {
+      if (response !== undefined && ws.readyState === ws.OPEN) ws.send(response);
+    });
+  });
+}
+
+/** A client's socket as the fan-out sees it. */
+function socketSubscriber(ws: WebSocket): Subscriber {
+  return {
+    get backlog() {
+      return ws.bufferedAmount;
+    },
+    send: (batch) => {
+      if (ws.readyState === ws.OPEN) {
+        ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'events.batch', params: batch }));
+      }
+    },
+    // 1013: try again later. The client reconnects and resumes from its cursor.
+    drop: (reason) => ws.close(1013, reason.slice(0, 120)),
+  };
+}
+
+function toText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
+}
