@@ -40,7 +40,8 @@ export async function tokens(
         console.log(JSON.stringify({ token, secret }, null, 2));
         return;
       }
-      console.log(`made ${token.id} "${token.name}" (${describe(token)})`);
+      // The secret alone on stdout, so that `> token-file` keeps it; what it is on stderr.
+      console.error(`made ${token.id} "${token.name}" (${describe(token)})`);
       console.log(secret);
       console.error('Keep this token now: it is shown only this once (only its hash is kept).');
       return;
