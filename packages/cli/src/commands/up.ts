@@ -127,6 +127,8 @@ export async function up(config: Config, cliMain: string): Promise<void> {
 
   if (config.demo) await submitDemoJobs(farm.engine);
 
+  // A job is told once per ending: a cancelled job is updated again as its running tasks stop.
+  const told = new Set<string>();
   const read = async (topic: string): Promise<void> => {
     const page = await farm.engine.readEvents({ topic, after: cursors.get(topic) ?? '' });
     cursors.set(topic, page.cursor);
@@ -135,6 +137,10 @@ export async function up(config: Config, cliMain: string): Promise<void> {
       const job = e.data as JobRecord;
       if (e.kind !== 'job.updated' || !job.finishedAt) continue;
       if (!['succeeded', 'failed', 'cancelled'].includes(job.status)) continue;
+      const ending = `${job.id} ${job.status} ${job.finishedAt}`;
+      if (told.has(ending)) continue;
+      if (told.size >= 10_000) told.clear();
+      told.add(ending);
       // How long it ran, from its first task's start; and, when it waited, since its submission.
       const ran = (Date.parse(job.finishedAt) - Date.parse(job.startedAt ?? job.createdAt)) / 1000;
       const since = (Date.parse(job.finishedAt) - Date.parse(job.createdAt)) / 1000;
