@@ -108,7 +108,7 @@ const summary = (values) =>
   `p50 ${percentile(values, 50)} ms, p95 ${percentile(values, 95)} ms, max ${Math.max(...values)} ms (${values.length} updates)`;
 
 async function eventToDom() {
-  const farm = await startFarm({ workers: 2 });
+  const farm = await startFarm({ workers: 2, rateLimitPerMinute: 0 });
   const browser = await launchBrowser();
   try {
     const page = browser.context.pages()[0] ?? (await browser.context.newPage());
@@ -155,7 +155,7 @@ async function eventToDom() {
 }
 
 async function bigGroup() {
-  const farm = await startFarm({ workers: 0 });
+  const farm = await startFarm({ workers: 0, rateLimitPerMinute: 0 });
   let ticker;
   const browser = await launchBrowser();
   try {

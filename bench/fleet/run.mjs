@@ -320,7 +320,17 @@ const serverLogsClosed = [];
 
 /** Starts `drover server` on a free port; resolves with its URL and child once it listens. */
 async function startServerOnce(databaseUrl) {
-  const args = [CLI, 'server', '--port', '0', '--data-dir', dataDir];
+  // A benchmark measures throughput, not the per-token limit on calls.
+  const args = [
+    CLI,
+    'server',
+    '--port',
+    '0',
+    '--data-dir',
+    dataDir,
+    '--rate-limit-per-minute',
+    '0',
+  ];
   if (databaseUrl) args.push('--database-url', databaseUrl);
   const child = spawnNode(
     args,

@@ -37,7 +37,7 @@ export async function until(check, ms, what) {
 
 /**
  * Starts a farm: the server and `workers` worker processes named `w-1`, `w-2`...
- * @param {{ workers?: number, slots?: number, extraWorkerArgs?: string[], env?: Record<string, string> }} options
+ * @param {{ workers?: number, slots?: number, extraWorkerArgs?: string[], env?: Record<string, string>, rateLimitPerMinute?: number }} options
  */
 export async function startFarm(options = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'drover-dashboard-'));
@@ -71,7 +71,19 @@ export async function startFarm(options = {}) {
 
   let server;
   const startServer = async () => {
-    server = run(['server', '--data-dir', dataDir, '--port', String(port)], 'server');
+    const limit = options.rateLimitPerMinute ?? 3000;
+    server = run(
+      [
+        'server',
+        '--data-dir',
+        dataDir,
+        '--port',
+        String(port),
+        '--rate-limit-per-minute',
+        String(limit),
+      ],
+      'server',
+    );
     await until(async () => (await fetch(`${url}/healthz`)).ok, 30_000, 'the server');
   };
 

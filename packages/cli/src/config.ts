@@ -77,6 +77,11 @@ export const Config = z.object({
       z.boolean(),
     )
     .default(false),
+  /**
+   * Calls one token may make per minute, over every server of the farm (the worker protocol
+   * apart); 0 for no limit. @defaultValue 3000
+   */
+  rateLimitPerMinute: z.coerce.number().int().min(0).max(100_000_000).default(3000),
   /** The group jobs go to. @defaultValue `default` */
   group: z.string().min(1).default('default'),
 });

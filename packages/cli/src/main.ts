@@ -40,7 +40,8 @@ Options: --port (7400) --host (127.0.0.1) --allowed-hosts NAME,... (more names t
   to sign in with; or DROVER_TOKEN, never on the command line)
   --workers (2, for up) --demo true|false --interval (3 s) --group (default) --server URL
   --shell-tasks FILE --coalesce-ms (200: a subscription's window for progress and log lines)
-  --secure-cookies true (behind a proxy that serves HTTPS)
+  --secure-cookies true (behind a proxy that serves HTTPS) --rate-limit-per-minute (3000 calls
+  per token, over every server; 0: none)
   --json. An embedded farm keeps a worker token in <data dir>/worker-token.
 
 Every option can also come from DROVER_<NAME> in the environment or from drover.json
@@ -67,6 +68,7 @@ const OPTIONS = {
   'shell-tasks': { type: 'string' },
   'coalesce-ms': { type: 'string' },
   'secure-cookies': { type: 'string' },
+  'rate-limit-per-minute': { type: 'string' },
   role: { type: 'string' },
   groups: { type: 'string' },
   'task-types': { type: 'string' },

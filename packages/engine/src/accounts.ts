@@ -220,6 +220,33 @@ export class Accounts {
     ]);
   }
 
+  /**
+   * Adds calls to tokens' counts for the minute starting at `windowStart` (ms since the epoch)
+   * and returns the totals, every server's calls included; older minutes are forgotten.
+   */
+  async addRequests(
+    windowStart: number,
+    counts: readonly { tokenId: string; calls: number }[],
+  ): Promise<{ tokenId: string; calls: number }[]> {
+    if (counts.length === 0) return [];
+    return this.#db.transaction(async (tx) => {
+      await tx.query(
+        `DELETE FROM rate_counts WHERE window_start < to_timestamp($1::float8 / 1000) - interval '2 minutes'`,
+        [windowStart],
+      );
+      const rows = await tx.query<{ token_id: string; calls: number }>(
+        `INSERT INTO rate_counts AS c (token_id, window_start, calls)
+         SELECT token_id, to_timestamp($1::float8 / 1000), calls
+         FROM unnest($2::text[], $3::int[]) AS r(token_id, calls)
+         ORDER BY token_id
+         ON CONFLICT (token_id, window_start) DO UPDATE SET calls = c.calls + EXCLUDED.calls
+         RETURNING token_id, calls`,
+        [windowStart, counts.map((c) => c.tokenId), counts.map((c) => c.calls)],
+      );
+      return rows.map((r) => ({ tokenId: r.token_id, calls: Number(r.calls) }));
+    });
+  }
+
   /** The group a job, task or artifact belongs to; undefined when there is no such record. */
   async groupOf(ref: GroupRef): Promise<string | undefined> {
     let statement: string;

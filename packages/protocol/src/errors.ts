@@ -61,6 +61,12 @@ export const errorCatalogue = {
     message:
       "This token's role does not allow that. Ask an admin for a token with the access it needs (drover tokens create).",
   },
+  DROVER_E_RATE_LIMITED: {
+    rpc: -32005,
+    retryable: true,
+    message:
+      'This token made as many calls as it may this minute. Wait error.data.details.retryAfterMs (HTTP: the Retry-After header), then send the call again.',
+  },
   DROVER_E_NOT_FOUND: {
     rpc: -32004,
     retryable: false,

@@ -19,6 +19,7 @@ import { authHandlers, connectionGuard, unknownToken } from './auth/connection.j
 import type { Connection } from './auth/connection.js';
 import { bearerOf, isLease, requestCredential } from './auth/credentials.js';
 import { registerLogin } from './auth/login-routes.js';
+import { RateLimiter } from './auth/rate-limit.js';
 import { leaseCredential } from './artifacts/routes.js';
 import type { ArtifactStore } from './artifacts/index.js';
 
@@ -59,6 +60,16 @@ export interface ServerOptions {
   maxArtifactBytes?: number;
   /** At most one batch of events per subscription in this time, in ms. @defaultValue 200 */
   coalesceMs?: number;
+  /**
+   * Calls one token may make per minute, over every server of the farm (the worker protocol
+   * apart); past it, calls get DROVER_E_RATE_LIMITED (HTTP 429) with when to retry. 0: no limit.
+   * @defaultValue 3,000
+   */
+  rateLimitPerMinute?: number;
+  /** How much one attempt may log, in characters; later lines are dropped. @defaultValue 64 Mi */
+  maxLogPerAttempt?: number;
+  /** Subscriptions one token may hold on this server at once. @defaultValue 1,024 */
+  maxSubscriptionsPerToken?: number;
   /** Serve the dashboard built in this directory at `/` (`apps/dashboard/dist`). @defaultValue none */
   dashboardDir?: string;
 }
@@ -96,6 +107,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   const hub = new WorkerHub(options.engine, {
     ...(options.leaseMs !== undefined && { leaseMs: options.leaseMs }),
     ...(options.pollMs !== undefined && { pollMs: options.pollMs }),
+    ...(options.maxLogPerAttempt !== undefined && { maxLogPerAttempt: options.maxLogPerAttempt }),
     onError,
   });
   const clientHandlers = engineHandlers(options.engine, {
@@ -112,10 +124,18 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   const accounts = options.engine.accounts;
   const authenticator = new Authenticator(accounts);
   const authorizer = new Authorizer((ref) => accounts.groupOf(ref));
+  const perMinute = options.rateLimitPerMinute ?? 3000;
+  const limiter =
+    perMinute > 0
+      ? new RateLimiter(accounts, {
+          perMinute,
+          onError: (error) => onError(error, "counting tokens' calls"),
+        })
+      : undefined;
   /** Who an HTTP request is signed in as, or a refusal: no credential, or a bad one. */
   const signIn = async (request: FastifyRequest): Promise<Connection> => {
     const credential = requestCredential(request.headers);
-    const principal = credential && (await authenticator.authenticate(credential));
+    const principal = credential && (await authenticator.signIn(credential, request.ip));
     if (!principal) throw credential ? unknownToken() : signInFirst();
     return { principal, credential };
   };
@@ -173,14 +193,30 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
       if (!isDroverError(error)) onError(error, 'signing in a request');
       const status = HTTP_STATUS[refusal.code] ?? 500;
       if (status === 401) reply.header('www-authenticate', 'Bearer');
+      if (status === 429) reply.header('retry-after', '60');
       return reply.code(status).type('application/json').send(rpcRefusal(refusal));
     }
     const principal = connection.principal;
+    // A token out of calls is told so before its request is read.
+    const wait = principal ? limiter?.retryAfterMs(principal.tokenId) : undefined;
+    if (wait !== undefined) {
+      const limited = new DroverError(
+        'DROVER_E_RATE_LIMITED',
+        `This token made its ${perMinute} calls of this minute: try again in ${Math.ceil(wait / 1000)} s.`,
+        { details: { retryAfterMs: wait, limitPerMinute: perMinute } },
+      );
+      return reply
+        .code(429)
+        .header('retry-after', String(Math.ceil(wait / 1000)))
+        .type('application/json')
+        .send(rpcRefusal(limited));
+    }
     const handlers = {
       ...clientHandlers,
       ...authHandlers(connection, {
         accounts,
         authenticator,
+        address: request.ip,
         revoked: (tokenId) => sockets.endToken(tokenId),
       }),
       'groups.list': async (p: Record<string, never>) => ({
@@ -193,7 +229,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
       methods,
       handlers,
       onRpcError,
-      connectionGuard(connection, authorizer),
+      connectionGuard(connection, authorizer, { limiter }),
     );
     const text = typeof request.body === 'string' ? request.body : '';
     const response = await rpc.handleText(text);
@@ -257,6 +293,8 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     maxMessageBytes,
     hostAllowed,
     onRpcError,
+    limiter,
+    maxSubscriptionsPerToken: options.maxSubscriptionsPerToken ?? 1024,
   });
 
   await hub.start();
@@ -268,6 +306,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     await fanout.close();
     await hub.close();
     sockets.close();
+    limiter?.close();
     await app.close();
     throw error;
   }
@@ -282,6 +321,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
       await fanout.close();
       await hub.close();
       sockets.close();
+      limiter?.close();
       await app.close();
     },
   };
@@ -301,6 +341,7 @@ function rpcRefusal(error: DroverError): string {
 /** The HTTP status of a request to /rpc refused before it was read. */
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   DROVER_E_UNAUTHORIZED: 401,
+  DROVER_E_RATE_LIMITED: 429,
   DROVER_E_DATABASE_UNAVAILABLE: 503,
 };
 

@@ -56,7 +56,7 @@ export type HandlerMap = Readonly<Record<string, (params: never) => Promise<unkn
  * signed in learns nothing else), `authorize` once they are valid (for checks that need them).
  */
 export interface RpcGuard {
-  admit(method: string): void;
+  admit(method: string): Promise<void>;
   authorize(method: string, params: unknown): Promise<void>;
 }
 
@@ -99,7 +99,7 @@ export function createRpcDispatcher(
           `There is no method ${JSON.stringify(method)}. Methods are named noun.verb, such as jobs.submit.`,
         );
       }
-      guard?.admit(method);
+      await guard?.admit(method);
       if (Array.isArray(params)) {
         throw new DroverError(
           'DROVER_E_INVALID_PARAMS',

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
-import { methods, workerMethods } from '@drover/protocol';
+import { DroverError, isDroverError, methods, workerMethods } from '@drover/protocol';
 import type { Engine } from '@drover/engine';
 import { createRpcDispatcher } from './rpc.js';
 import type { RpcDispatcher } from './rpc.js';
@@ -18,6 +18,7 @@ import { visibleGroups } from './auth/authorize.js';
 import { bearerOf, isLease, requestCredential } from './auth/credentials.js';
 import { admitWorker, authHandlers, connectionGuard, unknownToken } from './auth/connection.js';
 import type { Connection } from './auth/connection.js';
+import type { RateLimiter } from './auth/rate-limit.js';
 
 export interface SocketServerOptions {
   engine: Engine;
@@ -33,6 +34,10 @@ export interface SocketServerOptions {
   signInWithinMs?: number;
   /** How often connections' tokens and sessions are checked again, in ms. @defaultValue 5,000 */
   recheckMs?: number;
+  /** Calls per token per minute, when limited. */
+  limiter?: RateLimiter | undefined;
+  /** Subscriptions one token may hold on this server, over all its connections. */
+  maxSubscriptionsPerToken: number;
 }
 
 export interface SocketServer {
@@ -54,6 +59,13 @@ export function serveSockets(app: FastifyInstance, options: SocketServerOptions)
   const { hub, fanout, authenticator, authorizer } = options;
   const sockets = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes });
   const connections = new Map<WebSocket, Connection>();
+  /** Live subscriptions per token on this server. */
+  const subscriptionsOf = new Map<string, number>();
+  const countSubscription = (tokenId: string, delta: number) => {
+    const n = (subscriptionsOf.get(tokenId) ?? 0) + delta;
+    if (n > 0) subscriptionsOf.set(tokenId, n);
+    else subscriptionsOf.delete(tokenId);
+  };
   const socketCatalogue = { ...methods, ...workerMethods };
   let closing = false;
 
@@ -91,8 +103,14 @@ export function serveSockets(app: FastifyInstance, options: SocketServerOptions)
     const credential = requestCredential(request.headers);
     if (credential) {
       try {
-        connection.principal = await authenticator.authenticate(credential);
+        connection.principal = await authenticator.signIn(credential, request.socket.remoteAddress);
       } catch (error) {
+        if (isDroverError(error, 'DROVER_E_RATE_LIMITED')) {
+          socket.end(
+            'HTTP/1.1 429 Too Many Requests\r\nRetry-After: 60\r\nConnection: close\r\n\r\n',
+          );
+          return;
+        }
         app.log.warn({ err: error }, 'could not check the credential of a WebSocket');
         socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
         return;
@@ -109,10 +127,12 @@ export function serveSockets(app: FastifyInstance, options: SocketServerOptions)
       if (connection.principal) connection.credential = credential;
     }
     if (socket.destroyed) return;
-    sockets.handleUpgrade(request, socket, head, (ws) => accept(ws, connection));
+    sockets.handleUpgrade(request, socket, head, (ws) =>
+      accept(ws, connection, request.socket.remoteAddress),
+    );
   }
 
-  function accept(ws: WebSocket, connection: Connection): void {
+  function accept(ws: WebSocket, connection: Connection, address: string | undefined): void {
     // A malformed frame (unmasked, a reserved opcode or bit, text that is not UTF-8, a length
     // over the limit) is an 'error' of this socket: ws closes it with the matching close code
     // (1002, 1007, 1009). Without a listener the error would end the process.
@@ -131,8 +151,11 @@ export function serveSockets(app: FastifyInstance, options: SocketServerOptions)
     const auth = authHandlers(connection, {
       accounts: options.engine.accounts,
       authenticator,
+      address,
       revoked: (tokenId) => endToken(tokenId),
     });
+    /** This connection's subscriptions, and the token each counts against. */
+    const mine = new Map<string, string>();
     const handlers = {
       ...options.clientHandlers,
       ...hubHandlers,
@@ -143,7 +166,7 @@ export function serveSockets(app: FastifyInstance, options: SocketServerOptions)
       },
       'workers.hello': async (hello: Parameters<(typeof hubHandlers)['workers.hello']>[0]) => {
         const helloCredential = { kind: 'token' as const, secret: hello.token };
-        const principal = await authenticator.authenticate(helloCredential);
+        const principal = await authenticator.signIn(helloCredential, address);
         if (!principal) throw unknownToken();
         admitWorker(principal, hello);
         const result = await hubHandlers['workers.hello'](hello);
@@ -152,19 +175,46 @@ export function serveSockets(app: FastifyInstance, options: SocketServerOptions)
         return result;
       },
       'events.subscribe': async (p: { subscription: string; topic: string; cursor: string }) => {
-        await fanout.subscribe(subscriber, p.subscription, p.topic, p.cursor);
+        const tokenId = connection.principal?.tokenId ?? '';
+        const limit = options.maxSubscriptionsPerToken;
+        if ((subscriptionsOf.get(tokenId) ?? 0) >= limit) {
+          throw new DroverError(
+            'DROVER_E_INVALID_REQUEST',
+            `This token holds ${limit} subscriptions on this server already, the most it may; close some first.`,
+          );
+        }
+        // Counted before the replay is awaited, so that many at once cannot all pass the check.
+        countSubscription(tokenId, 1);
+        try {
+          await fanout.subscribe(subscriber, p.subscription, p.topic, p.cursor);
+        } catch (error) {
+          countSubscription(tokenId, -1);
+          throw error;
+        }
+        if (ws.readyState === ws.OPEN) mine.set(p.subscription, tokenId);
+        else countSubscription(tokenId, -1);
         return { subscription: p.subscription };
       },
       'events.unsubscribe': (p: { subscription: string }) => {
         fanout.unsubscribe(subscriber, p.subscription);
+        const tokenId = mine.get(p.subscription);
+        if (tokenId !== undefined) {
+          mine.delete(p.subscription);
+          countSubscription(tokenId, -1);
+        }
         return Promise.resolve({ subscription: p.subscription });
       },
     };
-    const guard = connectionGuard(connection, authorizer, session);
+    const guard = connectionGuard(connection, authorizer, {
+      worker: session,
+      limiter: options.limiter,
+    });
     serveSocket(ws, createRpcDispatcher(socketCatalogue, handlers, options.onRpcError, guard));
     ws.on('close', () => {
       clearTimeout(unsigned);
       connections.delete(ws);
+      for (const tokenId of mine.values()) countSubscription(tokenId, -1);
+      mine.clear();
       fanout.dropSubscriber(subscriber);
       if (!closing) void hub.disconnected(session);
     });

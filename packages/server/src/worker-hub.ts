@@ -22,6 +22,11 @@ export interface HubOptions {
   reportWindowMs?: number;
   /** At most this many slots are offered in one dispatcher pass. @defaultValue 256 */
   maxSlotsPerPass?: number;
+  /**
+   * How much one attempt may log, in characters, before later lines are dropped (a line says
+   * so). @defaultValue 64 Mi
+   */
+  maxLogPerAttempt?: number;
   onError?: (error: unknown, where: string) => void;
 }
 
@@ -63,6 +68,7 @@ export class WorkerHub {
       reapMs: options.reapMs ?? 1000,
       reportWindowMs: options.reportWindowMs ?? 0,
       maxSlotsPerPass: options.maxSlotsPerPass ?? 256,
+      maxLogPerAttempt: options.maxLogPerAttempt ?? 64 * 1024 * 1024,
       onError: options.onError,
     };
     this.#dispatcher = new Dispatcher(engine, () => this.#sessions.values(), {
@@ -171,7 +177,11 @@ export class WorkerHub {
       },
       'tasks.log': async ({ batches }) => {
         session.requireWorker();
-        return refusedOf(await this.#writer.log(batches));
+        const max = this.#options.maxLogPerAttempt;
+        const capped = batches
+          .map((b) => ({ ...b, lines: session.capLog(b.attemptId, b.lines, max) }))
+          .filter((b) => b.lines.length > 0);
+        return refusedOf(await this.#writer.log(capped));
       },
       'tasks.complete': async ({ reports }) => {
         session.requireWorker();

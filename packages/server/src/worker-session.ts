@@ -3,6 +3,7 @@ import type {
   Assignment,
   HostStats,
   LeaseRef,
+  LogLine,
   ServerToWorker,
   WorkerRecord,
 } from '@drover/protocol';
@@ -19,6 +20,8 @@ export class WorkerSession {
   readonly held = new Map<string, LeaseRef>();
   /** The job of each attempt handed to this worker and not yet ended. */
   readonly #jobs = new Map<string, string>();
+  /** Log characters written per attempt on this connection; -1 once the limit was reached. */
+  readonly #logged = new Map<string, number>();
   /** False once the connection closed or another took its worker's place. */
   live = true;
   /** Host stats from the last heartbeat not yet written, if any. */
@@ -66,7 +69,35 @@ export class WorkerSession {
     for (const id of attemptIds) {
       this.held.delete(id);
       this.#jobs.delete(id);
+      this.#logged.delete(id);
     }
+  }
+
+  /**
+   * The log lines of a batch that fit in what an attempt may still log (in characters), the
+   * rest dropped; the first batch to reach the limit ends with a line saying so.
+   */
+  capLog(attemptId: string, lines: LogLine[], max: number): LogLine[] {
+    // Reports on attempts this worker does not hold are refused by the writer: nothing to count.
+    if (!this.held.has(attemptId)) return lines;
+    let used = this.#logged.get(attemptId) ?? 0;
+    if (used < 0) return [];
+    const kept: LogLine[] = [];
+    for (const line of lines) {
+      used += line.line.length;
+      if (used > max) {
+        this.#logged.set(attemptId, -1);
+        kept.push({
+          at: new Date().toISOString(),
+          stream: 'log',
+          line: `[drover: this attempt's log reached ${max} characters; later lines are dropped]`,
+        });
+        return kept;
+      }
+      kept.push(line);
+    }
+    this.#logged.set(attemptId, used);
+    return kept;
   }
 
   /** Whether this worker runs a task of the job now: it may read the job's artifacts. */

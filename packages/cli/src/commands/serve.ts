@@ -56,6 +56,7 @@ export async function serve(
       port: config.port,
       coalesceMs: config.coalesceMs,
       secureCookies: config.secureCookies,
+      rateLimitPerMinute: config.rateLimitPerMinute,
       allowedHosts: config.allowedHosts,
       artifactsDir: join(dataDir, 'artifacts'),
       dashboardDir: dashboardDir(),

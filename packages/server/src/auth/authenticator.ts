@@ -1,6 +1,7 @@
 import { hashSecret } from '@drover/engine';
 import type { Accounts } from '@drover/engine';
 import type { Principal } from '@drover/protocol';
+import { SignInFailures } from './rate-limit.js';
 
 /** What a request or a connection signed in with: a token, or a browser's session cookie. */
 export interface Credential {
@@ -27,10 +28,35 @@ export class Authenticator {
   readonly #accounts: Accounts;
   readonly #ttlMs: number;
   readonly #cache = new Map<string, Cached>();
+  readonly #failures = new SignInFailures(60);
 
   constructor(accounts: Accounts, ttlMs = 5000) {
     this.#accounts = accounts;
     this.#ttlMs = ttlMs;
+  }
+
+  /**
+   * Who a sign-in from `address` is: as `authenticate`, but an address that failed too often
+   * this minute is refused with DROVER_E_RATE_LIMITED before anything is looked up.
+   */
+  async signIn(
+    credential: Credential,
+    address: string | undefined,
+  ): Promise<Principal | undefined> {
+    this.refuseIfFailing(address);
+    const principal = await this.authenticate(credential);
+    if (!principal) this.failedFrom(address);
+    return principal;
+  }
+
+  /** Throws DROVER_E_RATE_LIMITED for an address that failed to sign in too often this minute. */
+  refuseIfFailing(address: string | undefined): void {
+    this.#failures.check(address ?? 'unknown');
+  }
+
+  /** A sign-in (a token, a session, a sign-in code) from this address failed. */
+  failedFrom(address: string | undefined): void {
+    this.#failures.failed(address ?? 'unknown');
   }
 
   /** The principal, or undefined for an unknown, revoked or expired credential. */

@@ -6,6 +6,7 @@ import type { RpcGuard } from '../rpc.js';
 import type { Authenticator, Credential } from './authenticator.js';
 import { signInFirst } from './authorize.js';
 import type { Authorizer, WorkerScope } from './authorize.js';
+import type { RateLimiter } from './rate-limit.js';
 
 /** Who one connection (a WebSocket, or one HTTP request) is signed in as. */
 export interface Connection {
@@ -20,11 +21,16 @@ const OPEN = new Set(['auth.login', 'workers.hello']);
 export function connectionGuard(
   connection: Connection,
   authorizer: Authorizer,
-  worker?: WorkerScope,
+  options: { worker?: WorkerScope; limiter?: RateLimiter | undefined } = {},
 ): RpcGuard {
+  const { worker, limiter } = options;
   return {
-    admit(method) {
-      if (!connection.principal && !OPEN.has(method)) throw signInFirst();
+    async admit(method) {
+      if (OPEN.has(method)) return;
+      const principal = connection.principal;
+      if (!principal) throw signInFirst();
+      // The worker protocol grows with the fleet and is bounded by its slots, not by this.
+      if (limiter && !Object.hasOwn(workerMethods, method)) await limiter.take(principal.tokenId);
     },
     async authorize(method, params) {
       // Worker methods are the hub's: it checks the connection said workers.hello.
@@ -48,6 +54,8 @@ type AuthHandlers = {
 export interface AuthDeps {
   accounts: Accounts;
   authenticator: Authenticator;
+  /** Where the connection comes from: failed sign-ins are limited per address. */
+  address: string | undefined;
   /** A token was revoked here: end this server's connections signed in with it. */
   revoked: (tokenId: string) => void;
 }
@@ -68,7 +76,7 @@ export function authHandlers(connection: Connection, deps: AuthDeps): AuthHandle
   return {
     'auth.login': async ({ token }) => {
       const credential: Credential = { kind: 'token', secret: token };
-      const principal = await deps.authenticator.authenticate(credential);
+      const principal = await deps.authenticator.signIn(credential, deps.address);
       if (!principal) throw unknownToken();
       connection.principal = principal;
       connection.credential = credential;

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { SESSION_MS } from '@drover/engine';
 import type { Accounts } from '@drover/engine';
-import { DroverError, TokenSecret, authHttp } from '@drover/protocol';
+import { DroverError, TokenSecret, authHttp, isDroverError } from '@drover/protocol';
 import { sameOrigin } from '../host-check.js';
 import type { Authenticator } from './authenticator.js';
 import { sessionCookie, sessionSetCookie } from './credentials.js';
@@ -26,10 +26,16 @@ export function registerLogin(app: FastifyInstance, options: LoginRouteOptions):
   app.get(authHttp.loginPath, async (request, reply) => {
     const code = (request.query as Record<string, unknown>).code;
     noStore(reply);
+    try {
+      authenticator.refuseIfFailing(request.ip);
+    } catch {
+      return reply.code(303).header('location', '/?signin=expired').send();
+    }
     const redeemed =
       typeof code === 'string' && /^[A-Za-z0-9_-]{16,64}$/.test(code)
         ? await accounts.redeemLoginCode(code)
         : undefined;
+    if (!redeemed) authenticator.failedFrom(request.ip);
     // Used, expired or made up: the dashboard says so and offers the sign-in form.
     if (!redeemed) return reply.code(303).header('location', '/?signin=expired').send();
     return reply
@@ -52,9 +58,15 @@ export function registerLogin(app: FastifyInstance, options: LoginRouteOptions):
       token = undefined;
     }
     const parsed = TokenSecret.safeParse(token);
-    const principal = parsed.success
-      ? await authenticator.authenticate({ kind: 'token', secret: parsed.data })
-      : undefined;
+    let principal;
+    try {
+      principal = parsed.success
+        ? await authenticator.signIn({ kind: 'token', secret: parsed.data }, request.ip)
+        : undefined;
+    } catch (error) {
+      if (!isDroverError(error, 'DROVER_E_RATE_LIMITED')) throw error;
+      return reply.code(429).header('retry-after', '60').send(errorBody(error));
+    }
     if (!principal) {
       return reply
         .code(401)
