@@ -67,6 +67,15 @@ export const Config = z.object({
    * a change of state (a task or job ended) is sent at once. @defaultValue 200
    */
   coalesceMs: z.coerce.number().int().min(0).max(60_000).default(200),
+  /** Serve HTTPS and WSS with this certificate (a PEM file, with its chain), and `tlsKey`. */
+  tlsCert: z.string().min(1).optional(),
+  /** The TLS certificate's private key (a PEM file). */
+  tlsKey: z.string().min(1).optional(),
+  /**
+   * A certificate authority to trust besides the system's (a PEM file), for a server whose
+   * certificate a private authority issued, or a self-signed one: for workers and commands.
+   */
+  caFile: z.string().min(1).optional(),
   /**
    * Mark the dashboard's session cookie Secure: browsers reach the server over HTTPS, through a
    * proxy that terminates TLS. @defaultValue false
@@ -123,6 +132,12 @@ export function loadConfig(sources: ConfigSources): Config {
     );
   }
   const config = parseOrThrow(Config, merged, 'configuration');
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new DroverError(
+      'DROVER_E_INVALID_PARAMS',
+      'HTTPS takes both --tls-cert FILE and --tls-key FILE.',
+    );
+  }
   if (config.tokenFile !== undefined) config.token = readTokenFile(config.tokenFile);
   return config;
 }

@@ -40,6 +40,8 @@ Options: --port (7400) --host (127.0.0.1) --allowed-hosts NAME,... (more names t
   to sign in with; or DROVER_TOKEN, never on the command line)
   --workers (2, for up) --demo true|false --interval (3 s) --group (default) --server URL
   --shell-tasks FILE --coalesce-ms (200: a subscription's window for progress and log lines)
+  --tls-cert FILE --tls-key FILE (serve HTTPS and WSS) --ca-file FILE (a certificate authority
+  to trust besides the system's, for workers and commands)
   --secure-cookies true (behind a proxy that serves HTTPS) --rate-limit-per-minute (3000 calls
   per token, over every server; 0: none)
   --json. An embedded farm keeps a worker token in <data dir>/worker-token.
@@ -68,6 +70,9 @@ const OPTIONS = {
   'shell-tasks': { type: 'string' },
   'coalesce-ms': { type: 'string' },
   'secure-cookies': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'ca-file': { type: 'string' },
   'rate-limit-per-minute': { type: 'string' },
   role: { type: 'string' },
   groups: { type: 'string' },

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { DroverClient } from '@drover/client';
-import { LOCAL_ADMIN_FILE, clientToken } from './credentials.js';
+import type { WebSocketConstructor } from '@drover/client';
+import { trustFor } from '@drover/worker';
+import { LOCAL_ADMIN_FILE, clientToken, readCa } from './credentials.js';
 import { DroverError, isDroverError } from '@drover/protocol';
 import type { MethodName, MethodParams, MethodResult } from '@drover/protocol';
 
@@ -12,6 +14,23 @@ export interface Target {
   server: string;
   token?: string | undefined;
   dataDir: string;
+  /** A certificate authority to trust besides the system's (a PEM file). */
+  caFile?: string | undefined;
+}
+
+/** `ws`'s WebSocket, trusting `ca` as well as the system's authorities. */
+function trustingWebSocket(ca: string[] | undefined): WebSocketConstructor {
+  if (!ca) return WebSocket;
+  return class extends WebSocket {
+    constructor(url: string) {
+      super(url, { ca });
+    }
+  };
+}
+
+/** How a command fetches from its server: trusting its CA file when it has one. */
+export function fetchFor(target: Target): typeof fetch {
+  return trustFor(target.caFile === undefined ? undefined : readCa(target.caFile)).fetch;
 }
 
 /** The client of a server, connected once per command over its WebSocket, signed in. */
@@ -21,9 +40,10 @@ export function clientOf(target: Target): DroverClient {
   const key = `${server} ${token ?? ''}`;
   let client = clients.get(key);
   if (!client) {
+    const trust = trustFor(target.caFile === undefined ? undefined : readCa(target.caFile));
     client = new DroverClient({
       url: server,
-      WebSocket,
+      WebSocket: trustingWebSocket(trust.ca),
       connectTimeoutMs: 5000,
       reconnect: { initialMs: 100, maxMs: 1000 },
       ...(token !== undefined && { token }),
@@ -57,7 +77,11 @@ export async function call<M extends MethodName>(
     ) {
       throw new DroverError(
         'DROVER_E_CONNECTION_LOST',
-        `No Drover server answers at ${server}. Start one with \`drover up\` or pass --server.`,
+        `No Drover server answers at ${server}. Start one with \`drover up\` or pass --server.${
+          server.startsWith('https:') && target.caFile === undefined
+            ? ' Over HTTPS, a server whose certificate is self-signed or from a private authority needs --ca-file FILE.'
+            : ''
+        }`,
         { cause: error },
       );
     }

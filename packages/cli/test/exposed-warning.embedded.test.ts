@@ -11,12 +11,12 @@ const cli = new URL('../src/main.js', import.meta.url).pathname;
 const dirs: string[] = [];
 
 /** Starts `drover server` on `host`; resolves with its stderr once it listens, then stops it. */
-async function stderrOf(host: string): Promise<string> {
+async function stderrOf(host: string, extra: string[] = []): Promise<string> {
   const dataDir = mkdtempSync(join(tmpdir(), 'drover-exposed-'));
   dirs.push(dataDir);
   const child = spawn(
     process.execPath,
-    [cli, 'server', '--host', host, '--port', '0', '--data-dir', dataDir],
+    [cli, 'server', '--host', host, '--port', '0', '--data-dir', dataDir, ...extra],
     { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DROVER_TOKEN: '' } },
   );
   let stdout = '';
@@ -47,6 +47,17 @@ describe('drover server on an address other machines reach', { timeout: 120_000 
     assert.match(stderr, /serve HTTPS/);
     assert.match(stderr, /docs\/security\.md/);
     assert.doesNotMatch(stderr, /no login/, 'every call needs a token now');
+  });
+
+  it('says nothing of the kind when it serves HTTPS itself', async () => {
+    const fixtures = new URL('../../../server/test/fixtures/', import.meta.url).pathname;
+    const tls = [
+      '--tls-cert',
+      `${fixtures}localhost-cert.pem`,
+      '--tls-key',
+      `${fixtures}localhost-key.pem`,
+    ];
+    assert.doesNotMatch(await stderrOf('0.0.0.0', tls), /warning/);
   });
 
   it('says nothing of the kind on 127.0.0.1', async () => {

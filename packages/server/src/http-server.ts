@@ -35,11 +35,16 @@ export interface ServerOptions {
    * a page of another site cannot reach it through DNS rebinding. @defaultValue none
    */
   allowedHosts?: readonly string[];
+  /**
+   * Serve HTTPS and WSS with this certificate (PEM, the chain after the server's own) and key;
+   * the session cookie is then Secure. @defaultValue plain HTTP
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer };
   /** The largest request body or WebSocket message, in bytes. @defaultValue 64 MiB */
   maxMessageBytes?: number;
   /**
    * Mark the session cookie Secure: browsers reach the server over HTTPS (through a proxy that
-   * terminates TLS). @defaultValue false
+   * terminates TLS). @defaultValue true with `tls`, else false
    */
   secureCookies?: boolean;
   /** How long a lease lasts unless renewed, in milliseconds. @defaultValue 30,000 */
@@ -102,7 +107,9 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     logger: options.logger ?? false,
     bodyLimit: maxMessageBytes,
     forceCloseConnections: true,
-  });
+    // An HTTPS server is an HTTP server to everything here (routes, the WebSocket upgrade).
+    ...(options.tls && { https: { cert: options.tls.cert, key: options.tls.key } }),
+  }) as unknown as FastifyInstance;
   const onError = (error: unknown, where: string) => app.log.error({ err: error }, where);
   const hub = new WorkerHub(options.engine, {
     ...(options.leaseMs !== undefined && { leaseMs: options.leaseMs }),
@@ -267,7 +274,11 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     },
     onError,
   });
-  registerLogin(app, { accounts, authenticator, secure: options.secureCookies ?? false });
+  registerLogin(app, {
+    accounts,
+    authenticator,
+    secure: options.secureCookies ?? options.tls !== undefined,
+  });
 
   // A load balancer's probe: 503 while the database does not answer, so traffic goes elsewhere.
   app.get('/healthz', async (_request, reply) => {
@@ -314,7 +325,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   const port = typeof address === 'object' && address ? address.port : options.port;
   const host = options.host ?? '127.0.0.1';
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     app,
     hub,
     close: async () => {

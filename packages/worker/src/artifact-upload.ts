@@ -25,6 +25,8 @@ export interface ArtifactUpload {
   initialBackoffMs?: number;
   /** @defaultValue 10,000 */
   maxBackoffMs?: number;
+  /** The fetch to send with: one that trusts a private authority (`trustFor`). @defaultValue fetch */
+  fetch?: typeof globalThis.fetch;
 }
 
 /** Statuses that say the credential is refused: sending the same again cannot help. */
@@ -49,7 +51,7 @@ export async function uploadArtifact(upload: ArtifactUpload): Promise<ArtifactRe
     upload.signal?.throwIfAborted();
     let outcome: ArtifactRecord | DroverError;
     try {
-      const response = await fetch(url, {
+      const response = await (upload.fetch ?? fetch)(url, {
         method: 'PUT',
         headers: {
           authorization: `Bearer ${uploadCredential(upload.lease)}`,

@@ -25,6 +25,8 @@ export interface ConnectionOptions {
   maxBackoffMs?: number;
   /** How long a call waits for its response. @defaultValue 30,000 */
   callTimeoutMs?: number;
+  /** The certificate authorities to trust over TLS. @defaultValue the system's */
+  ca?: string[] | undefined;
 }
 
 interface Pending {
@@ -44,7 +46,8 @@ export class Disconnected extends Error {
  * same instant.
  */
 export class Connection {
-  readonly #options: Required<Omit<ConnectionOptions, 'onClose' | 'onFatal'>> &
+  readonly #options: Required<Omit<ConnectionOptions, 'onClose' | 'onFatal' | 'ca'>> &
+    Pick<ConnectionOptions, 'ca'> &
     Pick<ConnectionOptions, 'onClose' | 'onFatal'>;
   #ws: WebSocket | undefined;
   #ready = false;
@@ -72,7 +75,7 @@ export class Connection {
     if (this.#closed) return;
     const url = new URL('/ws', this.#options.url);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, this.#options.ca ? { ca: this.#options.ca } : {});
     this.#ws = ws;
     ws.on('open', () => {
       this.#options

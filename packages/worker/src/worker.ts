@@ -13,6 +13,8 @@ import { Connection } from './connection.js';
 import type { JobArtifact, TaskContext, TaskDefinition } from './define-task.js';
 import { ThreadPool } from './thread-pool.js';
 import { HostSampler } from './host-stats.js';
+import { trustFor } from './tls-trust.js';
+import type { Trust } from './tls-trust.js';
 import { Reporter } from './reporter.js';
 import { uploadArtifact } from './artifact-upload.js';
 
@@ -33,6 +35,11 @@ export interface WorkerOptions {
   threads?: number;
   /** Told of what the worker does, one line at a time, for its own log. */
   onLog?: (line: string) => void;
+  /**
+   * A certificate authority to trust besides the system's (PEM), for a server whose TLS
+   * certificate a private authority issued, or a self-signed one.
+   */
+  ca?: string | Buffer;
 }
 
 interface Running {
@@ -53,6 +60,7 @@ export class Worker {
   readonly #reporter: Reporter;
   readonly #running = new Map<string, Running>();
   readonly #sampler = new HostSampler();
+  readonly #trust: Trust;
   #heartbeat: NodeJS.Timeout | undefined;
   #threads: ThreadPool | undefined;
   #fatal: Error | undefined;
@@ -64,8 +72,10 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.#options = options;
     this.#tasks = new Map(options.tasks.map((t) => [t.name, t]));
+    this.#trust = trustFor(options.ca);
     this.#connection = new Connection({
       url: options.serverUrl,
+      ca: this.#trust.ca,
       onOpen: () => this.#hello(),
       onNotification: (method, params) => this.#notified(method, params),
       onClose: ({ wasReady, error, closing }) => {
@@ -262,6 +272,7 @@ export class Worker {
             data,
             contentType,
             signal,
+            fetch: this.#trust.fetch,
           }),
         jobArtifacts: () => this.#jobArtifacts(a, signal),
         signal,
@@ -299,7 +310,7 @@ export class Worker {
       read: async () => {
         const url = new URL(`/artifacts/${record.id}`, this.#options.serverUrl);
         // The attempt's lease lets it read the files of its own job, and nothing else.
-        const response = await fetch(url, {
+        const response = await this.#trust.fetch(url, {
           signal,
           headers: { authorization: `Bearer ${a.attemptId}.${a.token}` },
         });

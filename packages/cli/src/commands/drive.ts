@@ -15,7 +15,7 @@ import {
   workersTable,
 } from '../format.js';
 import { compareCursors } from '@drover/client';
-import { call, clientOf } from '../rpc-client.js';
+import { call, clientOf, fetchFor } from '../rpc-client.js';
 import { clientToken } from '../credentials.js';
 
 /** How a command prints: a table for people on a terminal, JSON for scripts. */
@@ -325,7 +325,7 @@ export async function download(
   mkdirSync(outDir, { recursive: true });
   for (const artifact of artifacts) {
     const token = clientToken(config);
-    const response = await fetch(new URL(`/artifacts/${artifact.id}`, config.server), {
+    const response = await fetchFor(config)(new URL(`/artifacts/${artifact.id}`, config.server), {
       ...(token !== undefined && { headers: { authorization: `Bearer ${token}` } }),
     });
     if (!response.ok || !response.body)

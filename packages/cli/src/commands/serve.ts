@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { openEngine } from '@drover/engine';
 import type { Engine } from '@drover/engine';
@@ -54,14 +55,19 @@ export async function serve(
       engine,
       host: config.host,
       port: config.port,
+      ...(config.tlsCert !== undefined &&
+        config.tlsKey !== undefined && {
+          tls: { cert: readPem(config.tlsCert, 'certificate'), key: readPem(config.tlsKey, 'key') },
+        }),
       coalesceMs: config.coalesceMs,
-      secureCookies: config.secureCookies,
+      secureCookies: config.secureCookies || config.tlsCert !== undefined,
       rateLimitPerMinute: config.rateLimitPerMinute,
       allowedHosts: config.allowedHosts,
       artifactsDir: join(dataDir, 'artifacts'),
       dashboardDir: dashboardDir(),
     });
-    if (!isLoopbackHost(config.host)) console.error(exposedWarning(config.host, config.port));
+    if (!isLoopbackHost(config.host) && config.tlsCert === undefined)
+      console.error(exposedWarning(config.host, config.port));
     return {
       engine,
       server,
@@ -80,6 +86,19 @@ export async function serve(
     }
     throw error;
   }
+}
+
+/** A PEM file of the TLS certificate or key, or a clear error. */
+function readPem(path: string, what: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(`Cannot read the TLS ${what} ${path}: ${(error as Error).message}`);
+  }
+  if (!pem.includes('-----BEGIN '))
+    throw new Error(`The TLS ${what} ${path} is not a PEM file (-----BEGIN ...).`);
+  return pem;
 }
 
 /** The built dashboard (`npm run build` makes it), or undefined when it is not installed. */

@@ -101,6 +101,8 @@ export async function up(config: Config, cliMain: string): Promise<void> {
         '1',
         '--shell-tasks',
         demoShellTasks(),
+        // Over HTTPS the local workers trust the farm's own certificate (self-signed or not).
+        ...(config.tlsCert !== undefined ? ['--ca-file', config.caFile ?? config.tlsCert] : []),
       ],
       {
         env: { ...process.env, DROVER_TOKEN: local.worker.secret },
