@@ -271,6 +271,8 @@ describe('the dashboard', { timeout: 300_000 }, () => {
     await page.goto(`${farm.url}${path}`);
     await page.locator('.topbar .who').waitFor();
     await page.click('button:has-text("Sign out")');
+    // Signing out reloads the page: the next navigation waits for it, or the two collide.
+    await page.locator('.signin').waitFor();
     await page.goto(`${farm.url}${path}`);
     await page.locator('.signin [role="alert"]:has-text("used already")').waitFor();
     await shoot('sign-in', 500);
