@@ -116,6 +116,8 @@ describe('Drover behind nginx', { timeout: 180_000 }, () => {
         String(droverPort),
         '--secure-cookies',
         'true',
+        '--trust-proxy',
+        'true',
       ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );

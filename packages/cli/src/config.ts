@@ -77,6 +77,16 @@ export const Config = z.object({
    */
   caFile: z.string().min(1).optional(),
   /**
+   * Behind one proxy (nginx): take a client's address from the last X-Forwarded-For entry, for
+   * the limit on failed sign-ins per address. @defaultValue false
+   */
+  trustProxy: z
+    .preprocess(
+      (v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v),
+      z.boolean(),
+    )
+    .default(false),
+  /**
    * Mark the dashboard's session cookie Secure: browsers reach the server over HTTPS, through a
    * proxy that terminates TLS. @defaultValue false
    */

@@ -42,7 +42,7 @@ Options: --port (7400) --host (127.0.0.1) --allowed-hosts NAME,... (more names t
   --shell-tasks FILE --coalesce-ms (200: a subscription's window for progress and log lines)
   --tls-cert FILE --tls-key FILE (serve HTTPS and WSS) --ca-file FILE (a certificate authority
   to trust besides the system's, for workers and commands)
-  --secure-cookies true (behind a proxy that serves HTTPS) --rate-limit-per-minute (3000 calls
+  --secure-cookies true, --trust-proxy true (behind a proxy that serves HTTPS) --rate-limit-per-minute (3000 calls
   per token, over every server; 0: none)
   --json. An embedded farm keeps a worker token in <data dir>/worker-token.
 
@@ -70,6 +70,7 @@ const OPTIONS = {
   'shell-tasks': { type: 'string' },
   'coalesce-ms': { type: 'string' },
   'secure-cookies': { type: 'string' },
+  'trust-proxy': { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'ca-file': { type: 'string' },

@@ -17,7 +17,7 @@ import type { Database } from './database.js';
 import type { LockFile } from './lock-file.js';
 import type { Statements } from './statements.js';
 import type { MigrationReport } from './migrate.js';
-import { submitJob } from './submit.js';
+import { checkSubmissionSize, submitJob } from './submit.js';
 import type { SubmitResult } from './submit.js';
 import {
   claimForWorker,
@@ -136,6 +136,11 @@ export class Engine {
   /** Validates and stores a job with all its tasks; acknowledged only after the commit. */
   submit(input: unknown): Promise<SubmitResult> {
     return submitJob(this.#db, this.#sql, input);
+  }
+
+  /** Refuses a malformed submission, or one whose tasks would store too many params. */
+  checkSubmissionSize(input: unknown): void {
+    checkSubmissionSize(input);
   }
 
   /** The job submitted in a group under an idempotency key, if there is one. */

@@ -16,6 +16,14 @@ export interface SubmitResult {
  * Validates a submission and writes the job with all its tasks in one statement; resolves only
  * after the commit. Invalid input throws `DROVER_E_INVALID_PARAMS` before anything is written.
  */
+/**
+ * Refuses a submission that is malformed, or whose tasks would store too many params, without
+ * touching the database: for checks that cost more per task, to run before them.
+ */
+export function checkSubmissionSize(input: unknown): void {
+  checkParamsSize(expandStages(parseOrThrow(JobSubmission, input, 'job submission')));
+}
+
 export async function submitJob(
   db: Database,
   sql: Statements,

@@ -59,6 +59,8 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
   };
   return {
     'jobs.submit': async (submission) => {
+      // The stored size first: checking params against a schema costs per task.
+      engine.checkSubmissionSize(submission);
       try {
         await params.check(submission);
       } catch (error) {

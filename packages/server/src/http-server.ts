@@ -1,6 +1,12 @@
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Server as HttpsServer } from 'node:https';
+import type {
+  FastifyHttpsOptions,
+  FastifyInstance,
+  FastifyRequest,
+  FastifyServerOptions,
+} from 'fastify';
 import type { Engine } from '@drover/engine';
 import { schemaVersion } from '@drover/engine';
 import { engineHandlers } from './handlers.js';
@@ -40,6 +46,11 @@ export interface ServerOptions {
    * the session cookie is then Secure. @defaultValue plain HTTP
    */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * Behind one proxy (nginx): take a client's address from the last `X-Forwarded-For` entry, the
+   * one the proxy added, for the limit on failed sign-ins per address. @defaultValue false
+   */
+  trustProxy?: boolean;
   /** The largest request body or WebSocket message, in bytes. @defaultValue 64 MiB */
   maxMessageBytes?: number;
   /**
@@ -103,13 +114,20 @@ export interface DroverServer {
 export async function startServer(options: ServerOptions): Promise<DroverServer> {
   const maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
   // Closing ends every connection, idle or not: clients and workers reconnect to whoever serves next.
-  const app = Fastify({
+  const settings: FastifyServerOptions = {
     logger: options.logger ?? false,
     bodyLimit: maxMessageBytes,
     forceCloseConnections: true,
-    // An HTTPS server is an HTTP server to everything here (routes, the WebSocket upgrade).
-    ...(options.tls && { https: { cert: options.tls.cert, key: options.tls.key } }),
-  }) as unknown as FastifyInstance;
+    // One hop: the address the proxy saw, never what a client wrote into the header.
+    trustProxy: options.trustProxy ? (_address: string, hop: number) => hop === 0 : false,
+  };
+  // An HTTPS server is an HTTP server to everything here (routes, the WebSocket upgrade).
+  const app = (options.tls
+    ? Fastify({
+        ...settings,
+        https: { cert: options.tls.cert, key: options.tls.key },
+      } as FastifyHttpsOptions<HttpsServer>)
+    : Fastify(settings)) as unknown as FastifyInstance;
   const onError = (error: unknown, where: string) => app.log.error({ err: error }, where);
   const hub = new WorkerHub(options.engine, {
     ...(options.leaseMs !== undefined && { leaseMs: options.leaseMs }),
@@ -237,6 +255,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
       handlers,
       onRpcError,
       connectionGuard(connection, authorizer, { limiter }),
+      maxMessageBytes,
     );
     const text = typeof request.body === 'string' ? request.body : '';
     const response = await rpc.handleText(text);
@@ -259,18 +278,21 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     engine: options.engine,
     store,
     maxArtifactBytes: options.maxArtifactBytes,
-    authorizeDownload: async (request, artifact) => {
+    authorizeDownload: async (request, find) => {
       // A worker reads the files of the job it runs a task of, with that attempt's lease.
       const bearer = bearerOf(request.headers.authorization);
       if (bearer !== undefined && isLease(bearer)) {
         const scope = await options.engine.authorizeArtifact(
           leaseCredential(request.headers.authorization),
         );
+        const artifact = await find();
         if (scope.jobId !== artifact.jobId) throw missing(artifact);
-        return;
+        return artifact;
       }
       const { principal } = await signIn(request);
+      const artifact = await find();
       await authorizer.check(principal, 'artifacts.get', { id: artifact.id });
+      return artifact;
     },
     onError,
   });
@@ -305,6 +327,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     hostAllowed,
     onRpcError,
     limiter,
+    trustProxy: options.trustProxy ?? false,
     maxSubscriptionsPerToken: options.maxSubscriptionsPerToken ?? 1024,
   });
 

@@ -32,6 +32,12 @@ const SELF_VALIDATING = new Set(['jobs.submit']);
 
 /** How deep a request's objects and arrays may nest, the request itself counting as one. */
 export const MAX_DEPTH = 64;
+/** The most requests one batch may hold. */
+export const MAX_BATCH = 1000;
+/** Requests of a batch handled at once. */
+const BATCH_CONCURRENCY = 16;
+/** The most an answer (or a batch's answers) may take, in characters. @defaultValue 64 Mi */
+const DEFAULT_MAX_ANSWER = 64 * 1024 * 1024;
 
 /** Whether objects and arrays in `value` nest more than `limit` levels (no recursion). */
 function deeperThan(value: unknown, limit: number): boolean {
@@ -65,7 +71,23 @@ export function createRpcDispatcher(
   handlers: HandlerMap,
   onInternalError: (error: unknown, method: string) => void,
   guard?: RpcGuard,
+  maxAnswer = DEFAULT_MAX_ANSWER,
 ): RpcDispatcher {
+  const tooLarge = (id: Id) =>
+    JSON.stringify(
+      failure(
+        id,
+        new DroverError(
+          'DROVER_E_TOO_LARGE',
+          `The answer would take more than ${Math.round(maxAnswer / 1024 / 1024)} MiB: ask for less (a smaller limit, or fewer requests in a batch).`,
+        ),
+      ),
+    );
+  /** An answer as text, or a refusal when it would be too large to send. */
+  const serialize = (response: RpcResponseObject): string => {
+    const text = JSON.stringify(response);
+    return text.length > maxAnswer ? tooLarge(response.id) : text;
+  };
   async function handleOne(raw: unknown): Promise<RpcResponseObject | undefined> {
     // Checked before anything reads the request: the database and the validators recurse.
     if (deeperThan(raw, MAX_DEPTH)) {
@@ -135,13 +157,47 @@ export function createRpcDispatcher(
             ),
           );
         }
-        const responses = (await Promise.all(payload.map(handleOne))).filter(
-          (r): r is RpcResponseObject => r !== undefined,
-        );
-        return responses.length > 0 ? JSON.stringify(responses) : undefined;
+        if (payload.length > MAX_BATCH) {
+          return JSON.stringify(
+            failure(
+              null,
+              new DroverError(
+                'DROVER_E_INVALID_REQUEST',
+                `A batch holds at most ${MAX_BATCH} requests; this one has ${payload.length}.`,
+              ),
+            ),
+          );
+        }
+        // A few at a time, each answer turned to text as it comes: once the answers reach the
+        // limit, the requests left are not carried out and say so.
+        const answers: string[] = [];
+        let size = 0;
+        let full = false;
+        for (let i = 0; i < payload.length; i += BATCH_CONCURRENCY) {
+          const chunk = payload.slice(i, i + BATCH_CONCURRENCY);
+          if (full) {
+            for (const raw of chunk) {
+              const id = idOf(raw);
+              if (typeof raw === 'object' && raw !== null && 'id' in raw)
+                answers.push(tooLarge(id));
+            }
+            continue;
+          }
+          for (const response of await Promise.all(chunk.map(handleOne))) {
+            if (response === undefined) continue;
+            let text = serialize(response);
+            if (size + text.length > maxAnswer) {
+              text = tooLarge(response.id);
+              full = true;
+            }
+            answers.push(text);
+            size += text.length;
+          }
+        }
+        return answers.length > 0 ? `[${answers.join(',')}]` : undefined;
       }
       const response = await handleOne(payload);
-      return response && JSON.stringify(response);
+      return response && serialize(response);
     },
   };
 }

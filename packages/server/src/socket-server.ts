@@ -38,6 +38,8 @@ export interface SocketServerOptions {
   limiter?: RateLimiter | undefined;
   /** Subscriptions one token may hold on this server, over all its connections. */
   maxSubscriptionsPerToken: number;
+  /** Take a client's address from the last X-Forwarded-For entry (one proxy in front). */
+  trustProxy: boolean;
 }
 
 export interface SocketServer {
@@ -101,9 +103,10 @@ export function serveSockets(app: FastifyInstance, options: SocketServerOptions)
   async function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const connection: Connection = { principal: undefined, credential: undefined };
     const credential = requestCredential(request.headers);
+    const address = clientAddress(request, options.trustProxy);
     if (credential) {
       try {
-        connection.principal = await authenticator.signIn(credential, request.socket.remoteAddress);
+        connection.principal = await authenticator.signIn(credential, address);
       } catch (error) {
         if (isDroverError(error, 'DROVER_E_RATE_LIMITED')) {
           socket.end(
@@ -127,9 +130,7 @@ export function serveSockets(app: FastifyInstance, options: SocketServerOptions)
       if (connection.principal) connection.credential = credential;
     }
     if (socket.destroyed) return;
-    sockets.handleUpgrade(request, socket, head, (ws) =>
-      accept(ws, connection, request.socket.remoteAddress),
-    );
+    sockets.handleUpgrade(request, socket, head, (ws) => accept(ws, connection, address));
   }
 
   function accept(ws: WebSocket, connection: Connection, address: string | undefined): void {
@@ -169,6 +170,8 @@ export function serveSockets(app: FastifyInstance, options: SocketServerOptions)
         const principal = await authenticator.signIn(helloCredential, address);
         if (!principal) throw unknownToken();
         admitWorker(principal, hello);
+        session.tokenId = principal.tokenId;
+        session.admin = principal.role === 'admin';
         const result = await hubHandlers['workers.hello'](hello);
         connection.principal = principal;
         connection.credential = helloCredential;
@@ -209,7 +212,14 @@ export function serveSockets(app: FastifyInstance, options: SocketServerOptions)
       worker: session,
       limiter: options.limiter,
     });
-    serveSocket(ws, createRpcDispatcher(socketCatalogue, handlers, options.onRpcError, guard));
+    const rpc = createRpcDispatcher(
+      socketCatalogue,
+      handlers,
+      options.onRpcError,
+      guard,
+      options.maxMessageBytes,
+    );
+    serveSocket(ws, rpc, connection, options.maxMessageBytes);
     ws.on('close', () => {
       clearTimeout(unsigned);
       connections.delete(ws);
@@ -240,13 +250,64 @@ export function serveSockets(app: FastifyInstance, options: SocketServerOptions)
   };
 }
 
-/** JSON-RPC over one WebSocket: each message is a request, a notification or a batch. */
-function serveSocket(ws: WebSocket, rpc: RpcDispatcher): void {
+/** Where a connection comes from: the socket's peer, or behind a proxy what the proxy saw. */
+function clientAddress(request: IncomingMessage, trustProxy: boolean): string | undefined {
+  const forwarded = request.headers['x-forwarded-for'];
+  if (trustProxy && typeof forwarded === 'string') {
+    const last = forwarded.split(',').pop()?.trim();
+    if (last) return last;
+  }
+  return request.socket.remoteAddress;
+}
+
+/** Messages of one connection handled at once; the rest wait their turn. */
+const IN_FLIGHT = 16;
+/** Messages waiting on one connection before the server stops reading it. */
+const QUEUED = 256;
+/** The largest message a connection may send before it signs in, in bytes. */
+const UNSIGNED_MAX_BYTES = 64 * 1024;
+
+/**
+ * JSON-RPC over one WebSocket: each message is a request, a notification or a batch. A few are
+ * handled at once; past a queue the socket is not read until they are answered; and a client
+ * that leaves its answers unread (more than `maxBacklog` bytes queued to it) is disconnected
+ * rather than held in memory.
+ */
+function serveSocket(
+  ws: WebSocket,
+  rpc: RpcDispatcher,
+  connection: Connection,
+  maxBacklog: number,
+): void {
+  const queue: string[] = [];
+  let inFlight = 0;
+  const pump = () => {
+    while (inFlight < IN_FLIGHT && queue.length > 0 && ws.readyState === ws.OPEN) {
+      if (ws.bufferedAmount > maxBacklog) {
+        queue.length = 0;
+        ws.close(1013, 'This client leaves its answers unread; reconnect.');
+        return;
+      }
+      const text = queue.shift() ?? '';
+      inFlight += 1;
+      void rpc.handleText(text).then((response) => {
+        inFlight -= 1;
+        if (response !== undefined && ws.readyState === ws.OPEN) ws.send(response);
+        pump();
+      });
+    }
+    if (queue.length >= QUEUED) ws.pause();
+    else if (ws.isPaused) ws.resume();
+  };
   ws.on('message', (data) => {
     const text = toText(data);
-    void rpc.handleText(text).then((response) => {
-      if (response !== undefined && ws.readyState === ws.OPEN) ws.send(response);
-    });
+    // Before signing in, a connection has nothing large to say.
+    if (!connection.principal && text.length > UNSIGNED_MAX_BYTES) {
+      ws.close(1009, 'Sign in before sending large messages.');
+      return;
+    }
+    queue.push(text);
+    pump();
   });
 }
 

@@ -1,3 +1,4 @@
+import { DroverError } from '@drover/protocol';
 import type { WorkerMethodName, WorkerRecord, workerMethods } from '@drover/protocol';
 import type { Engine, ReportOutcome, TaskToStop } from '@drover/engine';
 import type { z } from 'zod';
@@ -49,6 +50,8 @@ export class WorkerHub {
   readonly #engine: Engine;
   readonly #options: Required<Omit<HubOptions, 'onError'>> & Pick<HubOptions, 'onError'>;
   readonly #sessions = new Map<string, WorkerSession>();
+  /** The connected workers by name, with the token each said hello with. */
+  readonly #byName = new Map<string, WorkerSession>();
   readonly #dispatcher: Dispatcher;
   readonly #writer: ReportWriter;
   readonly #registrar: WorkerRegistrar;
@@ -118,6 +121,21 @@ export class WorkerHub {
     });
     return {
       'workers.hello': async (hello) => {
+        // A name connected with another token stays its: a worker token cannot take over (and
+        // rewrite) a worker it was not given. Only an admin's token may.
+        const holder = this.#byName.get(hello.name);
+        if (
+          holder &&
+          holder !== session &&
+          holder.live &&
+          holder.tokenId !== session.tokenId &&
+          !session.admin
+        ) {
+          throw new DroverError(
+            'DROVER_E_CONFLICT',
+            `A worker named ${hello.name} is connected with another token: stop it first, or give this one another name.`,
+          );
+        }
         const worker = await this.#registrar.register(hello);
         // The same name is the same worker: a second connection under it replaces the first.
         const previous = this.#sessions.get(worker.id);
@@ -128,6 +146,7 @@ export class WorkerHub {
         }
         session.identify(worker);
         this.#sessions.set(worker.id, session);
+        this.#byName.set(worker.name, session);
         // Re-attach what the worker still runs from before, while the leases hold.
         const renewal = await engine.renewLeases(hello.held, this.#options.leaseMs);
         const current = new Set(renewal.renewed.map((r) => r.attemptId));
@@ -206,6 +225,7 @@ export class WorkerHub {
     session.live = false;
     if (!worker || this.#sessions.get(worker.id) !== session) return;
     this.#sessions.delete(worker.id);
+    if (this.#byName.get(worker.name) === session) this.#byName.delete(worker.name);
     try {
       const current = await this.#engine.getWorker(worker.id);
       if (current.state !== 'disabled') await this.#engine.setWorkerState(worker.id, 'offline');

@@ -24,6 +24,9 @@ export class WorkerSession {
   readonly #logged = new Map<string, number>();
   /** False once the connection closed or another took its worker's place. */
   live = true;
+  /** The token this connection said hello with, and whether it is an admin's. */
+  tokenId: string | undefined;
+  admin = false;
   /** Host stats from the last heartbeat not yet written, if any. */
   unwrittenStats: HostStats | undefined;
 

@@ -140,6 +140,9 @@ describe(`limits (${backend})`, () => {
   });
 
   it('refuses an address that keeps failing to sign in, before looking anything up', async () => {
+    // Signed in before the guessing starts: its holder is not locked out by it.
+    const known = await tokenFor(t.engine);
+    assert.equal((await post(b, known, call('auth.whoami', {}))).status, 200);
     const answers: string[] = [];
     for (let i = 0; i < 62; i++) {
       const response = await post(b, `drover_guess-${i}`, call('auth.whoami', {}));
@@ -148,11 +151,63 @@ describe(`limits (${backend})`, () => {
     assert.equal(answers[0], '401 DROVER_E_UNAUTHORIZED');
     assert.equal(answers[59], '401 DROVER_E_UNAUTHORIZED');
     assert.equal(answers[60], '429 DROVER_E_RATE_LIMITED');
-    // A good token from that address is refused too until the minute is over.
+    // A token not seen lately from that address waits for the minute to end; one that signed in
+    // lately does not.
     const good = await tokenFor(t.engine);
     assert.equal((await post(b, good, call('auth.whoami', {}))).status, 429);
+    assert.equal((await post(b, known, call('auth.whoami', {}))).status, 200);
     // Another server counts its own failures.
     assert.equal((await post(a, good, call('auth.whoami', {}))).status, 200);
+  });
+
+  it('closes a connection that sends a large message before signing in', async () => {
+    const anonymous = await socket(a);
+    const closed = new Promise<number>((r) => anonymous.ws.once('close', (code) => r(code)));
+    anonymous.ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'x', params: 'y'.repeat(100_000) }));
+    assert.equal(await closed, 1009);
+  });
+
+  it('bounds batches, and answers that would be too large to send', async () => {
+    const small = await startServer({ engine: t.engine, port: 0, maxMessageBytes: 300_000 });
+    try {
+      const token = await tokenFor(t.engine);
+      const batch = (n: number) =>
+        Array.from({ length: n }, (_, i) => ({
+          jsonrpc: '2.0',
+          method: 'groups.list',
+          params: {},
+          id: i,
+        }));
+      const tooMany = await post(small, token, batch(1001));
+      assert.equal(tooMany.json.error?.data?.code, 'DROVER_E_INVALID_REQUEST');
+      assert.match(tooMany.json.error?.message ?? '', /at most 1000 requests/);
+      const { job } = await t.engine.submit({
+        group: 'big',
+        taskType: 'hello',
+        params: { blob: 'x'.repeat(100_000) },
+      });
+      const gets = Array.from({ length: 5 }, (_, i) => ({
+        jsonrpc: '2.0',
+        method: 'jobs.get',
+        params: { id: job.id },
+        id: i,
+      }));
+      const response = await fetch(`${small.url}/rpc`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(gets),
+      });
+      const answers = (await response.json()) as Answer[];
+      const codes = answers.map(codeOf);
+      assert.equal(codes.length, 5);
+      assert.deepEqual(codes.slice(0, 2), ['ok', 'ok']);
+      assert.ok(
+        codes.slice(2).every((c) => c === 'DROVER_E_TOO_LARGE'),
+        codes.join(' '),
+      );
+    } finally {
+      await small.close();
+    }
   });
 
   it("drops an attempt's log lines past its limit, saying so once", async () => {

@@ -63,6 +63,30 @@ describe(`params checked at submission against the described schemas (${backend}
     ]);
   });
 
+  it('refuses a submission too large to store before checking each task against the schema', async () => {
+    // Checking every item against the schema costs per task; the stored size is known at once.
+    const type = uniqueType();
+    await describeType(type, {
+      type: 'object',
+      properties: { n: { type: 'integer' } },
+      required: ['n'],
+    });
+    await sleep(2100); // past the schemas' cache
+    const wide = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, i]));
+    const bad = await submit({
+      group: 'params-size',
+      taskType: type,
+      params: wide,
+      items: Array.from({ length: 2000 }, () => ({ n: 'not a number' })),
+    });
+    assert.deepEqual(
+      bad.error?.data?.details?.map((d) => d.path),
+      ['params'],
+      'the size, not 2,000 schema errors',
+    );
+    assert.equal((await t.engine.listJobs({ group: 'params-size' })).length, 0);
+  });
+
   it('follows a changed schema, even one with an $id, and never runs its patterns', async () => {
     const type = uniqueType();
     const v1 = { $id: 'urn:drover:test', type: 'object', properties: { n: { type: 'string' } } };

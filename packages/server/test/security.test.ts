@@ -375,6 +375,29 @@ describe(`who may do what (${backend})`, () => {
     ]);
   });
 
+  it("keeps a connected worker's name from another worker token", async () => {
+    const mine = await tokenFor(t.engine, { name: 'pool a', role: 'worker' });
+    const theirs = await tokenFor(t.engine, { name: 'pool b', role: 'worker' });
+    const hello = (token: string, host: string) => ({
+      method: 'workers.hello',
+      params: { name: 'named-once', host, taskTypes: ['render'], slots: 1, token },
+    });
+    const first = await open();
+    assert.equal(outcomeOf((await exchange(first, [hello(mine, 'good')]))[0] ?? {}), 'ok');
+    const intruder = await open();
+    const [refused] = await exchange(intruder, [hello(theirs, 'attacker')]);
+    assert.equal(outcomeOf(refused ?? {}), 'CONFLICT');
+    intruder.close();
+    const record = (await t.engine.listWorkers()).find((w) => w.name === 'named-once');
+    assert.equal(record?.host, 'good', 'the record was not rewritten');
+    // The same token reconnecting takes its place, as does an admin's.
+    const again = await open();
+    assert.equal(outcomeOf((await exchange(again, [hello(mine, 'good')]))[0] ?? {}), 'ok');
+    const admin = await open();
+    assert.equal(outcomeOf((await exchange(admin, [hello(tokens.admin, 'ops')]))[0] ?? {}), 'ok');
+    for (const ws of [first, again, admin]) ws.close();
+  });
+
   it('ends the connections of a revoked token: at once here, within seconds on other servers', async () => {
     const doomed = await t.engine.accounts.createToken({
       name: 'doomed',

@@ -62,6 +62,7 @@ export async function serve(
       coalesceMs: config.coalesceMs,
       secureCookies: config.secureCookies || config.tlsCert !== undefined,
       rateLimitPerMinute: config.rateLimitPerMinute,
+      trustProxy: config.trustProxy,
       allowedHosts: config.allowedHosts,
       artifactsDir: join(dataDir, 'artifacts'),
       dashboardDir: dashboardDir(),

@@ -22,8 +22,11 @@ export interface ArtifactOptions {
   /** How often to delete blobs no artifact references any more; 0 never. @defaultValue 1 hour */
   sweepIntervalMs?: number | undefined;
   sweep?: SweepOptions | undefined;
-  /** Throws unless the request may read this artifact. */
-  authorizeDownload: (request: FastifyRequest, artifact: ArtifactRecord) => Promise<void>;
+  /** The artifact `find` finds, once the request's caller may read it; throws otherwise. */
+  authorizeDownload: (
+    request: FastifyRequest,
+    find: () => Promise<ArtifactRecord>,
+  ) => Promise<ArtifactRecord>;
   onError: (error: unknown, where: string) => void;
 }
 

@@ -21,8 +21,14 @@ export interface ArtifactRouteOptions {
   store: ArtifactStore;
   /** The largest artifact accepted, in bytes. */
   maxArtifactBytes: number;
-  /** Throws unless the request may read this artifact (its caller's token, session or lease). */
-  authorizeDownload: (request: FastifyRequest, artifact: ArtifactRecord) => Promise<void>;
+  /**
+   * The artifact `find` finds, once the request's caller (token, session or lease) is known and
+   * may read it; throws otherwise. The caller is known before anything is looked up.
+   */
+  authorizeDownload: (
+    request: FastifyRequest,
+    find: () => Promise<ArtifactRecord>,
+  ) => Promise<ArtifactRecord>;
   onError: (error: unknown, where: string) => void;
 }
 
@@ -35,6 +41,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   DROVER_E_NOT_FOUND: 404,
   DROVER_E_ARTIFACT_EXISTS: 409,
   DROVER_E_TOO_LARGE: 413,
+  DROVER_E_RATE_LIMITED: 429,
   DROVER_E_DATABASE_UNAVAILABLE: 503,
 };
 
@@ -121,8 +128,7 @@ async function download(
     const { id } = request.params as { id: string };
     if (!ArtifactId.safeParse(id).success)
       throw new DroverError('DROVER_E_NOT_FOUND', `There is no artifact ${id}.`);
-    const artifact = await engine.getArtifact(id);
-    await authorizeDownload(request, artifact);
+    const artifact = await authorizeDownload(request, () => engine.getArtifact(id));
     const blob = await store.open(artifact.sha256);
     if (!blob) {
       onError(new Error(`artifact ${id}: blob ${artifact.sha256} is missing`), 'downloading');

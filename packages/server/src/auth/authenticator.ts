@@ -29,6 +29,8 @@ export class Authenticator {
   readonly #ttlMs: number;
   readonly #cache = new Map<string, Cached>();
   readonly #failures = new SignInFailures(60);
+  /** Credentials found valid lately (their keys), oldest first. */
+  readonly #recentlyValid = new Set<string>();
 
   constructor(accounts: Accounts, ttlMs = 5000) {
     this.#accounts = accounts;
@@ -43,7 +45,9 @@ export class Authenticator {
     credential: Credential,
     address: string | undefined,
   ): Promise<Principal | undefined> {
-    this.refuseIfFailing(address);
+    // A credential that signed in lately still does: guesses from its address (behind a proxy,
+    // everyone's) must not lock its holders out.
+    if (!this.#recentlyValid.has(keyOf(credential))) this.refuseIfFailing(address);
     const principal = await this.authenticate(credential);
     if (!principal) this.failedFrom(address);
     return principal;
@@ -61,7 +65,7 @@ export class Authenticator {
 
   /** The principal, or undefined for an unknown, revoked or expired credential. */
   async authenticate(credential: Credential): Promise<Principal | undefined> {
-    const key = `${credential.kind}:${hashSecret(credential.secret)}`;
+    const key = keyOf(credential);
     const now = Date.now();
     const cached = this.#cache.get(key);
     if (cached?.pending) return cached.pending;
@@ -74,6 +78,14 @@ export class Authenticator {
       (principal) => {
         this.#cache.delete(key);
         this.#cache.set(key, { principal, at: Date.now() });
+        this.#recentlyValid.delete(key);
+        if (principal) {
+          this.#recentlyValid.add(key);
+          if (this.#recentlyValid.size > MAX_CACHED) {
+            const oldest = this.#recentlyValid.values().next();
+            if (!oldest.done) this.#recentlyValid.delete(oldest.value);
+          }
+        }
         return principal;
       },
       (error: unknown) => {
@@ -91,7 +103,8 @@ export class Authenticator {
 
   /** Forgets what is known of a credential: a session just ended must not outlive its cache. */
   forget(credential: Credential): void {
-    this.#cache.delete(`${credential.kind}:${hashSecret(credential.secret)}`);
+    this.#cache.delete(keyOf(credential));
+    this.#recentlyValid.delete(keyOf(credential));
   }
 
   /** Forgets everything: a token was revoked through this server. */
@@ -110,4 +123,8 @@ export class Authenticator {
       return true;
     }
   }
+}
+
+function keyOf(credential: Credential): string {
+  return `${credential.kind}:${hashSecret(credential.secret)}`;
 }
