@@ -67,16 +67,3 @@ function writeSecret(file: string, secret: string): void {
   writeFileSync(partial, `${secret}\n`, { mode: 0o600 });
   renameSync(partial, file);
 }
-
-/** The PEM certificate authority in `path` (`--ca-file`), or a clear error. */
-export function readCa(path: string): string {
-  let pem: string;
-  try {
-    pem = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new Error(`Cannot read the CA file ${path}: ${(error as Error).message}`);
-  }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
-    throw new Error(`The CA file ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----).`);
-  return pem;
-}

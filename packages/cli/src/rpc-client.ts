@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { DroverClient } from '@drover/client';
 import type { WebSocketConstructor } from '@drover/client';
-import { trustFor } from '@drover/worker';
-import { LOCAL_ADMIN_FILE, clientToken, readCa } from './credentials.js';
+import { trustFile } from '@drover/worker';
+import { LOCAL_ADMIN_FILE, clientToken } from './credentials.js';
 import { DroverError, isDroverError } from '@drover/protocol';
 import type { MethodName, MethodParams, MethodResult } from '@drover/protocol';
 
@@ -30,7 +30,7 @@ function trustingWebSocket(ca: string[] | undefined): WebSocketConstructor {
 
 /** How a command fetches from its server: trusting its CA file when it has one. */
 export function fetchFor(target: Target): typeof fetch {
-  return trustFor(target.caFile === undefined ? undefined : readCa(target.caFile)).fetch;
+  return trustFile(target.caFile).fetch;
 }
 
 /** The client of a server, connected once per command over its WebSocket, signed in. */
@@ -40,7 +40,7 @@ export function clientOf(target: Target): DroverClient {
   const key = `${server} ${token ?? ''}`;
   let client = clients.get(key);
   if (!client) {
-    const trust = trustFor(target.caFile === undefined ? undefined : readCa(target.caFile));
+    const trust = trustFile(target.caFile);
     client = new DroverClient({
       url: server,
       WebSocket: trustingWebSocket(trust.ca),

@@ -9,5 +9,5 @@ export { ShellTaskTemplate } from './shell/index.js';
 export type { ShellTaskTemplateInput } from './shell/index.js';
 export { ThreadPool } from './thread-pool.js';
 export { HostSampler } from './host-stats.js';
-export { trustFile, trustFor } from './tls-trust.js';
+export { readCaFile, trustFile, trustFor } from './tls-trust.js';
 export type { Trust } from './tls-trust.js';

@@ -25,9 +25,8 @@ export function trustFor(ca?: string | Buffer): Trust {
   return { ca: authorities, fetch };
 }
 
-/** `trustFor` with the PEM file at `path`, read now; a clear error when it cannot be. */
-export function trustFile(path: string | undefined): Trust {
-  if (path === undefined) return trustFor();
+/** The PEM certificate(s) in the file at `path` (a `--ca-file`), or a clear error. */
+export function readCaFile(path: string): string {
   let pem: string;
   try {
     pem = readFileSync(path, 'utf8');
@@ -36,5 +35,10 @@ export function trustFile(path: string | undefined): Trust {
   }
   if (!pem.includes('-----BEGIN CERTIFICATE-----'))
     throw new Error(`The CA file ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----).`);
-  return trustFor(pem);
+  return pem;
+}
+
+/** `trustFor` with the PEM file at `path`, read now, or the system's alone without one. */
+export function trustFile(path: string | undefined): Trust {
+  return trustFor(path === undefined ? undefined : readCaFile(path));
 }

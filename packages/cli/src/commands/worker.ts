@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { demoTasks } from '@drover/example-fractal';
-import { Worker, shellTask } from '@drover/worker';
-import { readCa } from '../credentials.js';
+import { Worker, readCaFile, shellTask } from '@drover/worker';
 import type { TaskDefinition } from '@drover/worker';
 import type { Config } from '../config.js';
 
@@ -20,7 +19,7 @@ export async function worker(config: Config): Promise<void> {
     tags: config.tags,
     slots: config.slots,
     tasks: [...demoTasks, ...loadShellTasks(config.shellTasks)],
-    ...(config.caFile !== undefined && { ca: readCa(config.caFile) }),
+    ...(config.caFile !== undefined && { ca: readCaFile(config.caFile) }),
     onLog: (line) => console.log(`${new Date().toISOString()} ${name}: ${line}`),
   });
   const record = await w.start();
