@@ -1,7 +1,6 @@
 import { DroverError, compareCursors, isTerminalJobStatus, topics } from '@drover/protocol';
 import type {
   EventBatch,
-  EventRecord,
   JobRecord,
   MethodName,
   MethodParams,
@@ -10,90 +9,21 @@ import type {
   Topic,
 } from '@drover/protocol';
 import type { z } from 'zod';
-
-/** What the client needs of a WebSocket: the browser's, or the `ws` package's in Node 20. */
-export interface WebSocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((event: unknown) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-}
-/**
- * A WebSocket class: the browser's `WebSocket`, or `ws`'s. Typed loosely because the two declare
- * their event types differently; the client uses only what `WebSocketLike` lists.
- */
-export type WebSocketConstructor = new (url: string) => object;
-
-/** `connecting` before the first open, `reconnecting` after a loss, `closed` after `close()`. */
-export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
-
-export interface ClientOptions {
-  /** The server's base URL, such as `http://127.0.0.1:7400`. */
-  url: string;
-  /** @defaultValue `globalThis.WebSocket` (browsers, Node 22+); pass `ws`'s in Node 20. */
-  WebSocket?: WebSocketConstructor;
-  /** Back-off between reconnects: doubles from `initialMs` to `maxMs`, with ±20% jitter. */
-  reconnect?: { initialMs?: number; maxMs?: number };
-  /**
-   * A call made while the connection is down waits at most this long for it before rejecting
-   * with `DROVER_E_CONNECTION_LOST`: for command-line tools. @defaultValue no limit
-   */
-  connectTimeoutMs?: number;
-  /**
-   * The token to sign in with (`auth.login`), on every connection before anything else. A
-   * browser page leaves it out: its session cookie signs it in. A token the server refuses ends
-   * the client: calls reject with `DROVER_E_UNAUTHORIZED`.
-   */
-  token?: string;
-}
-
-/** A task type as `defineTask` describes it: submitting it checks the params' type. */
-export interface TaskTypeRef<P extends z.ZodType = z.ZodType> {
-  readonly name: string;
-  readonly params: P;
-}
-
-export type Submission = Omit<MethodParams<'jobs.submit'>, 'taskType' | 'params'>;
-
-export interface SubscribeOptions {
-  /** Deliver what came after this cursor first; `''` replays every event still kept. */
-  cursor?: string;
-  /** Called with each batch, in order, never twice for one event, across reconnects. */
-  onEvents(events: EventRecord[], cursor: string): void;
-  /**
-   * Called when the subscription ends for good: the server refused it (a bad topic or cursor),
-   * the client was closed, or `onEvents` threw (the error is passed on). Without it, a refusal
-   * or a throw surfaces as an uncaught error.
-   */
-  onError?(error: Error): void;
-}
-
-export interface Subscription {
-  readonly topic: string;
-  /** The cursor after the last event delivered: where a new subscription would resume. */
-  readonly cursor: string;
-  close(): void;
-}
+import type {
+  ClientOptions,
+  ConnectionState,
+  SubscribeOptions,
+  Submission,
+  Subscription,
+  TaskTypeRef,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './options.js';
+import type { LiveSubscription } from './options.js';
 
 interface Pending {
   resolve(value: unknown): void;
   reject(error: unknown): void;
-}
-
-interface LiveSubscription {
-  id: string;
-  topic: string;
-  cursor: string;
-  onEvents: SubscribeOptions['onEvents'];
-  /**
-   * Ends the subscription with an error: the server refused it, `onEvents` threw, or the client
-   * closed (`unhandled: false`: then only `onError` hears of it, nothing is thrown).
-   */
-  fail(error: Error, unhandled?: boolean): void;
-  closed: boolean;
 }
 
 const OPEN = 1;

@@ -8,5 +8,5 @@ export type {
   TaskTypeRef,
   WebSocketConstructor,
   WebSocketLike,
-} from './client.js';
+} from './options.js';
 export { compareCursors } from '@drover/protocol';
