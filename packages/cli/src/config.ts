@@ -51,7 +51,10 @@ export const Config = z.object({
   slots: z.coerce.number().int().min(1).max(1024).default(1),
   /** Local worker processes `drover up` starts. @defaultValue 2 */
   workers: z.coerce.number().int().min(0).max(64).default(2),
-  /** Whether `drover up` runs the fractal producer. @defaultValue true */
+  /**
+   * Whether `drover up` runs the fractal producer, and `drover worker` the demo's task types.
+   * @defaultValue true
+   */
   demo: z
     .preprocess(
       (v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v),
@@ -60,6 +63,16 @@ export const Config = z.object({
     .default(true),
   /** Seconds between producer rounds. @defaultValue 3 */
   interval: z.coerce.number().min(0.1).max(3600).default(3),
+  /**
+   * Modules whose exported task definitions a worker runs (`--tasks FILE`, repeatable; comma-
+   * separated in the environment), besides the demo's unless `demo` is false.
+   */
+  tasks: z
+    .preprocess(
+      (v) => (typeof v === 'string' ? v.split(',').filter(Boolean) : v),
+      z.array(z.string().min(1)),
+    )
+    .default([]),
   /** A JSON file of shell-command task templates this worker runs, besides its task library. */
   shellTasks: z.string().min(1).optional(),
   /**

@@ -17,7 +17,7 @@ Run a farm:
   up                 the farm on this machine: server, local workers, the fractal producer
   server             the server alone (embedded database, or --database-url)
   worker             join a farm: --server URL --token-file F [--name N] [--tags a,b] [--slots K]
-                     [--shell-tasks templates.json]
+                     [--tasks my-tasks.mjs ...] [--shell-tasks templates.json] [--demo false]
   migrate            bring a PostgreSQL database's schema up to date (--database-url)
 
 Drive it (--server URL, default http://127.0.0.1:7400; --json for scripts):
@@ -68,6 +68,7 @@ const OPTIONS = {
   interval: { type: 'string' },
   group: { type: 'string' },
   'shell-tasks': { type: 'string' },
+  tasks: { type: 'string', multiple: true },
   'coalesce-ms': { type: 'string' },
   'secure-cookies': { type: 'string' },
   'trust-proxy': { type: 'string' },

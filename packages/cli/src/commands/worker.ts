@@ -4,6 +4,7 @@ import { demoTasks } from '@drover/example-fractal';
 import { Worker, readCaFile, shellTask } from '@drover/worker';
 import type { TaskDefinition } from '@drover/worker';
 import type { Config } from '../config.js';
+import { loadTaskModules } from '../task-modules.js';
 
 /** `drover worker`: joins a farm with nothing but its URL and a worker token. */
 export async function worker(config: Config): Promise<void> {
@@ -12,13 +13,22 @@ export async function worker(config: Config): Promise<void> {
       "A worker needs the farm's worker token: give --token-file FILE or set DROVER_TOKEN.",
     );
   const name = config.name ?? hostname();
+  const tasks = [
+    ...(config.demo ? demoTasks : []),
+    ...(await loadTaskModules(config.tasks)),
+    ...loadShellTasks(config.shellTasks),
+  ];
+  if (tasks.length === 0)
+    throw new Error(
+      'This worker would run no task type: give --tasks FILE or --shell-tasks FILE, or leave --demo on.',
+    );
   const w = new Worker({
     serverUrl: config.server,
     token: config.token,
     name,
     tags: config.tags,
     slots: config.slots,
-    tasks: [...demoTasks, ...loadShellTasks(config.shellTasks)],
+    tasks,
     ...(config.caFile !== undefined && { ca: readCaFile(config.caFile) }),
     onLog: (line) => console.log(`${new Date().toISOString()} ${name}: ${line}`),
   });
