@@ -2,6 +2,12 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DroverError, parseOrThrow } from '@drover/protocol';
 
+/** A yes-or-no setting: `true`/`1` and `false`/`0` from the command line or the environment. */
+const onOff = z.preprocess(
+  (v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v),
+  z.boolean(),
+);
+
 /**
  * Everything the drover command can be configured with. Each setting comes from, in order of
  * precedence: a command-line flag, an environment variable (`DROVER_` + the name in capitals and
@@ -55,12 +61,7 @@ export const Config = z.object({
    * Whether `drover up` runs the fractal producer, and `drover worker` the demo's task types.
    * @defaultValue true
    */
-  demo: z
-    .preprocess(
-      (v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v),
-      z.boolean(),
-    )
-    .default(true),
+  demo: onOff.default(true),
   /** Seconds between producer rounds. @defaultValue 3 */
   interval: z.coerce.number().min(0.1).max(3600).default(3),
   /**
@@ -93,22 +94,12 @@ export const Config = z.object({
    * Behind one proxy (nginx): take a client's address from the last X-Forwarded-For entry, for
    * the limit on failed sign-ins per address. @defaultValue false
    */
-  trustProxy: z
-    .preprocess(
-      (v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v),
-      z.boolean(),
-    )
-    .default(false),
+  trustProxy: onOff.default(false),
   /**
    * Mark the dashboard's session cookie Secure: browsers reach the server over HTTPS, through a
    * proxy that terminates TLS. @defaultValue false
    */
-  secureCookies: z
-    .preprocess(
-      (v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v),
-      z.boolean(),
-    )
-    .default(false),
+  secureCookies: onOff.default(false),
   /**
    * Calls one token may make per minute, over every server of the farm (the worker protocol
    * apart); 0 for no limit. @defaultValue 3000
