@@ -15,6 +15,7 @@ const USAGE = `drover <command> [options]
 
 Run a farm:
   up                 the farm on this machine: server, local workers, the fractal producer
+                     [--tasks my-tasks.mjs ...] (the local workers run these too) [--demo false]
   server             the server alone (embedded database, or --database-url)
   worker             join a farm: --server URL --token-file F [--name N] [--tags a,b] [--slots K]
                      [--tasks my-tasks.mjs ...] [--shell-tasks templates.json] [--demo false]

@@ -16,6 +16,7 @@ import type {
   Submission,
   Subscription,
   TaskTypeRef,
+  TypedTask,
   WebSocketConstructor,
   WebSocketLike,
 } from './options.js';
@@ -27,6 +28,8 @@ interface Pending {
 }
 
 const OPEN = 1;
+/** Tasks read per call by `results`. */
+const PAGE = 1000;
 
 /**
  * A connection to a Drover server over its WebSocket, for programs and the dashboard alike:
@@ -119,6 +122,34 @@ export class DroverClient {
       taskType: typeof taskType === 'string' ? taskType : taskType.name,
       params: params as Record<string, unknown>,
     } as MethodParams<'jobs.submit'>);
+  }
+
+  /**
+   * The tasks of a job that are of this task type, in order, each with its result checked by the
+   * type's `result` schema and typed by it: what a program reads back after `waitFor`.
+   *
+   * @example
+   * const [first] = await drover.results(hello, job.id); // first.result: string | null
+   */
+  async results<P extends z.ZodType, R extends z.ZodType>(
+    taskType: TaskTypeRef<P, R>,
+    jobId: string,
+  ): Promise<TypedTask<R>[]> {
+    const typed: TypedTask<R>[] = [];
+    for (let fromIndex = 0; ;) {
+      const { tasks } = await this.call('tasks.list', { jobId, fromIndex, limit: PAGE });
+      for (const task of tasks) {
+        if (task.taskType !== taskType.name) continue;
+        const result: unknown =
+          task.result === null || !taskType.result
+            ? task.result
+            : taskType.result.parse(task.result);
+        typed.push({ ...task, result: result as z.output<R> | null });
+      }
+      const last = tasks.at(-1);
+      if (tasks.length < PAGE || last === undefined) return typed;
+      fromIndex = last.index + 1;
+    }
   }
 
   /**

@@ -6,6 +6,7 @@ export type {
   Submission,
   Subscription,
   TaskTypeRef,
+  TypedTask,
   WebSocketConstructor,
   WebSocketLike,
 } from './options.js';

@@ -1,4 +1,4 @@
-import type { EventRecord, MethodParams } from '@drover/protocol';
+import type { EventRecord, MethodParams, TaskRecord } from '@drover/protocol';
 import type { z } from 'zod';
 
 /** What the client needs of a WebSocket: the browser's, or the `ws` package's in Node 20. */
@@ -40,11 +40,20 @@ export interface ClientOptions {
   token?: string;
 }
 
-/** A task type as `defineTask` describes it: submitting it checks the params' type. */
-export interface TaskTypeRef<P extends z.ZodType = z.ZodType> {
+/**
+ * A task type as `defineTask` describes it: submitting it checks the params' type, and its
+ * `result` schema (when it has one) types and checks the results read back.
+ */
+export interface TaskTypeRef<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
   readonly name: string;
   readonly params: P;
+  readonly result?: R;
 }
+
+/** A task with its result as its type declares it: `null` until the task has succeeded. */
+export type TypedTask<R extends z.ZodType = z.ZodType> = Omit<TaskRecord, 'result'> & {
+  result: z.output<R> | null;
+};
 
 export type Submission = Omit<MethodParams<'jobs.submit'>, 'taskType' | 'params'>;
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
+import { z } from 'zod';
 import { DroverError, topics } from '@drover/protocol';
 import type { EventRecord, JobRecord, Topic } from '@drover/protocol';
 import { backend, openTestEngine, sleep, tokenFor, uniqueType } from '@drover/engine/testing';
@@ -273,6 +274,39 @@ describe(`subscriptions and the client (${backend})`, () => {
     const done = await waiting;
     assert.equal(done.status, 'succeeded');
     assert.equal(updates.at(-1)?.status, 'succeeded');
+  });
+
+  it('reads back the results of a task type, in order, checked and typed by its schema', async () => {
+    const type = uniqueType();
+    const counted = {
+      name: type,
+      params: z.object({ text: z.string() }),
+      result: z.object({ words: z.int() }),
+    };
+    const { job } = await client.submit(
+      counted,
+      { text: '' },
+      { group: group(), items: [{ text: 'a b' }, { text: 'c' }], then: [{ taskType: 'other' }] },
+    );
+    const first = await hold(type);
+    await t.engine.complete([{ ...first, result: { words: 2 } }]);
+    const second = await hold(type);
+    const early = await client.results(counted, job.id);
+    assert.deepEqual(
+      early.map((task) => [task.index, task.status, task.result?.words ?? null]),
+      [
+        [0, 'succeeded', 2],
+        [1, 'leased', null],
+      ],
+      'only the task type asked for, an unfinished one without a result',
+    );
+    await t.engine.complete([{ ...second, result: { words: 'one' } }]);
+    await assert.rejects(client.results(counted, job.id), /words/, 'a result off its schema');
+    const untyped = await client.results({ name: type, params: counted.params }, job.id);
+    assert.deepEqual(
+      untyped.map((task) => task.result),
+      [{ words: 2 }, { words: 'one' }],
+    );
   });
 
   it('resumes after the server restarts: every event once, in order, none missed', async () => {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { startProducer } from '@drover/example-fractal';
 import type { Engine } from '@drover/engine';
@@ -101,6 +101,10 @@ export async function up(config: Config, cliMain: string): Promise<void> {
         '1',
         '--shell-tasks',
         demoShellTasks(),
+        // The user's own task modules (`drover up --tasks FILE`), and without the demo's types
+        // when the demo is off.
+        ...config.tasks.flatMap((file) => ['--tasks', resolve(file)]),
+        ...(config.demo ? [] : ['--demo', 'false']),
         // Over HTTPS the local workers trust the farm's own certificate (self-signed or not).
         ...(config.tlsCert !== undefined ? ['--ca-file', config.caFile ?? config.tlsCert] : []),
       ],
