@@ -44,8 +44,16 @@ export const Config = z.object({
   token: z.string().min(8).optional(),
   /** A file whose first line is the worker token (an embedded farm's `<data dir>/worker-token`). */
   tokenFile: z.string().min(1).optional(),
-  /** A worker's name: the same name is the same worker. @defaultValue the host name */
+  /**
+   * A worker's name: the same name is the same worker. @defaultValue the host's name plus a
+   * suffix kept in `stateDir`, one for each worker running at once
+   */
   name: z.string().min(1).optional(),
+  /**
+   * Where a worker keeps its default name and the secret that lets it take its name back after a
+   * restart. @defaultValue `$XDG_STATE_HOME/drover`, or `~/.local/state/drover`
+   */
+  stateDir: z.string().min(1).optional(),
   /** A worker's tags, comma-separated on the command line. */
   tags: z
     .preprocess(

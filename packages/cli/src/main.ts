@@ -18,6 +18,7 @@ Run a farm:
                      [--tasks my-tasks.mjs ...] (the local workers run these too) [--demo false]
   server             the server alone (embedded database, or --database-url)
   worker             join a farm: --server URL --token-file F [--name N] [--tags a,b] [--slots K]
+                     [--state-dir D] (its default name, host-xxxx, kept for its restarts)
                      [--tasks my-tasks.mjs ...] [--shell-tasks templates.json] [--demo false]
   migrate            bring a PostgreSQL database's schema up to date (--database-url)
 
@@ -62,6 +63,7 @@ const OPTIONS = {
   token: { type: 'string' },
   'token-file': { type: 'string' },
   name: { type: 'string' },
+  'state-dir': { type: 'string' },
   tags: { type: 'string' },
   slots: { type: 'string' },
   workers: { type: 'string' },

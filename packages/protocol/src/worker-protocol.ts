@@ -27,6 +27,12 @@ export const workerMethods = {
       /** The worker token the operator gave this worker. */
       token: z.string().min(1).max(512),
       /**
+       * A secret of this worker's own, the same on each of its reconnects (and, kept in a state
+       * file, across restarts on its machine). A name that is connected already is taken over
+       * only by a hello with the same one: the same worker coming back, not a second worker.
+       */
+      instance: z.string().min(16).max(128).optional(),
+      /**
        * The JSON Schema of each task type's params, by name: submissions are checked against it,
        * and the dashboard builds its forms from it.
        */

@@ -121,21 +121,28 @@ export class WorkerHub {
     });
     return {
       'workers.hello': async (hello) => {
-        // A name connected with another token stays its: a worker token cannot take over (and
-        // rewrite) a worker it was not given. Only an admin's token may.
+        // A connected name is taken over only by the same worker coming back (its connection
+        // lost, the old one not yet noticed as gone): it proves it with its instance secret,
+        // under the same token (or an admin's). Anything else is a second worker under one name,
+        // which would knock the first off and be knocked off in turn.
+        // A holder silent for a whole lease is a connection that died without closing. The name
+        // is held from here, so that two hellos at once cannot both pass.
         const holder = this.#byName.get(hello.name);
-        if (
-          holder &&
-          holder !== session &&
-          holder.live &&
-          holder.tokenId !== session.tokenId &&
-          !session.admin
-        ) {
-          throw new DroverError(
-            'DROVER_E_CONFLICT',
-            `A worker named ${hello.name} is connected with another token: stop it first, or give this one another name.`,
-          );
+        const heard = holder && Date.now() - holder.heardAt < this.#options.leaseMs;
+        if (holder && holder !== session && holder.live && heard) {
+          const sameWorker = hello.instance !== undefined && hello.instance === holder.instance;
+          const sameToken = holder.tokenId === session.tokenId || session.admin;
+          if (!sameWorker || !sameToken) {
+            throw new DroverError(
+              'DROVER_E_CONFLICT',
+              `A worker named ${hello.name} is connected already${sameToken ? '' : ' with another token'}: give this one another name (--name), or stop the other first.`,
+              { details: { name: hello.name } },
+            );
+          }
         }
+        session.instance = hello.instance;
+        session.heardAt = Date.now();
+        this.#byName.set(hello.name, session);
         const worker = await this.#registrar.register(hello);
         // The same name is the same worker: a second connection under it replaces the first.
         const previous = this.#sessions.get(worker.id);
@@ -146,7 +153,6 @@ export class WorkerHub {
         }
         session.identify(worker);
         this.#sessions.set(worker.id, session);
-        this.#byName.set(worker.name, session);
         // Re-attach what the worker still runs from before, while the leases hold.
         const renewal = await engine.renewLeases(hello.held, this.#options.leaseMs);
         const current = new Set(renewal.renewed.map((r) => r.attemptId));
@@ -166,6 +172,7 @@ export class WorkerHub {
       // through another server) are stopped with tasks.stop.
       'workers.heartbeat': ({ stats, held }) => {
         session.requireWorker();
+        session.heardAt = Date.now();
         if (stats) session.unwrittenStats = stats;
         this.#beats.add(session);
         const stale = held.filter((l) => !session.held.has(l.attemptId)).map((l) => l.attemptId);

@@ -27,6 +27,10 @@ export class WorkerSession {
   /** The token this connection said hello with, and whether it is an admin's. */
   tokenId: string | undefined;
   admin = false;
+  /** The secret the worker said hello with: its proof of being the same worker on return. */
+  instance: string | undefined;
+  /** When the worker was last heard from (its hello or a heartbeat), in ms since the epoch. */
+  heardAt = Date.now();
   /** Host stats from the last heartbeat not yet written, if any. */
   unwrittenStats: HostStats | undefined;
 

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { artifactHttp, methods } from '@drover/protocol';
 import type { Assignment, GroupRecord, JobRecord } from '@drover/protocol';
-import { backend, claimFresh, openTestEngine, tokenFor } from '@drover/engine/testing';
+import { backend, claimFresh, openTestEngine, sleep, tokenFor } from '@drover/engine/testing';
 import type { TestEngine } from '@drover/engine/testing';
 import { startServer } from '../src/index.js';
 import type { DroverServer } from '../src/index.js';
@@ -375,27 +375,39 @@ describe(`who may do what (${backend})`, () => {
     ]);
   });
 
-  it("keeps a connected worker's name from another worker token", async () => {
+  it("keeps a connected worker's name from a second worker, and from another token", async () => {
     const mine = await tokenFor(t.engine, { name: 'pool a', role: 'worker' });
     const theirs = await tokenFor(t.engine, { name: 'pool b', role: 'worker' });
-    const hello = (token: string, host: string) => ({
+    const secret = 'the-first-workers-own-secret';
+    const hello = (token: string, host: string, instance?: string) => ({
       method: 'workers.hello',
-      params: { name: 'named-once', host, taskTypes: ['render'], slots: 1, token },
+      params: { name: 'named-once', host, taskTypes: ['render'], slots: 1, token, instance },
     });
     const first = await open();
-    assert.equal(outcomeOf((await exchange(first, [hello(mine, 'good')]))[0] ?? {}), 'ok');
-    const intruder = await open();
-    const [refused] = await exchange(intruder, [hello(theirs, 'attacker')]);
-    assert.equal(outcomeOf(refused ?? {}), 'CONFLICT');
-    intruder.close();
+    const [ok] = await exchange(first, [hello(mine, 'good', secret)]);
+    assert.equal(outcomeOf(ok ?? {}), 'ok');
+    const refusals: string[] = [];
+    for (const call of [
+      hello(theirs, 'attacker', secret), // another token, even knowing the secret
+      hello(mine, 'second'), // a second worker under the same token
+      hello(mine, 'second', 'another-workers-secret'),
+      hello(tokens.admin, 'ops'),
+    ]) {
+      const intruder = await open();
+      const [answer] = await exchange(intruder, [call]);
+      refusals.push(outcomeOf(answer ?? {}));
+      intruder.close();
+    }
+    assert.deepEqual(refusals, ['CONFLICT', 'CONFLICT', 'CONFLICT', 'CONFLICT']);
     const record = (await t.engine.listWorkers()).find((w) => w.name === 'named-once');
     assert.equal(record?.host, 'good', 'the record was not rewritten');
-    // The same token reconnecting takes its place, as does an admin's.
+    // The same worker coming back before its old connection is noticed gone takes its place.
     const again = await open();
-    assert.equal(outcomeOf((await exchange(again, [hello(mine, 'good')]))[0] ?? {}), 'ok');
-    const admin = await open();
-    assert.equal(outcomeOf((await exchange(admin, [hello(tokens.admin, 'ops')]))[0] ?? {}), 'ok');
-    for (const ws of [first, again, admin]) ws.close();
+    const [back] = await exchange(again, [hello(mine, 'good', secret)]);
+    assert.equal(outcomeOf(back ?? {}), 'ok');
+    for (let i = 0; i < 100 && first.readyState !== first.CLOSED; i++) await sleep(20);
+    assert.equal(first.readyState, first.CLOSED, 'the old connection was closed');
+    for (const ws of [first, again]) ws.close();
   });
 
   it('ends the connections of a revoked token: at once here, within seconds on other servers', async () => {

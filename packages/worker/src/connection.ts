@@ -88,11 +88,13 @@ export class Connection {
           for (const wake of this.#waiters.splice(0)) wake();
         })
         .catch((error: unknown) => {
-          // A refused token, or one that may not run what this worker offers, stays refused.
+          // A refused token, or one that may not run what this worker offers, stays refused; so
+          // does a name another worker holds (the same worker coming back is let in).
           if (
             isDroverError(error) &&
-            !error.retryable &&
-            (error.code === 'DROVER_E_UNAUTHORIZED' || error.code === 'DROVER_E_FORBIDDEN')
+            (error.code === 'DROVER_E_CONFLICT' ||
+              (!error.retryable &&
+                (error.code === 'DROVER_E_UNAUTHORIZED' || error.code === 'DROVER_E_FORBIDDEN')))
           ) {
             this.#closed = true;
             this.#options.onFatal?.(error);

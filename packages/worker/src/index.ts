@@ -1,6 +1,8 @@
 export { Worker } from './worker.js';
 export type { WorkerOptions } from './worker.js';
 export { defineTask } from './define-task.js';
+export { claimIdentity, defaultStateDir } from './identity.js';
+export type { WorkerIdentity } from './identity.js';
 export type { JobArtifact, TaskContext, TaskDefinition } from './define-task.js';
 export { contentTypeOf, uploadArtifact } from './artifact-upload.js';
 export type { ArtifactUpload } from './artifact-upload.js';

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { serverToWorker } from '@drover/protocol';
@@ -16,6 +17,7 @@ import { HostSampler } from './host-stats.js';
 import { trustFor } from './tls-trust.js';
 import type { Trust } from './tls-trust.js';
 import { Reporter } from './reporter.js';
+import { claimIdentity, defaultStateDir } from './identity.js';
 import { uploadArtifact } from './artifact-upload.js';
 
 export interface WorkerOptions {
@@ -23,8 +25,18 @@ export interface WorkerOptions {
   serverUrl: string;
   /** The worker token the operator gave this machine. */
   token: string;
-  /** The same name is the same worker across restarts. @defaultValue the host name */
+  /**
+   * The same name is the same worker across restarts. @defaultValue the host's name plus a
+   * suffix kept in `stateDir`, different for each worker running at once on the host
+   */
   name?: string;
+  /**
+   * Where the worker keeps its identity: its default name, and the secret that lets it take its
+   * name back when it reconnects or restarts before the server noticed it gone (a second worker
+   * under a connected name is refused). With a `name` and no `stateDir`, the secret is new for
+   * each process. @defaultValue `defaultStateDir()` without a `name`
+   */
+  stateDir?: string;
   /** @defaultValue the host name */
   host?: string;
   tags?: string[];
@@ -66,11 +78,17 @@ export class Worker {
   #fatal: Error | undefined;
   #fatalWaiters: ((error: Error) => void)[] = [];
   #record: WorkerRecord | undefined;
+  /** The name said in hello and its secret; from the state directory once started, if kept there. */
+  #identity: { name: string; instance: string; release?: () => void };
   /** Why the server could not be reached, last said: repeated failures are told once. */
   #unreachable: string | undefined;
 
   constructor(options: WorkerOptions) {
     this.#options = options;
+    this.#identity = {
+      name: options.name ?? hostname(),
+      instance: randomBytes(24).toString('base64url'),
+    };
     this.#tasks = new Map(options.tasks.map((t) => [t.name, t]));
     this.#trust = trustFor(options.ca);
     this.#connection = new Connection({
@@ -108,10 +126,22 @@ export class Worker {
 
   /** Connects and resolves once the server has registered this worker. */
   async start(): Promise<WorkerRecord> {
+    const o = this.#options;
+    if (o.name === undefined || o.stateDir !== undefined) {
+      this.#identity = claimIdentity({
+        stateDir: o.stateDir ?? defaultStateDir(),
+        server: o.serverUrl,
+        ...(o.name !== undefined && { name: o.name }),
+        ...(o.host !== undefined && { host: o.host }),
+      });
+    }
     this.#connection.open();
     // A refused token ends the start: retrying cannot help.
     const refused = new Promise<never>((_, reject) => this.#fatalWaiters.push(reject));
-    await Promise.race([this.#connection.whenReady(), refused]);
+    await Promise.race([this.#connection.whenReady(), refused]).catch((error: unknown) => {
+      this.#identity.release?.();
+      throw error;
+    });
     if (!this.#record) throw new Error('connected without a registration');
     return this.#record;
   }
@@ -140,6 +170,7 @@ export class Worker {
     this.#reporter.close();
     this.#connection.close();
     await this.#threads?.close();
+    this.#identity.release?.();
   }
 
   /** Each task type's params as JSON Schema (as accepted on input: defaults make fields optional). */
@@ -162,8 +193,9 @@ export class Worker {
     }>(
       'workers.hello',
       {
-        name: o.name ?? host,
+        name: this.#identity.name,
         host,
+        instance: this.#identity.instance,
         tags: o.tags ?? [],
         taskTypes: [...this.#tasks.keys()],
         paramsSchemas: this.#paramsSchemas(),

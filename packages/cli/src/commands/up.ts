@@ -99,6 +99,10 @@ export async function up(config: Config, cliMain: string): Promise<void> {
         name,
         '--slots',
         '1',
+        // Their identities live with the farm's data: a second farm on this data directory
+        // cannot start a second local-1 beside one still running.
+        '--state-dir',
+        join(config.dataDir, 'state'),
         '--shell-tasks',
         demoShellTasks(),
         // The user's own task modules (`drover up --tasks FILE`), and without the demo's types
@@ -110,7 +114,8 @@ export async function up(config: Config, cliMain: string): Promise<void> {
       ],
       {
         env: { ...process.env, DROVER_TOKEN: local.worker.secret },
-        stdio: ['ignore', 'ignore', 'inherit'],
+        // The channel is how a worker learns that this farm is gone, however it ended.
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       },
     );
     workers.push(child);

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { demoTasks } from '@drover/example-fractal';
-import { Worker, readCaFile, shellTask } from '@drover/worker';
+import { Worker, defaultStateDir, readCaFile, shellTask } from '@drover/worker';
 import type { TaskDefinition } from '@drover/worker';
 import type { Config } from '../config.js';
 import { loadTaskModules } from '../task-modules.js';
@@ -12,7 +11,6 @@ export async function worker(config: Config): Promise<void> {
     throw new Error(
       "A worker needs the farm's worker token: give --token-file FILE or set DROVER_TOKEN.",
     );
-  const name = config.name ?? hostname();
   const tasks = [
     ...(config.demo ? demoTasks : []),
     ...(await loadTaskModules(config.tasks)),
@@ -22,23 +20,30 @@ export async function worker(config: Config): Promise<void> {
     throw new Error(
       'This worker would run no task type: give --tasks FILE or --shell-tasks FILE, or leave --demo on.',
     );
+  // Its log lines carry its name, known once started when it is a default one.
+  let label = config.name ?? 'worker';
   const w = new Worker({
     serverUrl: config.server,
     token: config.token,
-    name,
+    ...(config.name !== undefined && { name: config.name }),
+    stateDir: config.stateDir ?? defaultStateDir(),
     tags: config.tags,
     slots: config.slots,
     tasks,
     ...(config.caFile !== undefined && { ca: readCaFile(config.caFile) }),
-    onLog: (line) => console.log(`${new Date().toISOString()} ${name}: ${line}`),
+    onLog: (line) => console.log(`${new Date().toISOString()} ${label}: ${line}`),
   });
   const record = await w.start();
+  label = record.name;
   console.log(
     `worker ${record.name} (${record.id}) joined ${config.server} with ${config.slots} slot(s)`,
   );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
+    // Started by `drover up` with a channel to it: a farm that died takes its workers along,
+    // rather than leaving them to fight a new farm's workers over their names.
+    process.once('disconnect', resolve);
   });
   await w.stop(10_000);
 }
