@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -191,6 +192,29 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
     ]);
     // Heartbeats carry the host's stats, as the TypeScript worker's do.
     await until(async () => (await workerByName('py-1')).stats.memoryTotal > 0, 30_000, 'stats');
+  });
+
+  it('stops at once with the reason when the server refuses its token', async () => {
+    const tokenFile = join(dir, 'wrong-token');
+    writeFileSync(tokenFile, 'drover_not-a-token-of-this-farm\n');
+    const child = start(
+      'py-refused',
+      PYTHON,
+      [
+        '-m',
+        'drover_worker',
+        '--server',
+        url,
+        '--token-file',
+        tokenFile,
+        '--tasks',
+        'workers/python/examples/fractal.py',
+      ],
+      { PYTHONPATH: join(ROOT, 'workers/python') },
+    );
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 1);
+    assert.ok(logs.get('py-refused').some((l) => l.includes('The server refused this worker')));
   });
 
   it('renders PNGs of the recipe, the same pixels as the TypeScript renderer', async () => {
@@ -397,5 +421,14 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
       params: slowRender(4),
     });
     assert.equal((await finished(next.id)).status, 'succeeded');
+  });
+
+  it('stops cleanly on SIGTERM and the farm sees it offline', async () => {
+    const py = [...children].find((c) => c.spawnargs.includes('py-1'));
+    py.kill('SIGTERM');
+    const [code] = await once(py, 'exit');
+    assert.equal(code, 0);
+    assert.ok(!logs.get('py-1').at(-1).includes('reconnecting'), logs.get('py-1').at(-1));
+    await until(async () => (await workerByName('py-1')).state === 'offline', 30_000, 'offline');
   });
 });

@@ -37,7 +37,7 @@ class Connection:
         url: str,
         on_open: Callable[[], Awaitable[None]],
         on_notification: Callable[[str, Any], None],
-        on_close: Callable[[bool, Optional[BaseException]], None],
+        on_close: Callable[[bool, Optional[BaseException], bool], None],
         ssl_context: Optional[ssl.SSLContext] = None,
         initial_backoff_s: float = 0.2,
         max_backoff_s: float = 10.0,
@@ -101,7 +101,7 @@ class Connection:
                 self._ready = False
                 self._ready_event.clear()
                 self._fail_pending()
-            self._on_close(was_ready, error)
+            self._on_close(was_ready, error, self._closed)
             if self._closed:
                 break
             base = min(self._max, self._initial * 2**attempt)

@@ -165,11 +165,13 @@ class Worker:
             # The connection reconnects; the next heartbeat tries again.
             pass
 
-    def _closed(self, was_ready: bool, error: Optional[BaseException]) -> None:
+    def _closed(self, was_ready: bool, error: Optional[BaseException], closing: bool) -> None:
         if self._heartbeat:
             self._heartbeat.cancel()
         if self._connection is not None and self._connection.fatal is not None:
             self._log(f"the server refused this worker: {self._connection.fatal}")
+            return
+        if closing:
             return
         if was_ready:
             self._unreachable = None
