@@ -79,8 +79,12 @@ async def upload_artifact(
 
 def _put(url: str, headers: dict, body: bytes, ssl_context: Optional[ssl.SSLContext]) -> dict:
     request = urllib.request.Request(url, data=body, headers=headers, method="PUT")
+    # Straight to the server, as the WebSocket goes: no proxy from the environment in between.
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ssl_context)
+    )
     try:
-        with urllib.request.urlopen(request, timeout=300, context=ssl_context) as response:
+        with opener.open(request, timeout=300) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as error:
         raise _error_of(error.code, error.read().decode("utf-8", "replace")) from error

@@ -118,7 +118,11 @@ class Connection:
         future = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         try:
-            await ws.send(json.dumps({"jsonrpc": "2.0", "method": method, "params": params, "id": request_id}))
+            # NaN and the infinities are not JSON: refused here rather than breaking the socket.
+            message = json.dumps(
+                {"jsonrpc": "2.0", "method": method, "params": params, "id": request_id}, allow_nan=False
+            )
+            await ws.send(message)
             return await asyncio.wait_for(future, self._timeout)
         except asyncio.TimeoutError:
             # An answer that does not come means a connection that is gone: start again.

@@ -135,9 +135,9 @@ class Reporter:
                     method, params = make(items)
                     await self._call(method, params)
                     _drop(queue, items)
-            except (Disconnected, RpcError) as error:
+            except Exception as error:  # noqa: BLE001 - one bad report must not stop the rest
                 # Not acknowledged: stays queued for the next flush, in order.
-                if isinstance(error, Disconnected) or error.retryable:
+                if isinstance(error, Disconnected) or (isinstance(error, RpcError) and error.retryable):
                     return
                 # A report the server will never take must not block the ones behind it.
                 self._on_undeliverable(error)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping, Optional, Union
 
@@ -42,7 +43,36 @@ class TaskDefinition:
         """
         if self.is_async:
             return await self.handler(ctx, **params)
-        return await asyncio.to_thread(self.handler, ThreadContext(ctx), **params)
+        return await _in_thread(self.handler, ThreadContext(ctx), **params)
+
+
+def _in_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> "asyncio.Future[Any]":
+    """Runs a function in a daemon thread of its own, its outcome delivered to the loop.
+
+    Not the loop's default executor: the interpreter waits for those threads at exit, so a
+    handler that never looks at `cancelled` could keep a stopping worker alive past its deadline.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def deliver(settle: Callable[[Any], None], value: Any) -> None:
+        if not future.done():
+            settle(value)
+
+    def target() -> None:
+        try:
+            result = function(*args, **kwargs)
+        except BaseException as error:  # noqa: BLE001 - handed to the awaiting coroutine
+            outcome: tuple[Callable[[Any], None], Any] = (future.set_exception, error)
+        else:
+            outcome = (future.set_result, result)
+        try:
+            loop.call_soon_threadsafe(deliver, *outcome)
+        except RuntimeError:
+            pass  # The loop closed: the worker has stopped and nobody waits for this any more.
+
+    threading.Thread(target=target, name=f"drover-task-{function.__name__}", daemon=True).start()
+    return future
 
 
 def task(name: str, params: Optional[Mapping[str, Param]] = None):

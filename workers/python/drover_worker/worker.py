@@ -243,7 +243,8 @@ class Worker:
             result = await definition.run(ctx, params)
             if stopped.is_set():
                 raise RuntimeError("stopped")
-            json.dumps(result)  # A result the server cannot store fails here, with the reason.
+            # A result the server cannot store (not JSON, NaN) fails here, with the reason.
+            json.dumps(result, allow_nan=False)
             reporter.finish(lease, {"kind": "complete", "result": result})
             self._log(f"task {task['id']} succeeded")
         except Exception as error:  # noqa: BLE001 - whatever a handler raises fails its task
