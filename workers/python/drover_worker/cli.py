@@ -33,7 +33,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--token", help=argparse.SUPPRESS)
     p.add_argument("--token-file", help="a file whose first line is the worker token")
     p.add_argument("--name", help="the same name is the same worker (default: the host name)")
-    p.add_argument("--slots", type=int, help="tasks run at once (default 1)")
+    p.add_argument("--slots", help="tasks run at once, 1 to 1024 (default 1)")
     p.add_argument("--tags", help="tags this worker offers, comma-separated")
     p.add_argument("--tasks", action="append", default=[], metavar="FILE", help="a Python file of @task functions; repeatable")
     p.add_argument("--shell-tasks", metavar="FILE", help="a JSON array of shell task templates")
@@ -83,7 +83,11 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[dict] = None) -> in
         return 2
     server = _setting(args, "server", env) or "http://127.0.0.1:7400"
     name = _setting(args, "name", env) or socket.gethostname()
-    slots = int(_setting(args, "slots", env) or 1)
+    slots_text = _setting(args, "slots", env) or "1"
+    if not slots_text.isdigit() or not 1 <= int(slots_text) <= 1024:
+        print(f"--slots is a whole number from 1 to 1024, not {slots_text}.", file=sys.stderr)
+        return 2
+    slots = int(slots_text)
     tags = [t for t in (_setting(args, "tags", env) or "").split(",") if t]
     tasks = []
     try:

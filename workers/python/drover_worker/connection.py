@@ -74,8 +74,10 @@ class Connection:
             error: Optional[BaseException] = None
             was_ready = False
             try:
+                # ssl only when given: a wss:// URL otherwise gets the system's default context.
+                options = {"ssl": self._ssl} if self._ssl is not None else {}
                 async with websockets.connect(
-                    self._url, ssl=self._ssl, max_size=MAX_MESSAGE_BYTES, open_timeout=10
+                    self._url, max_size=MAX_MESSAGE_BYTES, open_timeout=10, **options
                 ) as ws:
                     self._ws = ws
                     reader = asyncio.ensure_future(self._read(ws))
