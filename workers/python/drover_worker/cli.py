@@ -35,9 +35,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="the same name is the same worker (default: the host name)")
     p.add_argument("--slots", help="tasks run at once, 1 to 1024 (default 1)")
     p.add_argument("--tags", help="tags this worker offers, comma-separated")
-    p.add_argument("--tasks", action="append", default=[], metavar="FILE", help="a Python file of @task functions; repeatable")
+    p.add_argument(
+        "--tasks",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a Python file of @task functions; repeatable",
+    )
     p.add_argument("--shell-tasks", metavar="FILE", help="a JSON array of shell task templates")
-    p.add_argument("--ca-file", metavar="FILE", help="a certificate authority to trust besides the system's (PEM)")
+    p.add_argument(
+        "--ca-file", metavar="FILE", help="a certificate authority to trust besides the system's (PEM)"
+    )
     return p
 
 
@@ -56,7 +64,10 @@ def read_token_file(path: str) -> str:
     except OSError as error:
         raise SystemExit(f"Cannot read the token file {path}: {error.strerror}")
     if len(token) < 8:
-        raise SystemExit(f"The token file {path} does not start with a token (at least 8 characters on its first line).")
+        raise SystemExit(
+            f"The token file {path} does not start with a token "
+            "(at least 8 characters on its first line)."
+        )
     return token
 
 
@@ -79,7 +90,10 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[dict] = None) -> in
     token_file = _setting(args, "token-file", env)
     token = read_token_file(token_file) if token_file else env.get("DROVER_TOKEN") or None
     if not token:
-        print("A worker needs the farm's worker token: give --token-file FILE or set DROVER_TOKEN.", file=sys.stderr)
+        print(
+            "A worker needs the farm's worker token: give --token-file FILE or set DROVER_TOKEN.",
+            file=sys.stderr,
+        )
         return 2
     server = _setting(args, "server", env) or "http://127.0.0.1:7400"
     name = _setting(args, "name", env) or socket.gethostname()

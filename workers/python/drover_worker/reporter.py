@@ -103,36 +103,17 @@ class Reporter:
         completes = [f for f in finals if f["kind"] == "complete"]
         failures = [f for f in finals if f["kind"] == "fail"]
         steps = [
-            (self._started, started, lambda items: ("tasks.started", {"leases": [_lease(i) for i in items]})),
-            (
-                self._progress,
-                progress,
-                lambda items: (
-                    "tasks.progress",
-                    {"reports": [{**_lease(i), "progress": i["progress"], "message": i["message"]} for i in items]},
-                ),
-            ),
-            (None, logs, None),
-            (
-                self._finals,
-                completes,
-                lambda items: ("tasks.complete", {"reports": [{**_lease(i), "result": i.get("result")} for i in items]}),
-            ),
-            (
-                self._finals,
-                failures,
-                lambda items: (
-                    "tasks.fail",
-                    {"reports": [{**_lease(i), "error": i["error"], "retry": i["retry"]} for i in items]},
-                ),
-            ),
+            (self._started, started, "tasks.started", {"leases": [_lease(i) for i in started]}),
+            (self._progress, progress, "tasks.progress", {"reports": [_progress(i) for i in progress]}),
+            (None, logs, "tasks.log", None),
+            (self._finals, completes, "tasks.complete", {"reports": [_complete(i) for i in completes]}),
+            (self._finals, failures, "tasks.fail", {"reports": [_fail(i) for i in failures]}),
         ]
-        for queue, items, make in steps:
+        for queue, items, method, params in steps:
             try:
                 if queue is None:
                     await self._send_logs(items)
                 elif items:
-                    method, params = make(items)
                     await self._call(method, params)
                     _drop(queue, items)
             except Exception as error:  # noqa: BLE001 - one bad report must not stop the rest
@@ -186,6 +167,18 @@ class Reporter:
 
 def _lease(item: dict) -> dict:
     return {"attemptId": item["attemptId"], "token": item["token"]}
+
+
+def _progress(item: dict) -> dict:
+    return {**_lease(item), "progress": item["progress"], "message": item["message"]}
+
+
+def _complete(item: dict) -> dict:
+    return {**_lease(item), "result": item.get("result")}
+
+
+def _fail(item: dict) -> dict:
+    return {**_lease(item), "error": item["error"], "retry": item["retry"]}
 
 
 def _drop(queue: dict, items: list[dict]) -> None:

@@ -26,7 +26,11 @@ def shell_task(template: ShellTemplate) -> TaskDefinition:
                 out_dir,
                 ctx.stopped,
                 lambda stream, line: ctx.log(f"[stderr] {line}" if stream == "stderr" else line),
-                env={"DROVER_TASK_ID": ctx.task_id, "DROVER_JOB_ID": ctx.job_id, "DROVER_ATTEMPT": str(ctx.attempt)},
+                env={
+                    "DROVER_TASK_ID": ctx.task_id,
+                    "DROVER_JOB_ID": ctx.job_id,
+                    "DROVER_ATTEMPT": str(ctx.attempt),
+                },
             )
             if result.cancelled:
                 raise Cancelled("The command was stopped.")
@@ -47,7 +51,9 @@ def shell_task(template: ShellTemplate) -> TaskDefinition:
         finally:
             shutil.rmtree(out_dir, ignore_errors=True)
 
-    return TaskDefinition(name=template.name, params=template.params, handler=run, validator=template.check_params)
+    return TaskDefinition(
+        name=template.name, params=template.params, handler=run, validator=template.check_params
+    )
 
 
 def load_shell_tasks(path: str) -> list[TaskDefinition]:

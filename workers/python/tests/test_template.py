@@ -115,7 +115,13 @@ class RunTest(unittest.TestCase):
         template = parse_template(
             {
                 "name": "t",
-                "argv": ["sh", "-c", 'echo "$0"; echo oops >&2; echo "$0" > "$1/out/m.txt"', "{m}", "{outDir}"],
+                "argv": [
+                    "sh",
+                    "-c",
+                    'echo "$0"; echo oops >&2; echo "$0" > "$1/out/m.txt"',
+                    "{m}",
+                    "{outDir}",
+                ],
                 "params": {"m": {"type": "string"}},
             }
         )
@@ -123,9 +129,8 @@ class RunTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as out:
             os.makedirs(os.path.join(out, "out"))
             os.symlink("/etc/passwd", os.path.join(out, "link"))
-            result = asyncio.run(
-                run_shell(template, {"m": "a; rm -rf /"}, out, asyncio.Event(), lambda s, l: lines.append((s, l)))
-            )
+            on_line = lambda stream, line: lines.append((stream, line))  # noqa: E731
+            result = asyncio.run(run_shell(template, {"m": "a; rm -rf /"}, out, asyncio.Event(), on_line))
         self.assertEqual(result.exit_code, 0)
         self.assertIn(("stdout", "a; rm -rf /"), lines)
         self.assertIn(("stderr", "oops"), lines)

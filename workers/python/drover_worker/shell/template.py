@@ -104,7 +104,9 @@ def parse_template(raw: Any) -> ShellTemplate:
     leading_dash: dict[str, bool] = {}
     for pname, spec in raw_params.items():
         if not PARAM_NAME.fullmatch(pname):
-            raise TemplateError(f"params.{pname}: a param name is a letter, then up to 63 letters, digits or '_'")
+            raise TemplateError(
+                f"params.{pname}: a param name is a letter, then up to 63 letters, digits or '_'"
+            )
         if pname == OUT_DIR:
             raise TemplateError(f'params.{pname}: "{OUT_DIR}" is built in; choose another name')
         params[pname], leading_dash[pname] = _param(pname, spec)
