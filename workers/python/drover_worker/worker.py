@@ -1,0 +1,262 @@
+"""A worker process's runtime, speaking the same protocol as the TypeScript worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import ssl
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional, Sequence
+
+from .artifacts import upload_artifact
+from .connection import Connection
+from .errors import Disconnected, RpcError
+from .host_stats import HostSampler
+from .params import ParamsError
+from .reporter import Reporter
+from .task import TaskContext, TaskDefinition
+
+
+@dataclass
+class _Running:
+    lease: dict
+    stopped: asyncio.Event
+    done: asyncio.Future
+    reason: str = ""
+
+
+class Worker:
+    """Says hello, keeps its leases with heartbeats, runs what the server assigns, reports
+    progress, logs and outcomes, obeys stop, and reconnects when the server goes away,
+    re-attaching the tasks still running.
+
+    Example:
+
+        worker = Worker("http://127.0.0.1:7400", token, [greet], name="py-1")
+        await worker.start()
+    """
+
+    def __init__(
+        self,
+        server_url: str,
+        token: str,
+        tasks: Sequence[TaskDefinition],
+        name: Optional[str] = None,
+        host: Optional[str] = None,
+        tags: Sequence[str] = (),
+        slots: int = 1,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        on_log: Callable[[str], None] = lambda line: None,
+    ):
+        self._server_url = server_url
+        self._token = token
+        self._tasks = {t.name: t for t in tasks}
+        if len(self._tasks) != len(tasks):
+            raise ValueError("two task types of one name: each name may be given once")
+        self._host = host or socket.gethostname()
+        self._name = name or self._host
+        self._tags = list(tags)
+        self._slots = slots
+        self._ssl = ssl_context
+        self._log = on_log
+        self._running: dict[str, _Running] = {}
+        self._sampler = HostSampler()
+        self._heartbeat: Optional[asyncio.Task] = None
+        self._connection: Optional[Connection] = None
+        self._reporter: Optional[Reporter] = None
+        self._runner: Optional[asyncio.Task] = None
+        self._unreachable: Optional[str] = None
+        self.record: Optional[dict] = None
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    async def start(self) -> dict:
+        """Connects and returns once the server has registered this worker (its record)."""
+        self._connection = Connection(
+            self._server_url,
+            on_open=self._hello,
+            on_notification=self._notified,
+            on_close=self._closed,
+            ssl_context=self._ssl,
+        )
+        self._reporter = Reporter(
+            self._connection,
+            lambda refused: self._stop(refused, "the server refused a report: the lease is gone"),
+            lambda error: self._log(f"a report could not be delivered and was dropped: {error}"),
+        )
+        self._reporter.start()
+        self._runner = asyncio.ensure_future(self._connection.run())
+        await self._connection.wait_ready()
+        if self._connection.fatal is not None:
+            raise self._connection.fatal
+        assert self.record is not None
+        return self.record
+
+    async def stop(self, deadline_s: float = 10.0) -> None:
+        """Waits up to the deadline for running tasks to finish and be reported, then stops the
+        rest and disconnects."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + deadline_s
+        if self._running:
+            await asyncio.wait([r.done for r in self._running.values()], timeout=deadline_s)
+        self._stop(list(self._running), "the worker is shutting down")
+        assert self._reporter is not None and self._connection is not None
+        while self._reporter.pending_finals > 0 and loop.time() < deadline:
+            await self._reporter.flush()
+            await asyncio.sleep(0.02)
+        if self._heartbeat:
+            self._heartbeat.cancel()
+        self._reporter.close()
+        await self._connection.close()
+        if self._runner:
+            await asyncio.wait([self._runner], timeout=2)
+
+    def _params_schemas(self) -> dict[str, Any]:
+        return {name: definition.params_schema() for name, definition in self._tasks.items()}
+
+    async def _hello(self) -> None:
+        assert self._connection is not None
+        result = await self._connection.call(
+            "workers.hello",
+            {
+                "name": self._name,
+                "host": self._host,
+                "tags": self._tags,
+                "taskTypes": list(self._tasks),
+                "paramsSchemas": self._params_schemas(),
+                "slots": self._slots,
+                "token": self._token,
+                "held": [r.lease for r in self._running.values()],
+            },
+            before_ready=True,
+        )
+        self.record = result["worker"]
+        self._stop(result.get("stale", []), "the lease was lost while the server was away")
+        if self._heartbeat:
+            self._heartbeat.cancel()
+        self._heartbeat = asyncio.ensure_future(self._beat_every(result["heartbeatMs"] / 1000))
+        worker = result["worker"]
+        self._log(f"registered as {worker['name']} ({worker['id']}), {worker['state']}")
+
+    async def _beat_every(self, interval_s: float) -> None:
+        # Reports queued while the server was away go first; then a first heartbeat, so the farm
+        # sees this host's load at once rather than a heartbeat later.
+        await asyncio.sleep(0)
+        assert self._reporter is not None
+        await self._reporter.flush()
+        while True:
+            await self._beat()
+            await asyncio.sleep(interval_s)
+
+    async def _beat(self) -> None:
+        assert self._connection is not None
+        try:
+            result = await self._connection.call(
+                "workers.heartbeat",
+                {"stats": self._sampler.sample(), "held": [r.lease for r in self._running.values()]},
+            )
+            self._stop(result.get("stale", []), "the lease is no longer current")
+        except (Disconnected, RpcError):
+            # The connection reconnects; the next heartbeat tries again.
+            pass
+
+    def _closed(self, was_ready: bool, error: Optional[BaseException], closing: bool) -> None:
+        if self._heartbeat:
+            self._heartbeat.cancel()
+        if self._connection is not None and self._connection.fatal is not None:
+            self._log(f"the server refused this worker: {self._connection.fatal}")
+            return
+        if closing:
+            return
+        if was_ready:
+            self._unreachable = None
+            self._log("disconnected from the server; reconnecting")
+            return
+        # Said once per cause, not at every attempt.
+        why = str(error) if error else "the connection closed before the greeting"
+        if why != self._unreachable:
+            self._unreachable = why
+            self._log(f"cannot reach {self._server_url} ({why}); trying again")
+
+    def _notified(self, method: str, params: Any) -> None:
+        params = params if isinstance(params, dict) else {}
+        if method == "tasks.assign":
+            for assignment in params.get("assignments", []):
+                self._run(assignment)
+        elif method == "tasks.stop":
+            self._stop(params.get("attemptIds", []), str(params.get("reason", "stopped by the server")))
+        elif method == "workers.state":
+            if self.record is not None:
+                self.record = {**self.record, "state": params.get("state")}
+            self._log(f"the server set this worker {params.get('state')}")
+
+    def _stop(self, attempt_ids: Sequence[str], reason: str) -> None:
+        for attempt_id in attempt_ids:
+            running = self._running.get(attempt_id)
+            if running and not running.stopped.is_set():
+                self._log(f"stopping attempt {attempt_id}: {reason}")
+                running.reason = reason
+                running.stopped.set()
+
+    def _run(self, assignment: dict) -> None:
+        attempt_id = assignment["attemptId"]
+        lease = {"attemptId": attempt_id, "token": assignment["token"]}
+        stopped = asyncio.Event()
+        done = asyncio.ensure_future(self._execute(assignment, lease, stopped))
+        self._running[attempt_id] = _Running(lease, stopped, done)
+        done.add_done_callback(lambda _: self._running.pop(attempt_id, None))
+
+    async def _execute(self, a: dict, lease: dict, stopped: asyncio.Event) -> None:
+        assert self._reporter is not None
+        reporter = self._reporter
+        task = a["task"]
+        definition = self._tasks.get(task["taskType"])
+        if definition is None:
+            message = f"This worker has no task type {task['taskType']}."
+            reporter.finish(lease, {"kind": "fail", "error": {"message": message}, "retry": True})
+            return
+        reporter.started(lease)
+        self._log(f"running {task['taskType']} task {task['id']} (attempt {task['attempt']})")
+        try:
+            params = definition.check(task.get("params") or {})
+        except ParamsError as error:
+            error_body = {"message": f"Invalid params: {error}"}
+            reporter.finish(lease, {"kind": "fail", "error": error_body, "retry": False})
+            return
+        ctx = TaskContext(
+            task_id=task["id"],
+            job_id=task["jobId"],
+            attempt=task["attempt"],
+            stopped=stopped,
+            progress=lambda fraction, message: reporter.progress(lease, fraction, message),
+            log=lambda line: reporter.log(lease, {"at": _now(), "stream": "log", "line": line[: 64 * 1024]}),
+            artifact=lambda name, body, content_type: upload_artifact(
+                self._server_url, lease, name, body, content_type, stopped, self._ssl
+            ),
+        )
+        try:
+            result = await definition.run(ctx, params)
+            if stopped.is_set():
+                raise RuntimeError("stopped")
+            # A result the server cannot store (not JSON, NaN) fails here, with the reason.
+            json.dumps(result, allow_nan=False)
+            reporter.finish(lease, {"kind": "complete", "result": result})
+            self._log(f"task {task['id']} succeeded")
+        except Exception as error:  # noqa: BLE001 - whatever a handler raises fails its task
+            running = self._running.get(lease["attemptId"])
+            if stopped.is_set():
+                reason = running.reason if running else "the task was stopped"
+                failure = {"message": f"Stopped: {reason}", "code": "DROVER_E_CANCELLED"}
+            else:
+                failure = {"message": str(error) or type(error).__name__, "stack": traceback.format_exc()}
+            reporter.finish(lease, {"kind": "fail", "error": failure, "retry": True})
+            self._log(f"task {task['id']} failed: {failure['message']}")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

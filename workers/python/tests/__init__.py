@@ -1,0 +1,1 @@
+"""Unit tests of the pure parts: params, the PNG encoder, shell templates."""

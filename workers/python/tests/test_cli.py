@@ -1,0 +1,65 @@
+"""The command line: what it refuses before it connects anywhere."""
+
+import contextlib
+import io
+import os
+import tempfile
+import unittest
+
+from drover_worker.cli import main
+
+EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "fractal.py")
+
+
+def run(argv, env):
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = main(argv, env)
+    return code, stderr.getvalue()
+
+
+class CliTest(unittest.TestCase):
+    def test_refuses_a_token_on_the_command_line(self):
+        code, err = run(["--token", "drover_secret", "--tasks", EXAMPLE], {})
+        self.assertEqual(code, 2)
+        self.assertIn("--token-file FILE or the DROVER_TOKEN", err)
+
+    def test_needs_a_token(self):
+        code, err = run(["--tasks", EXAMPLE], {})
+        self.assertEqual(code, 2)
+        self.assertIn("worker token", err)
+
+    def test_needs_a_task_type(self):
+        code, err = run([], {"DROVER_TOKEN": "drover_secret"})
+        self.assertEqual(code, 2)
+        self.assertIn("--tasks FILE", err)
+
+    def test_refuses_slots_out_of_range(self):
+        code, err = run(["--tasks", EXAMPLE, "--slots", "0"], {"DROVER_TOKEN": "drover_secret"})
+        self.assertEqual(code, 2)
+        self.assertIn("--slots", err)
+
+    def test_names_a_task_file_that_does_not_load(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+            f.write("raise RuntimeError('broken on purpose')\n")
+        try:
+            code, err = run(["--tasks", f.name], {"DROVER_TOKEN": "drover_secret"})
+        finally:
+            os.unlink(f.name)
+        self.assertEqual(code, 2)
+        self.assertIn(f.name, err)
+        self.assertIn("broken on purpose", err)
+
+    def test_names_a_task_file_that_defines_no_task_type(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+            f.write("x = 1\n")
+        try:
+            code, err = run(["--tasks", f.name], {"DROVER_TOKEN": "drover_secret"})
+        finally:
+            os.unlink(f.name)
+        self.assertEqual(code, 2)
+        self.assertIn("defines no task types", err)
+
+
+if __name__ == "__main__":
+    unittest.main()

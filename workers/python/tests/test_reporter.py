@@ -1,0 +1,105 @@
+"""The reporter: batched, coalesced, kept while disconnected and sent once the server is back."""
+
+import asyncio
+import unittest
+
+from drover_worker.errors import Disconnected, RpcError
+from drover_worker.reporter import Reporter
+
+LEASE = {"attemptId": "1", "token": "t"}
+
+
+class FakeConnection:
+    def __init__(self):
+        self.ready = False
+        self.calls = []
+        self.refuse = []
+        self.fail_with = None
+
+    async def call(self, method, params):
+        if not self.ready:
+            raise Disconnected("Not connected to the server.")
+        if self.fail_with:
+            raise self.fail_with
+        self.calls.append((method, params))
+        return {"refused": self.refuse}
+
+
+class ReporterTest(unittest.TestCase):
+    def run_with(self, scenario):
+        async def main():
+            connection = FakeConnection()
+            refused, dropped = [], []
+            reporter = Reporter(connection, refused.extend, dropped.append, interval_s=3600)
+            await scenario(connection, reporter)
+            return connection, refused, dropped
+
+        return asyncio.run(main())
+
+    def test_keeps_reports_while_disconnected_and_sends_them_in_order_after(self):
+        async def scenario(connection, reporter):
+            reporter.started(LEASE)
+            reporter.progress(LEASE, 0.2, "a")
+            reporter.progress(LEASE, 0.5, None)
+            reporter.log(LEASE, {"at": "t", "stream": "log", "line": "one"})
+            reporter.log(LEASE, {"at": "t", "stream": "log", "line": "two"})
+            await reporter.flush()
+            self.assertEqual(connection.calls, [])
+            connection.ready = True
+            await reporter.flush()
+            reporter.finish(LEASE, {"kind": "complete", "result": 42})
+            await reporter.flush()
+
+        connection, _, _ = self.run_with(scenario)
+        methods = [method for method, _ in connection.calls]
+        self.assertEqual(methods, ["tasks.started", "tasks.progress", "tasks.log", "tasks.complete"])
+        # Progress coalesced to the latest, the message kept from before.
+        self.assertEqual(
+            connection.calls[1][1]["reports"], [{**LEASE, "progress": 0.5, "message": "a"}]
+        )
+        self.assertEqual([l["line"] for l in connection.calls[2][1]["batches"][0]["lines"]], ["one", "two"])
+        self.assertEqual(connection.calls[3][1]["reports"], [{**LEASE, "result": 42}])
+
+    def test_an_outcome_stays_queued_through_a_retryable_error(self):
+        async def scenario(connection, reporter):
+            connection.ready = True
+            connection.fail_with = RpcError("DROVER_E_INTERNAL", "later", retryable=True)
+            reporter.finish(LEASE, {"kind": "fail", "error": {"message": "x"}, "retry": True})
+            await reporter.flush()
+            self.assertEqual(reporter.pending_finals, 1)
+            connection.fail_with = None
+            await reporter.flush()
+            self.assertEqual(reporter.pending_finals, 0)
+
+        connection, _, dropped = self.run_with(scenario)
+        self.assertEqual([m for m, _ in connection.calls], ["tasks.fail"])
+        self.assertEqual(dropped, [])
+
+    def test_refused_reports_are_told_and_never_sent_again(self):
+        async def scenario(connection, reporter):
+            connection.ready = True
+            connection.refuse = ["1"]
+            reporter.finish(LEASE, {"kind": "complete", "result": None})
+            await reporter.flush()
+            await reporter.flush()
+
+        connection, refused, _ = self.run_with(scenario)
+        self.assertEqual(refused, ["1"])
+        self.assertEqual(len(connection.calls), 1)
+
+    def test_a_report_the_server_will_never_take_is_dropped(self):
+        async def scenario(connection, reporter):
+            connection.ready = True
+            connection.fail_with = RpcError("DROVER_E_INVALID_PARAMS", "no")
+            reporter.progress(LEASE, 0.1, None)
+            await reporter.flush()
+            connection.fail_with = None
+            await reporter.flush()
+
+        connection, _, dropped = self.run_with(scenario)
+        self.assertEqual(len(dropped), 1)
+        self.assertEqual(connection.calls, [])
+
+
+if __name__ == "__main__":
+    unittest.main()
