@@ -4,7 +4,8 @@
 // PGlite. Files named *.embedded.test.js only mean something on PGlite (the data directory, its
 // lock file) and *.postgres.test.js only on a server (concurrent connections); the rest run on both.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const only = process.argv.slice(2);
@@ -32,7 +33,11 @@ if (files.length === 0) {
   process.exit(1);
 }
 console.log(`# backend: ${backend}; ${files.length} test files`);
+// The workers the tests start keep their identities here, not in the user's home directory.
+const stateDir = mkdtempSync(join(tmpdir(), 'drover-test-state-'));
 const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], {
   stdio: 'inherit',
+  env: { ...process.env, DROVER_STATE_DIR: process.env.DROVER_STATE_DIR ?? stateDir },
 });
+rmSync(stateDir, { recursive: true, force: true });
 process.exit(result.status ?? 1);

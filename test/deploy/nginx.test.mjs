@@ -169,7 +169,7 @@ describe('Drover behind nginx', { timeout: 180_000 }, () => {
   it('runs a worker and the CLI through it: the WebSocket, uploads and downloads', async () => {
     const worker = spawn(process.execPath, [CLI, 'worker', ...args('--name', 'behind-nginx')], {
       cwd: ROOT,
-      env: { ...process.env, DROVER_TOKEN: workerToken },
+      env: { ...process.env, DROVER_TOKEN: workerToken, DROVER_STATE_DIR: join(dir, 'state') },
       stdio: 'ignore',
     });
     children.push(worker);

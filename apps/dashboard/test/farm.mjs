@@ -54,6 +54,8 @@ export async function startFarm(options = {}) {
       env: {
         ...process.env,
         ...(name !== 'server' && { DROVER_TOKEN: secret('worker-token') }),
+        // Worker identities stay with the farm, not in the home directory.
+        DROVER_STATE_DIR: join(dataDir, 'state'),
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -156,7 +156,7 @@ export class DroverClient {
    * Streams a topic's events to `onEvents`: those after `cursor`, then each new one. After a
    * reconnect it resumes from the last cursor delivered, so nothing is missed or repeated.
    */
-  subscribe(topic: string, options: SubscribeOptions): Subscription {
+  subscribe(topic: Topic, options: SubscribeOptions): Subscription {
     const close = () => {
       if (live.closed) return;
       live.closed = true;
@@ -201,7 +201,7 @@ export class DroverClient {
   ): Promise<JobRecord> {
     options.signal?.throwIfAborted();
     const topic = topics.job(jobId);
-    const { cursor } = await this.call('events.head', { topic: topic as Topic });
+    const { cursor } = await this.call('events.head', { topic });
     const first = await this.call('jobs.get', { id: jobId });
     options.onUpdate?.(first);
     if (isTerminalJobStatus(first.status)) return first;
@@ -216,7 +216,7 @@ export class DroverClient {
         onEvents: (events) => {
           for (const event of events) {
             if (event.kind !== 'job.updated') continue;
-            const job = event.data as JobRecord;
+            const job = event.data;
             options.onUpdate?.(job);
             if (isTerminalJobStatus(job.status)) return finish(() => resolve(job));
           }
@@ -346,7 +346,7 @@ export class DroverClient {
   #sendSubscribe(live: LiveSubscription): void {
     this.call('events.subscribe', {
       subscription: live.id,
-      topic: live.topic as Topic,
+      topic: live.topic,
       cursor: live.cursor,
     }).catch((error: unknown) => {
       if (live.closed || this.#state === 'closed') return;

@@ -1,4 +1,4 @@
-import type { EventRecord, MethodParams, TaskRecord } from '@drover/protocol';
+import type { EventRecord, MethodParams, TaskRecord, Topic } from '@drover/protocol';
 import type { z } from 'zod';
 
 /** What the client needs of a WebSocket: the browser's, or the `ws` package's in Node 20. */
@@ -71,7 +71,7 @@ export interface SubscribeOptions {
 }
 
 export interface Subscription {
-  readonly topic: string;
+  readonly topic: Topic;
   /** The cursor after the last event delivered: where a new subscription would resume. */
   readonly cursor: string;
   close(): void;
@@ -80,7 +80,7 @@ export interface Subscription {
 /** A subscription as the client keeps it (not part of the public API). */
 export interface LiveSubscription {
   id: string;
-  topic: string;
+  topic: Topic;
   cursor: string;
   onEvents: SubscribeOptions['onEvents'];
   /**

@@ -73,7 +73,7 @@ describe(`subscriptions and the client (${backend})`, () => {
     await client.submit('hello', {}, { group: g, name: 'three' });
     await until(() => seen.filter((e) => e.kind === 'job.added').length >= 2, 'the new job');
     sub.close();
-    const names = seen.filter((e) => e.kind === 'job.added').map((e) => (e.data as JobRecord).name);
+    const names = seen.filter((e) => e.kind === 'job.added').map((e) => e.data.name);
     assert.deepEqual(names, ['two', 'three'], 'only after the cursor, and nothing twice');
     assert.ok(!seen.some((e) => e.subject === first.job.id));
     const cursors = seen.map((e) => e.cursor);
@@ -135,10 +135,7 @@ describe(`subscriptions and the client (${backend})`, () => {
     }
     const seconds = (Date.now() - started) / 1000;
     await until(
-      () =>
-        batches
-          .flat()
-          .some((e) => e.kind === 'job.updated' && (e.data as JobRecord).progress === 1),
+      () => batches.flat().some((e) => e.kind === 'job.updated' && e.data.progress === 1),
       'the last progress',
     );
     await sleep(400);
@@ -180,15 +177,12 @@ describe(`subscriptions and the client (${backend})`, () => {
       await t.engine.reportProgress([{ ...lease, progress: 0.5 }]);
       await sleep(300);
       assert.ok(
-        !seen.some((e) => e.kind === 'job.updated' && (e.data as JobRecord).progress === 0.5),
+        !seen.some((e) => e.kind === 'job.updated' && e.data.progress === 0.5),
         'progress inside the window waits',
       );
       await t.engine.complete([{ ...lease, result: { ok: true } }]);
       await until(
-        () =>
-          seen.some(
-            (e) => e.kind === 'job.updated' && (e.data as JobRecord).status === 'succeeded',
-          ),
+        () => seen.some((e) => e.kind === 'job.updated' && e.data.status === 'succeeded'),
         'the end of the job',
       );
       sub.close();

@@ -34,7 +34,7 @@ describe(`events (${backend})`, () => {
     await t.engine.complete(held.map((a) => ({ ...a, result: a.task.index })));
 
     const onJob = await readEventsUntil(t.engine, `job/${job.id}`, (events) =>
-      events.some((e) => e.kind === 'job.updated' && (e.data as JobRecord).status === 'succeeded'),
+      events.some((e) => e.kind === 'job.updated' && e.data.status === 'succeeded'),
     );
     for (const event of onJob) EventRecord.parse(event);
     // One event per change of the job's tasks, listing every task it touched.

@@ -37,8 +37,6 @@ export type { ParsedJobSubmission } from './submission.js';
 export {
   Assignment,
   AttemptRecord,
-  EventKind,
-  EventRecord,
   GroupRecord,
   HostStats,
   JobRecord,
@@ -52,6 +50,8 @@ export {
   TasksUpdated,
   WorkerRecord,
 } from './records.js';
+export { EventKind, EventRecord, JobRemoved, ReportRefused, TaskLog } from './events.js';
+export type { EventOf } from './events.js';
 export { Topic, topics } from './topics.js';
 export {
   ArtifactId,

@@ -3,13 +3,13 @@ import { ArtifactId, ArtifactRecord } from './artifacts.js';
 import { Cursor, JobId, TaskId, WorkerId } from './ids.js';
 import {
   AttemptRecord,
-  EventRecord,
   GroupRecord,
   JobRecord,
   TaskRecord,
   TaskTypeRecord,
   WorkerRecord,
 } from './records.js';
+import { EventRecord } from './events.js';
 import { JobStatus } from './statuses.js';
 import { JobSubmission } from './submission.js';
 import { Topic } from './topics.js';

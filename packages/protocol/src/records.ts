@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { AttemptId, Cursor, GroupName, JobId, LeaseToken, TaskId, WorkerId } from './ids.js';
+import { AttemptId, GroupName, JobId, LeaseToken, TaskId, WorkerId } from './ids.js';
 import { AttemptStatus, JobStatus, TaskStatus, WorkerState } from './statuses.js';
 import { JsonObject } from './submission.js';
 
-const Time = z.iso.datetime({ offset: true });
+/** A moment, as ISO 8601 with its offset. */
+export const Time = z.iso.datetime({ offset: true });
 
 /** What went wrong in a task or an attempt. */
 export const TaskError = z.object({
@@ -184,34 +185,6 @@ export const Assignment = z.object({
   deadlineAt: Time,
 });
 export type Assignment = z.infer<typeof Assignment>;
-
-/** What an event says happened to its subject. */
-export const EventKind = z.enum([
-  'job.added',
-  'job.updated',
-  'job.removed',
-  // One event per job and change, listing every task it touched (moi's "update: list of objects").
-  'tasks.updated',
-  'task.log',
-  'worker.added',
-  'worker.updated',
-  'report.refused',
-  // A task stored a file; on its job's topic, with the ArtifactRecord as data.
-  'artifact.added',
-]);
-export type EventKind = z.infer<typeof EventKind>;
-
-export const EventRecord = z.object({
-  /** Read on from here to get only what came after this event. */
-  cursor: Cursor,
-  topic: z.string(),
-  kind: EventKind,
-  /** The id of the job, task or worker the event is about. */
-  subject: z.string(),
-  data: z.json(),
-  at: Time,
-});
-export type EventRecord = z.infer<typeof EventRecord>;
 
 /** One batch of log lines of one attempt, as carried by a `task.log` event. */
 export const LogLine = z.object({

@@ -10,9 +10,9 @@ import { GroupName, JobId, TaskId } from './ids.js';
  * - `refusals`: reports refused for carrying a stale lease token.
  */
 export const topics = {
-  groupJobs: (group: string): string => `jobs/${group}`,
-  job: (jobId: string): string => `job/${jobId}`,
-  taskLog: (taskId: string): string => `task/${taskId}/log`,
+  groupJobs: (group: string): `jobs/${string}` => `jobs/${group}`,
+  job: (jobId: string): `job/${string}` => `job/${jobId}`,
+  taskLog: (taskId: string): `task/${string}/log` => `task/${taskId}/log`,
   workers: 'workers',
   refusals: 'refusals',
 } as const;

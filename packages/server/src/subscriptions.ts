@@ -44,11 +44,9 @@ function changesState(event: EventRecord): boolean {
     case 'task.log':
       return false;
     case 'tasks.updated':
-      return (event.data as { tasks: TaskSummary[] }).tasks.some(
-        (t) => t.status !== 'leased' && t.status !== 'running',
-      );
+      return event.data.tasks.some((t) => t.status !== 'leased' && t.status !== 'running');
     case 'job.updated':
-      return !UNDER_WAY.has((event.data as { status: string }).status);
+      return !UNDER_WAY.has(event.data.status);
     default:
       return true;
   }
@@ -106,15 +104,12 @@ class Subscription {
       return;
     }
     const [previous] = this.#buffer.splice(earlier, 1);
-    if (event.kind === 'tasks.updated' && previous) {
+    if (event.kind === 'tasks.updated' && previous?.kind === 'tasks.updated') {
       // One job's task changes: keep each task's newest summary, in task order.
       const merged = new Map<string, TaskSummary>();
-      for (const source of [previous, event]) {
-        for (const task of (source.data as { tasks: TaskSummary[] }).tasks)
-          merged.set(task.id, task);
-      }
+      for (const task of [...previous.data.tasks, ...event.data.tasks]) merged.set(task.id, task);
       const tasks = [...merged.values()].sort((a, b) => a.index - b.index);
-      this.#buffer.push({ ...event, data: { ...(event.data as object), tasks } });
+      this.#buffer.push({ ...event, data: { ...event.data, tasks } });
       return;
     }
     this.#buffer.push(event);

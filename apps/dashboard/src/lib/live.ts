@@ -6,7 +6,7 @@ import { untilDone } from './retry.js';
 
 export interface LiveTopic {
   /** The topic to follow, such as `jobs/fractals`; undefined follows nothing. */
-  topic: string | undefined;
+  topic: Topic | undefined;
   /**
    * Reads the current state; called after the topic's head cursor is taken. Without it the
    * subscription starts from the first event still kept: for topics that are their own state,
@@ -45,10 +45,7 @@ export function useLiveTopic(live: LiveTopic): { status: LiveStatus; error: unkn
     const start = async () => {
       let cursor = '';
       if (latest.current.load) {
-        ({ cursor } = await untilDone(
-          () => client.call('events.head', { topic: topic as Topic }),
-          signal,
-        ));
+        ({ cursor } = await untilDone(() => client.call('events.head', { topic }), signal));
         await latest.current.load(signal);
       }
       signal.throwIfAborted();

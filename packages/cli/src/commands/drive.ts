@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isTerminalJobStatus, isTerminalTaskStatus, topics } from '@drover/protocol';
-import type { EventRecord, TaskRecord, Topic } from '@drover/protocol';
+import type { EventRecord, TaskRecord } from '@drover/protocol';
 import type { Config } from '../config.js';
 import {
   bar,
@@ -266,10 +266,8 @@ export async function logs(
   const id = required(taskId, 'drover logs <task id> [--follow]');
   const show = (events: EventRecord[]) => {
     for (const event of events) {
-      const { attempt, lines } = event.data as {
-        attempt: number;
-        lines: { at: string; stream: string; line: string }[];
-      };
+      if (event.kind !== 'task.log') continue;
+      const { attempt, lines } = event.data;
       for (const l of lines) {
         console.log(
           output.json
@@ -280,7 +278,7 @@ export async function logs(
     }
   };
   const task = await call(config, 'tasks.get', { id });
-  const topic = topics.taskLog(id) as Topic;
+  const topic = topics.taskLog(id);
   if (!follow || isTerminalTaskStatus(task.status)) {
     // Everything kept so far, page by page.
     let after = '';

@@ -5,7 +5,6 @@ import type { ChildProcess } from 'node:child_process';
 import { startProducer } from '@drover/example-fractal';
 import type { Engine } from '@drover/engine';
 import { isDroverError } from '@drover/protocol';
-import type { JobRecord } from '@drover/protocol';
 import type { Config } from '../config.js';
 import { serve } from './serve.js';
 
@@ -145,8 +144,9 @@ export async function up(config: Config, cliMain: string): Promise<void> {
     cursors.set(topic, page.cursor);
     if (page.events.length === 1000) void tell(topic); // A full page: more are waiting.
     for (const e of page.events) {
-      const job = e.data as JobRecord;
-      if (e.kind !== 'job.updated' || !job.finishedAt) continue;
+      if (e.kind !== 'job.updated') continue;
+      const job = e.data;
+      if (!job.finishedAt) continue;
       if (!['succeeded', 'failed', 'cancelled'].includes(job.status)) continue;
       const ending = `${job.id} ${job.status} ${job.finishedAt}`;
       if (told.has(ending)) continue;

@@ -4,7 +4,6 @@ import type {
   JobRecord,
   TaskRecord,
   TaskSummary,
-  TasksUpdated,
 } from '@drover/protocol';
 import { VersionedStore } from '../../lib/store.js';
 
@@ -50,14 +49,14 @@ export class JobStore extends VersionedStore {
       switch (event.kind) {
         case 'job.added':
         case 'job.updated':
-          touched = this.#setJob(event.data as JobRecord) || touched;
+          touched = this.#setJob(event.data) || touched;
           break;
         case 'tasks.updated':
-          for (const t of (event.data as TasksUpdated).tasks) this.#setTask(t);
+          for (const t of event.data.tasks) this.#setTask(t);
           tasks = true;
           break;
         case 'artifact.added':
-          touched = this.#addArtifacts([event.data as ArtifactRecord]) || touched;
+          touched = this.#addArtifacts([event.data]) || touched;
           break;
         default:
           break;

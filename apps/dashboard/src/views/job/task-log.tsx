@@ -39,9 +39,8 @@ export function TaskLog({
       const fresh: Line[] = [];
       for (const event of events) {
         if (event.kind !== 'task.log') continue;
-        const data = event.data as { attempt: number; lines: LogLine[] };
-        for (const line of data.lines)
-          fresh.push({ ...line, attempt: data.attempt, key: keys.current++ });
+        const { attempt, lines } = event.data;
+        for (const line of lines) fresh.push({ ...line, attempt, key: keys.current++ });
       }
       if (fresh.length > 0) setLines((old) => [...old, ...fresh].slice(-MAX_LINES));
     },

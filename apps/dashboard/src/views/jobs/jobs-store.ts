@@ -60,9 +60,9 @@ export class JobsStore extends VersionedStore {
     let touched = false;
     for (const event of events) {
       if (event.kind === 'job.added' || event.kind === 'job.updated') {
-        touched = this.#upsert(event.data as JobRecord) || touched;
+        touched = this.#upsert(event.data) || touched;
       } else if (event.kind === 'job.removed') {
-        touched = this.#remove((event.data as { id: string }).id) || touched;
+        touched = this.#remove(event.data.id) || touched;
       }
     }
     if (touched) this.changed();

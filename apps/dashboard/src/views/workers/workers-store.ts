@@ -20,7 +20,7 @@ export class WorkersStore extends VersionedStore {
     let touched = false;
     for (const event of events) {
       if (event.kind !== 'worker.added' && event.kind !== 'worker.updated') continue;
-      this.#byId.set(event.subject, event.data as WorkerRecord);
+      this.#byId.set(event.subject, event.data);
       touched = true;
     }
     if (touched) this.#sort();
