@@ -1,5 +1,6 @@
 // A Python worker (workers/python) beside a TypeScript one on a real farm: the ported Julia
-// renderer's PNGs, a shell template, a worker killed mid-task and a task cancelled while it runs.
+// renderer's PNGs, a shell template, a worker killed mid-task and a task cancelled while it runs,
+// and a worker asking for a connected name refused.
 // `npm run test:python` (after `npm run build`); it needs Debian's python3-websockets for
 // /usr/bin/python3, which .ci/run installs when it is missing.
 import assert from 'node:assert/strict';
@@ -42,6 +43,9 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
   const logs = new Map();
   let url;
   let adminToken;
+  let workerToken;
+  /** Each worker keeps its identity in a directory of the test's, never in the home directory. */
+  const stateDir = (name) => join(dir, 'state', name);
 
   /** Starts a process whose output is kept under `name`, for the assertions and for failures. */
   const start = (name, command, args, env = {}) => {
@@ -60,9 +64,10 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
     return child;
   };
 
-  const startPython = (name) =>
+  /** Starts a Python worker whose output is kept under `label`, with `more` options. */
+  const startPython = (label, ...more) =>
     start(
-      name,
+      label,
       PYTHON,
       [
         '-m',
@@ -71,15 +76,23 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
         url,
         '--token-file',
         join(dataDir, 'worker-token'),
-        '--name',
-        name,
         '--tasks',
         'workers/python/examples/fractal.py',
         '--shell-tasks',
         'examples/fractal/shell-tasks.json',
+        ...more,
       ],
       { PYTHONPATH: join(ROOT, 'workers/python') },
     );
+
+  /** py-1, the Python worker most cases use, the same worker at each start. */
+  const startPy1 = () => startPython('py-1', '--name', 'py-1');
+
+  /** Starts a TypeScript worker whose output is kept under `label`, with `more` options. */
+  const startTypeScript = (label, ...more) =>
+    start(label, process.execPath, [CLI, 'worker', '--server', url, ...more], {
+      DROVER_TOKEN: workerToken,
+    });
 
   const rpc = async (method, params) => {
     const response = await fetch(`${url}/rpc`, {
@@ -151,12 +164,10 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
     url = `http://127.0.0.1:${port}`;
     await startServer();
     adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
-    const workerToken = readFileSync(join(dataDir, 'worker-token'), 'utf8').trim();
+    workerToken = readFileSync(join(dataDir, 'worker-token'), 'utf8').trim();
     // The TypeScript worker runs the demo's task types; only the Python one has the shell template.
-    start('ts-1', process.execPath, [CLI, 'worker', '--server', url, '--name', 'ts-1'], {
-      DROVER_TOKEN: workerToken,
-    });
-    startPython('py-1');
+    startTypeScript('ts-1', '--name', 'ts-1', '--state-dir', stateDir('ts-1'));
+    startPy1();
     await until(
       async () =>
         (await rpc('workers.list', {})).workers.filter((w) => w.state === 'online').length === 2,
@@ -321,7 +332,7 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
       30_000,
       'the killed attempt given up',
     );
-    startPython('py-1');
+    startPy1();
     assert.equal((await finished(job.id, 120_000)).status, 'succeeded');
 
     const task = await onlyTask(job.id);
@@ -430,5 +441,18 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
     assert.equal(code, 0);
     assert.ok(!logs.get('py-1').at(-1).includes('reconnecting'), logs.get('py-1').at(-1));
     await until(async () => (await workerByName('py-1')).state === 'offline', 30_000, 'offline');
+  });
+
+  it("stops with the server's reason when asking for the name of a connected worker", async () => {
+    // Another machine's worker asking for the TypeScript worker's name.
+    const child = startPython('py-intruder', '--name', 'ts-1');
+    const [code] = await once(child, 'exit');
+    const lines = logs.get('py-intruder');
+    assert.equal(code, 1, lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes('A worker named ts-1 is connected already')),
+      lines.join('\n'),
+    );
+    assert.equal((await workerByName('ts-1')).state, 'online', 'the first one keeps its name');
   });
 });
