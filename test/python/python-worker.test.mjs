@@ -1,13 +1,13 @@
 // A Python worker (workers/python) beside a TypeScript one on a real farm: the ported Julia
 // renderer's PNGs, a shell template, a worker killed mid-task and a task cancelled while it runs,
-// and a worker asking for a connected name refused.
+// and worker names: the two runtimes share one state directory, and a connected name is refused.
 // `npm run test:python` (after `npm run build`); it needs Debian's python3-websockets for
 // /usr/bin/python3, which .ci/run installs when it is missing.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -86,13 +86,24 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
     );
 
   /** py-1, the Python worker most cases use, the same worker at each start. */
-  const startPy1 = () => startPython('py-1', '--name', 'py-1');
+  const startPy1 = () => startPython('py-1', '--name', 'py-1', '--state-dir', stateDir('py-1'));
 
   /** Starts a TypeScript worker whose output is kept under `label`, with `more` options. */
   const startTypeScript = (label, ...more) =>
     start(label, process.execPath, [CLI, 'worker', '--server', url, ...more], {
       DROVER_TOKEN: workerToken,
     });
+
+  /** The name a worker printed when it joined. */
+  const joinedAs = (label) =>
+    until(
+      async () =>
+        (logs.get(label) ?? [])
+          .map((l) => /^worker (\S+) \(\S+\) joined/.exec(l)?.[1])
+          .find(Boolean),
+      60_000,
+      `${label} to join`,
+    );
 
   const rpc = async (method, params) => {
     const response = await fetch(`${url}/rpc`, {
@@ -220,6 +231,8 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
         tokenFile,
         '--tasks',
         'workers/python/examples/fractal.py',
+        '--state-dir',
+        stateDir('py-refused'),
       ],
       { PYTHONPATH: join(ROOT, 'workers/python') },
     );
@@ -444,8 +457,8 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
   });
 
   it("stops with the server's reason when asking for the name of a connected worker", async () => {
-    // Another machine's worker asking for the TypeScript worker's name.
-    const child = startPython('py-intruder', '--name', 'ts-1');
+    // Another machine's worker (another state directory) asking for the TypeScript worker's name.
+    const child = startPython('py-intruder', '--name', 'ts-1', '--state-dir', stateDir('intruder'));
     const [code] = await once(child, 'exit');
     const lines = logs.get('py-intruder');
     assert.equal(code, 1, lines.join('\n'));
@@ -454,5 +467,36 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
       lines.join('\n'),
     );
     assert.equal((await workerByName('ts-1')).state, 'online', 'the first one keeps its name');
+  });
+
+  it('gives each worker without --name its own name from one state directory', async () => {
+    // Two Python workers and a TypeScript one on one host, sharing the state directory.
+    const shared = stateDir('shared');
+    const labels = ['py-default-a', 'py-default-b', 'ts-default'];
+    const workers = [
+      startPython(labels[0], '--state-dir', shared),
+      startPython(labels[1], '--state-dir', shared),
+      startTypeScript(labels[2], '--state-dir', shared),
+    ];
+    const names = await Promise.all(labels.map(joinedAs));
+    assert.equal(new Set(names).size, 3, names.join(' '));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    for (const [i, label] of labels.entries()) {
+      assert.equal((await workerByName(names[i])).state, 'online', names[i]);
+      const hellos = logs.get(label).filter((l) => l.includes('registered as'));
+      assert.equal(hellos.length, 1, `${label}: none knocked another off`);
+    }
+    // Stopped, each gives its identity back and keeps its name for its next start.
+    const exits = workers.map((child) => once(child, 'exit'));
+    for (const child of workers) child.kill('SIGTERM');
+    assert.deepEqual(
+      (await Promise.all(exits)).map(([code]) => code),
+      [0, 0, 0],
+    );
+    assert.deepEqual(readdirSync(join(shared, 'workers')).sort(), [
+      'default-1.json',
+      'default-2.json',
+      'default-3.json',
+    ]);
   });
 });
