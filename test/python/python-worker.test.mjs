@@ -1,12 +1,13 @@
 // A Python worker (workers/python) beside a TypeScript one on a real farm: the ported Julia
-// renderer's PNGs, a shell template, a worker killed mid-task and a task cancelled while it runs.
+// renderer's PNGs, a shell template, a worker killed mid-task and a task cancelled while it runs,
+// and worker names: the two runtimes share one state directory, and a connected name is refused.
 // `npm run test:python` (after `npm run build`); it needs Debian's python3-websockets for
 // /usr/bin/python3, which .ci/run installs when it is missing.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -42,6 +43,9 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
   const logs = new Map();
   let url;
   let adminToken;
+  let workerToken;
+  /** Each worker keeps its identity in a directory of the test's, never in the home directory. */
+  const stateDir = (name) => join(dir, 'state', name);
 
   /** Starts a process whose output is kept under `name`, for the assertions and for failures. */
   const start = (name, command, args, env = {}) => {
@@ -60,9 +64,10 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
     return child;
   };
 
-  const startPython = (name) =>
+  /** Starts a Python worker whose output is kept under `label`, with `more` options. */
+  const startPython = (label, ...more) =>
     start(
-      name,
+      label,
       PYTHON,
       [
         '-m',
@@ -71,14 +76,33 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
         url,
         '--token-file',
         join(dataDir, 'worker-token'),
-        '--name',
-        name,
         '--tasks',
         'workers/python/examples/fractal.py',
         '--shell-tasks',
         'examples/fractal/shell-tasks.json',
+        ...more,
       ],
       { PYTHONPATH: join(ROOT, 'workers/python') },
+    );
+
+  /** py-1, the Python worker most cases use, the same worker at each start. */
+  const startPy1 = () => startPython('py-1', '--name', 'py-1', '--state-dir', stateDir('py-1'));
+
+  /** Starts a TypeScript worker whose output is kept under `label`, with `more` options. */
+  const startTypeScript = (label, ...more) =>
+    start(label, process.execPath, [CLI, 'worker', '--server', url, ...more], {
+      DROVER_TOKEN: workerToken,
+    });
+
+  /** The name a worker printed when it joined. */
+  const joinedAs = (label) =>
+    until(
+      async () =>
+        (logs.get(label) ?? [])
+          .map((l) => /^worker (\S+) \(\S+\) joined/.exec(l)?.[1])
+          .find(Boolean),
+      60_000,
+      `${label} to join`,
     );
 
   const rpc = async (method, params) => {
@@ -151,12 +175,10 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
     url = `http://127.0.0.1:${port}`;
     await startServer();
     adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
-    const workerToken = readFileSync(join(dataDir, 'worker-token'), 'utf8').trim();
+    workerToken = readFileSync(join(dataDir, 'worker-token'), 'utf8').trim();
     // The TypeScript worker runs the demo's task types; only the Python one has the shell template.
-    start('ts-1', process.execPath, [CLI, 'worker', '--server', url, '--name', 'ts-1'], {
-      DROVER_TOKEN: workerToken,
-    });
-    startPython('py-1');
+    startTypeScript('ts-1', '--name', 'ts-1', '--state-dir', stateDir('ts-1'));
+    startPy1();
     await until(
       async () =>
         (await rpc('workers.list', {})).workers.filter((w) => w.state === 'online').length === 2,
@@ -209,6 +231,8 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
         tokenFile,
         '--tasks',
         'workers/python/examples/fractal.py',
+        '--state-dir',
+        stateDir('py-refused'),
       ],
       { PYTHONPATH: join(ROOT, 'workers/python') },
     );
@@ -321,7 +345,7 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
       30_000,
       'the killed attempt given up',
     );
-    startPython('py-1');
+    startPy1();
     assert.equal((await finished(job.id, 120_000)).status, 'succeeded');
 
     const task = await onlyTask(job.id);
@@ -430,5 +454,49 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
     assert.equal(code, 0);
     assert.ok(!logs.get('py-1').at(-1).includes('reconnecting'), logs.get('py-1').at(-1));
     await until(async () => (await workerByName('py-1')).state === 'offline', 30_000, 'offline');
+  });
+
+  it("stops with the server's reason when asking for the name of a connected worker", async () => {
+    // Another machine's worker (another state directory) asking for the TypeScript worker's name.
+    const child = startPython('py-intruder', '--name', 'ts-1', '--state-dir', stateDir('intruder'));
+    const [code] = await once(child, 'exit');
+    const lines = logs.get('py-intruder');
+    assert.equal(code, 1, lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes('A worker named ts-1 is connected already')),
+      lines.join('\n'),
+    );
+    assert.equal((await workerByName('ts-1')).state, 'online', 'the first one keeps its name');
+  });
+
+  it('gives each worker without --name its own name from one state directory', async () => {
+    // Two Python workers and a TypeScript one on one host, sharing the state directory.
+    const shared = stateDir('shared');
+    const labels = ['py-default-a', 'py-default-b', 'ts-default'];
+    const workers = [
+      startPython(labels[0], '--state-dir', shared),
+      startPython(labels[1], '--state-dir', shared),
+      startTypeScript(labels[2], '--state-dir', shared),
+    ];
+    const names = await Promise.all(labels.map(joinedAs));
+    assert.equal(new Set(names).size, 3, names.join(' '));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    for (const [i, label] of labels.entries()) {
+      assert.equal((await workerByName(names[i])).state, 'online', names[i]);
+      const hellos = logs.get(label).filter((l) => l.includes('registered as'));
+      assert.equal(hellos.length, 1, `${label}: none knocked another off`);
+    }
+    // Stopped, each gives its identity back and keeps its name for its next start.
+    const exits = workers.map((child) => once(child, 'exit'));
+    for (const child of workers) child.kill('SIGTERM');
+    assert.deepEqual(
+      (await Promise.all(exits)).map(([code]) => code),
+      [0, 0, 0],
+    );
+    assert.deepEqual(readdirSync(join(shared, 'workers')).sort(), [
+      'default-1.json',
+      'default-2.json',
+      'default-3.json',
+    ]);
   });
 });

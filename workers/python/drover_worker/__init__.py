@@ -11,6 +11,7 @@ Run it with `python3 -m drover_worker --server URL --token-file FILE --tasks gre
 """
 
 from .errors import Disconnected, RpcError
+from .identity import IdentityError, WorkerIdentity, claim_identity, default_state_dir
 from .params import Param, ParamsError
 from .shell_task import load_shell_tasks, shell_task
 from .task import Cancelled, TaskContext, TaskDefinition, ThreadContext, task
@@ -19,6 +20,7 @@ from .worker import Worker
 __all__ = [
     "Cancelled",
     "Disconnected",
+    "IdentityError",
     "Param",
     "ParamsError",
     "RpcError",
@@ -26,6 +28,9 @@ __all__ = [
     "TaskDefinition",
     "ThreadContext",
     "Worker",
+    "WorkerIdentity",
+    "claim_identity",
+    "default_state_dir",
     "load_shell_tasks",
     "shell_task",
     "task",

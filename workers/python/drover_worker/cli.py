@@ -6,13 +6,13 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
 import ssl
 import sys
 from datetime import datetime, timezone
 from typing import Optional, Sequence
 
 from .errors import RpcError
+from .identity import IdentityError, default_state_dir
 from .shell_task import load_shell_tasks
 from .task_modules import load_task_module
 from .worker import Worker
@@ -32,7 +32,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--server", help="the server's URL (default http://127.0.0.1:7400)")
     p.add_argument("--token", help=argparse.SUPPRESS)
     p.add_argument("--token-file", help="a file whose first line is the worker token")
-    p.add_argument("--name", help="the same name is the same worker (default: the host name)")
+    p.add_argument(
+        "--name",
+        help="the same name is the same worker (default: the host name plus a suffix kept in the "
+        "state directory, one for each worker running at once)",
+    )
+    p.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="where the worker keeps its identity, its default name and its secret "
+        "(default $XDG_STATE_HOME/drover, else ~/.local/state/drover)",
+    )
     p.add_argument("--slots", help="tasks run at once, 1 to 1024 (default 1)")
     p.add_argument("--tags", help="tags this worker offers, comma-separated")
     p.add_argument(
@@ -96,7 +106,8 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[dict] = None) -> in
         )
         return 2
     server = _setting(args, "server", env) or "http://127.0.0.1:7400"
-    name = _setting(args, "name", env) or socket.gethostname()
+    name = _setting(args, "name", env)
+    state_dir = _setting(args, "state-dir", env) or default_state_dir(env)
     slots_text = _setting(args, "slots", env) or "1"
     if not slots_text.isdigit() or not 1 <= int(slots_text) <= 1024:
         print(f"--slots is a whole number from 1 to 1024, not {slots_text}.", file=sys.stderr)
@@ -118,8 +129,9 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[dict] = None) -> in
         return 2
 
     def log(line: str) -> None:
+        # Its log lines carry its name: a default one is known once taken, before it connects.
         stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        print(f"{stamp} {name}: {line}", flush=True)
+        print(f"{stamp} {worker.name}: {line}", flush=True)
 
     worker = Worker(
         server,
@@ -130,11 +142,16 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[dict] = None) -> in
         slots=slots,
         ssl_context=ssl_context_for(_setting(args, "ca-file", env)),
         on_log=log,
+        state_dir=state_dir,
     )
     try:
         return asyncio.run(_serve(worker, server, slots))
     except RpcError as error:
         print(f"The server refused this worker: {error}", file=sys.stderr)
+        return 1
+    except (IdentityError, OSError) as error:
+        # Its identity is another live process's here, or the state directory cannot be written.
+        print(error, file=sys.stderr)
         return 1
 
 

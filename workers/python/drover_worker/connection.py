@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import websockets
 
-from .errors import REFUSALS, Disconnected, RpcError
+from .errors import Disconnected, RpcError, is_final_refusal
 
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
@@ -89,7 +89,7 @@ class Connection:
                         await reader
                     except RpcError as refused:
                         error = refused
-                        if refused.code in REFUSALS and not refused.retryable:
+                        if is_final_refusal(refused):
                             self.fatal = refused
                             self._closed = True
                     finally:

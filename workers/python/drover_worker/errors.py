@@ -30,4 +30,11 @@ class Disconnected(Exception):
 
 
 REFUSALS = ("DROVER_E_UNAUTHORIZED", "DROVER_E_FORBIDDEN")
-"""A hello refused with these stays refused: trying again cannot help."""
+"""A hello refused with these (and not retryable) stays refused: trying again cannot help."""
+
+
+def is_final_refusal(error: RpcError) -> bool:
+    """A refused token, or one that may not run what this worker offers, stays refused; so does
+    a name another worker holds (the same worker coming back is let in), though the code is
+    retryable elsewhere."""
+    return error.code == "DROVER_E_CONFLICT" or (error.code in REFUSALS and not error.retryable)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import socket
 import ssl
 import traceback
@@ -15,6 +17,7 @@ from .artifacts import upload_artifact
 from .connection import Connection
 from .errors import Disconnected, RpcError
 from .host_stats import HostSampler
+from .identity import claim_identity, default_state_dir
 from .params import ParamsError
 from .reporter import Reporter
 from .task import TaskContext, TaskDefinition
@@ -33,6 +36,14 @@ class Worker:
     progress, logs and outcomes, obeys stop, and reconnects when the server goes away,
     re-attaching the tasks still running.
 
+    Without a `name`, it takes the first free default identity in `state_dir` (default:
+    `DROVER_STATE_DIR`, else `$XDG_STATE_HOME/drover`, else `~/.local/state/drover`): the host's
+    name plus a suffix kept there, different for each worker running at once on the host and
+    the same after a restart. With a `name` and a `state_dir`, that name's instance secret is kept
+    there, and a second live process on the machine asking for the name is refused; with a `name`
+    and no `state_dir`, the secret is new for each process. The secret goes in `workers.hello`:
+    the server lets a connected name be taken only by the same worker coming back.
+
     Example:
 
         worker = Worker("http://127.0.0.1:7400", token, [greet], name="py-1")
@@ -50,6 +61,7 @@ class Worker:
         slots: int = 1,
         ssl_context: Optional[ssl.SSLContext] = None,
         on_log: Callable[[str], None] = lambda line: None,
+        state_dir: Optional[str] = None,
     ):
         self._server_url = server_url
         self._token = token
@@ -57,7 +69,13 @@ class Worker:
         if len(self._tasks) != len(tasks):
             raise ValueError("two task types of one name: each name may be given once")
         self._host = host or socket.gethostname()
+        self._wanted_name = name or None
+        self._state_dir = state_dir
+        # The name said in hello and its secret; from the state directory once started, if kept
+        # there.
         self._name = name or self._host
+        self._instance = base64.urlsafe_b64encode(os.urandom(24)).decode("ascii").rstrip("=")
+        self._release: Callable[[], None] = lambda: None
         self._tags = list(tags)
         self._slots = slots
         self._ssl = ssl_context
@@ -75,8 +93,33 @@ class Worker:
     def running(self) -> int:
         return len(self._running)
 
+    @property
+    def name(self) -> str:
+        """The name it says hello with: its default identity's once started, without a name."""
+        return self._name
+
     async def start(self) -> dict:
-        """Connects and returns once the server has registered this worker (its record)."""
+        """Connects and returns once the server has registered this worker (its record).
+
+        Raises `IdentityError` when its identity is held by another live process here, and
+        `RpcError` when the server refuses it for good (its token, or a name another worker
+        holds)."""
+        if self._wanted_name is None or self._state_dir is not None:
+            identity = claim_identity(
+                self._state_dir if self._state_dir is not None else default_state_dir(),
+                self._server_url,
+                name=self._wanted_name,
+                host=self._host,
+            )
+            self._name, self._instance = identity.name, identity.instance
+            self._release = identity.release
+        try:
+            return await self._connect()
+        except BaseException:
+            self._release()
+            raise
+
+    async def _connect(self) -> dict:
         self._connection = Connection(
             self._server_url,
             on_open=self._hello,
@@ -115,6 +158,7 @@ class Worker:
         await self._connection.close()
         if self._runner:
             await asyncio.wait([self._runner], timeout=2)
+        self._release()
 
     def _params_schemas(self) -> dict[str, Any]:
         return {name: definition.params_schema() for name, definition in self._tasks.items()}
@@ -126,6 +170,7 @@ class Worker:
             {
                 "name": self._name,
                 "host": self._host,
+                "instance": self._instance,
                 "tags": self._tags,
                 "taskTypes": list(self._tasks),
                 "paramsSchemas": self._params_schemas(),

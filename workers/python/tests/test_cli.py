@@ -3,10 +3,12 @@
 import contextlib
 import io
 import os
+import shutil
 import tempfile
 import unittest
 
 from drover_worker.cli import main
+from drover_worker.identity import claim_identity
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "fractal.py")
 
@@ -59,6 +61,22 @@ class CliTest(unittest.TestCase):
             os.unlink(f.name)
         self.assertEqual(code, 2)
         self.assertIn("defines no task types", err)
+
+    def test_refuses_a_name_another_worker_here_holds_before_it_connects(self):
+        state_dir = tempfile.mkdtemp(prefix="drover-cli-state-")
+        # Nothing listens there: the refusal comes before any connection.
+        server = "http://127.0.0.1:9"
+        held = claim_identity(state_dir, server, name="gpu-1")
+        try:
+            code, err = run(
+                ["--tasks", EXAMPLE, "--server", server, "--name", "gpu-1"],
+                {"DROVER_TOKEN": "drover_secret", "DROVER_STATE_DIR": state_dir},
+            )
+        finally:
+            held.release()
+            shutil.rmtree(state_dir, ignore_errors=True)
+        self.assertEqual(code, 1)
+        self.assertIn(f"Another worker on this machine runs as gpu-1 (pid {os.getpid()})", err)
 
 
 if __name__ == "__main__":
