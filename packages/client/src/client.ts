@@ -1,33 +1,32 @@
-import { DroverError, compareCursors, isTerminalJobStatus, topics } from '@drover/protocol';
+import {
+  DroverError,
+  RpcSocket,
+  compareCursors,
+  isTerminalJobStatus,
+  topics,
+} from '@drover/protocol';
 import type {
+  ConnectionState,
   EventBatch,
   JobRecord,
   MethodName,
   MethodParams,
   MethodResult,
-  RpcErrorObject,
   Topic,
+  WebSocketLike,
 } from '@drover/protocol';
 import type { z } from 'zod';
 import type {
   ClientOptions,
-  ConnectionState,
   SubscribeOptions,
   Submission,
   Subscription,
   TaskTypeRef,
   TypedTask,
   WebSocketConstructor,
-  WebSocketLike,
 } from './options.js';
 import type { LiveSubscription } from './options.js';
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-}
-
-const OPEN = 1;
 /** Tasks read per call by `results`. */
 const PAGE = 1000;
 
@@ -44,23 +43,15 @@ const PAGE = 1000;
  */
 export class DroverClient {
   readonly url: string;
-  readonly #WebSocket: WebSocketConstructor;
-  readonly #initialMs: number;
-  readonly #maxMs: number;
+  readonly #rpc: RpcSocket;
   readonly #connectTimeoutMs: number | undefined;
   readonly #token: string | undefined;
   /** Why the client ended by itself (its token was refused), if it did. */
   #fatal: DroverError | undefined;
-  #socket: WebSocketLike | undefined;
   #state: ConnectionState = 'connecting';
-  #failures = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #nextId = 1;
-  readonly #pending = new Map<number, Pending>();
   readonly #subscriptions = new Map<string, LiveSubscription>();
+  #subscriptionCount = 0;
   readonly #stateListeners = new Set<(state: ConnectionState) => void>();
-  #opened: Promise<void>;
-  #resolveOpened!: () => void;
 
   constructor(options: ClientOptions) {
     this.url = options.url.replace(/\/+$/, '');
@@ -73,13 +64,36 @@ export class DroverClient {
         'This runtime has no WebSocket: pass one, e.g. new DroverClient({ url, WebSocket }) with `import { WebSocket } from "ws"`.',
       );
     }
-    this.#WebSocket = ctor;
-    this.#initialMs = options.reconnect?.initialMs ?? 250;
-    this.#maxMs = options.reconnect?.maxMs ?? 10_000;
     this.#connectTimeoutMs = options.connectTimeoutMs;
     this.#token = options.token;
-    this.#opened = new Promise((resolve) => (this.#resolveOpened = resolve));
-    this.#connect();
+    const url = `${this.url.replace(/^http/, 'ws')}/ws`;
+    this.#rpc = new RpcSocket({
+      // The client uses only what WebSocketLike lists of either kind of WebSocket.
+      connect: () => new ctor(url) as WebSocketLike,
+      // Signed in before anything else is sent: calls wait for the greeting.
+      greet: async () => {
+        if (this.#token !== undefined)
+          await this.#rpc.call('auth.login', { token: this.#token }, { greeting: true });
+      },
+      isFinal: (error) => error instanceof DroverError && !error.retryable,
+      onFinal: (error) => {
+        this.#fatal = error;
+        this.close();
+      },
+      onNotification: (method, params) => {
+        if (method === 'events.batch') this.#deliver(params as EventBatch);
+      },
+      onStateChange: (state) => {
+        if (state === 'open')
+          for (const live of this.#subscriptions.values()) this.#sendSubscribe(live);
+        this.#setState(state);
+      },
+      reconnect: {
+        initialMs: options.reconnect?.initialMs ?? 250,
+        maxMs: options.reconnect?.maxMs ?? 10_000,
+      },
+    });
+    this.#rpc.start();
   }
 
   get state(): ConnectionState {
@@ -98,14 +112,10 @@ export class DroverClient {
    * `DROVER_E_CONNECTION_LOST` (it may or may not have taken effect): it is never sent twice.
    */
   async call<M extends MethodName>(method: M, params: MethodParams<M>): Promise<MethodResult<M>> {
-    if (this.#state === 'closed')
-      throw this.#fatal ?? new DroverError('DROVER_E_CONNECTION_LOST', 'The client is closed.');
-    const socket = await this.#open();
-    const id = this.#nextId++;
-    return new Promise<MethodResult<M>>((resolve, reject) => {
-      this.#pending.set(id, { resolve: (value) => resolve(value as MethodResult<M>), reject });
-      socket.send(JSON.stringify({ jsonrpc: '2.0', method, params, id }));
-    });
+    if (this.#state === 'closed') throw this.#closedError();
+    await this.#open();
+    // The server answers a method with its declared result.
+    return (await this.#rpc.call(method, params)) as MethodResult<M>;
   }
 
   /**
@@ -161,12 +171,12 @@ export class DroverClient {
       if (live.closed) return;
       live.closed = true;
       this.#subscriptions.delete(live.id);
-      if (this.#socket?.readyState === OPEN && this.#state !== 'closed') {
+      if (this.#rpc.ready && this.#state !== 'closed') {
         this.call('events.unsubscribe', { subscription: live.id }).catch(() => undefined);
       }
     };
     const live: LiveSubscription = {
-      id: `s${this.#nextId++}`,
+      id: `s${++this.#subscriptionCount}`,
       topic,
       cursor: options.cursor ?? '',
       onEvents: (events, cursor) => options.onEvents(events, cursor),
@@ -181,7 +191,7 @@ export class DroverClient {
       closed: false,
     };
     this.#subscriptions.set(live.id, live);
-    if (this.#socket?.readyState === OPEN) this.#sendSubscribe(live);
+    if (this.#rpc.ready) this.#sendSubscribe(live);
     return {
       topic,
       get cursor() {
@@ -234,113 +244,45 @@ export class DroverClient {
   /** Closes the connection for good: pending calls reject, subscriptions end. */
   close(): void {
     if (this.#state === 'closed') return;
-    this.#setState('closed');
-    clearTimeout(this.#timer);
     const ended = [...this.#subscriptions.values()];
     this.#subscriptions.clear();
-    for (const live of ended) {
-      live.fail(
-        this.#fatal ?? new DroverError('DROVER_E_CONNECTION_LOST', 'The client was closed.'),
-        this.#fatal !== undefined,
-      );
-    }
-    this.#socket?.close(1000, 'client closed');
-    this.#failPending('The client was closed.');
-    this.#resolveOpened();
+    this.#rpc.close();
+    this.#setState('closed');
+    for (const live of ended) live.fail(this.#closedError(), this.#fatal !== undefined);
   }
 
-  /** The open socket, once there is one; waits through reconnects. */
-  async #open(): Promise<WebSocketLike> {
-    const deadline =
-      this.#connectTimeoutMs === undefined ? undefined : Date.now() + this.#connectTimeoutMs;
-    for (;;) {
-      if (deadline === undefined) {
-        await this.#opened;
-      } else {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const timedOut = await Promise.race([
-          this.#opened.then(() => false),
-          new Promise<boolean>((resolve) => {
-            timer = setTimeout(() => resolve(true), Math.max(0, deadline - Date.now()));
-          }),
-        ]);
-        clearTimeout(timer);
-        if (timedOut) {
-          throw new DroverError(
-            'DROVER_E_CONNECTION_LOST',
-            `No Drover server answers at ${this.url}.`,
-            { details: { unreachable: true } },
-          );
-        }
-      }
-      if (this.#state === 'closed') {
-        throw this.#fatal ?? new DroverError('DROVER_E_CONNECTION_LOST', 'The client is closed.');
-      }
-      const socket = this.#socket;
-      if (socket?.readyState === OPEN) return socket;
-      // Closing, its close event not yet come: wait for it and the next open.
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-
-  #connect(): void {
-    const url = `${this.url.replace(/^http/, 'ws')}/ws`;
-    const socket = new this.#WebSocket(url) as WebSocketLike;
-    this.#socket = socket;
-    socket.onopen = () => {
-      if (this.#token === undefined) {
-        this.#ready();
-        return;
-      }
-      // Signed in before anything else is sent: calls wait for the open that follows this.
-      const id = this.#nextId++;
-      this.#pending.set(id, {
-        resolve: () => {
-          if (this.#socket === socket) this.#ready();
-        },
-        reject: (error) => {
-          if (this.#socket !== socket) return;
-          if (error instanceof DroverError && !error.retryable) this.#end(error);
-          else socket.close(1000, 'signing in failed; reconnecting');
-        },
-      });
-      socket.send(
-        JSON.stringify({
-          jsonrpc: '2.0',
-          method: 'auth.login',
-          params: { token: this.#token },
-          id,
+  /** Resolves once connected and signed in; waits through reconnects, up to the connect timeout. */
+  async #open(): Promise<void> {
+    const limit = this.#connectTimeoutMs;
+    if (limit === undefined) {
+      await this.#rpc.whenReady().catch(() => undefined);
+    } else {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = await Promise.race([
+        this.#rpc.whenReady().then(
+          () => false,
+          () => false,
+        ),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), limit);
         }),
-      );
-    };
-    socket.onmessage = (event) => this.#receive(event.data);
-    socket.onerror = () => undefined; // onclose follows, and reconnects.
-    socket.onclose = () => {
-      if (this.#socket !== socket) return;
-      this.#socket = undefined;
-      this.#failPending('The connection to the server was lost before the answer came.');
-      if (this.#state === 'closed') return;
-      if (this.#state === 'open') {
-        this.#opened = new Promise((resolve) => (this.#resolveOpened = resolve));
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        throw new DroverError(
+          'DROVER_E_CONNECTION_LOST',
+          `No Drover server answers at ${this.url}.`,
+          {
+            details: { unreachable: true },
+          },
+        );
       }
-      this.#setState(this.#state === 'connecting' ? 'connecting' : 'reconnecting');
-      const base = Math.min(this.#maxMs, this.#initialMs * 2 ** this.#failures);
-      this.#failures += 1;
-      this.#timer = setTimeout(() => this.#connect(), base * (0.8 + Math.random() * 0.4));
-    };
+    }
+    if (this.#state === 'closed') throw this.#closedError();
   }
 
-  #ready(): void {
-    this.#failures = 0;
-    this.#setState('open');
-    for (const live of this.#subscriptions.values()) this.#sendSubscribe(live);
-    this.#resolveOpened();
-  }
-
-  /** The server refused the token: everything waiting fails with its answer, for good. */
-  #end(error: DroverError): void {
-    this.#fatal = error;
-    this.close();
+  #closedError(): DroverError {
+    return this.#fatal ?? new DroverError('DROVER_E_CONNECTION_LOST', 'The client was closed.');
   }
 
   #sendSubscribe(live: LiveSubscription): void {
@@ -355,43 +297,12 @@ export class DroverClient {
       if (error instanceof DroverError && error.code === 'DROVER_E_CONNECTION_LOST') return;
       if (error instanceof DroverError && error.retryable) {
         setTimeout(() => {
-          if (!live.closed && this.#socket?.readyState === OPEN) this.#sendSubscribe(live);
+          if (!live.closed && this.#rpc.ready) this.#sendSubscribe(live);
         }, 1000);
         return;
       }
       live.fail(error instanceof Error ? error : new Error(String(error)));
     });
-  }
-
-  #receive(data: unknown): void {
-    let message: unknown;
-    try {
-      message = JSON.parse(typeof data === 'string' ? data : String(data));
-    } catch {
-      return;
-    }
-    for (const one of Array.isArray(message) ? message : [message]) this.#receiveOne(one);
-  }
-
-  #receiveOne(message: unknown): void {
-    if (typeof message !== 'object' || message === null) return;
-    const m = message as {
-      id?: number | string | null;
-      result?: unknown;
-      error?: RpcErrorObject;
-      method?: string;
-      params?: unknown;
-    };
-    if (m.method === 'events.batch') {
-      this.#deliver(m.params as EventBatch);
-      return;
-    }
-    if (typeof m.id !== 'number') return;
-    const pending = this.#pending.get(m.id);
-    if (!pending) return;
-    this.#pending.delete(m.id);
-    if (m.error) pending.reject(DroverError.fromRpcError(m.error));
-    else pending.resolve(m.result);
   }
 
   #deliver(batch: EventBatch): void {
@@ -409,15 +320,8 @@ export class DroverClient {
     }
   }
 
-  #failPending(message: string): void {
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const p of pending)
-      p.reject(this.#fatal ?? new DroverError('DROVER_E_CONNECTION_LOST', message));
-  }
-
   #setState(state: ConnectionState): void {
-    if (this.#state === state) return;
+    if (this.#state === state || this.#state === 'closed') return;
     this.#state = state;
     for (const listener of this.#stateListeners) listener(state);
   }

@@ -1,13 +1,12 @@
 export { DroverClient } from './client.js';
 export type {
   ClientOptions,
-  ConnectionState,
   SubscribeOptions,
   Submission,
   Subscription,
   TaskTypeRef,
   TypedTask,
   WebSocketConstructor,
-  WebSocketLike,
 } from './options.js';
 export { compareCursors } from '@drover/protocol';
+export type { ConnectionState, WebSocketLike } from '@drover/protocol';

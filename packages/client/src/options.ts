@@ -1,24 +1,11 @@
 import type { EventRecord, MethodParams, TaskRecord, Topic } from '@drover/protocol';
 import type { z } from 'zod';
 
-/** What the client needs of a WebSocket: the browser's, or the `ws` package's in Node 20. */
-export interface WebSocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((event: unknown) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-}
 /**
  * A WebSocket class: the browser's `WebSocket`, or `ws`'s. Typed loosely because the two declare
  * their event types differently; the client uses only what `WebSocketLike` lists.
  */
 export type WebSocketConstructor = new (url: string) => object;
-
-/** `connecting` before the first open, `reconnecting` after a loss, `closed` after `close()`. */
-export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export interface ClientOptions {
   /** The server's base URL, such as `http://127.0.0.1:7400`. */

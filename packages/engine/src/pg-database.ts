@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { DroverError } from '@drover/protocol';
+import { DroverError, backoffMs } from '@drover/protocol';
 import { checkSchemaName } from './database.js';
 import type { Database, Queryable } from './database.js';
 
@@ -173,7 +173,8 @@ class Listener {
   readonly #onNotify: (payload: string) => void;
   #client: pg.Client | undefined;
   #stopped = false;
-  #retryMs = 100;
+  /** Reconnects of the notification connection since it last worked. */
+  #failures = 0;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(connectionString: string, channel: string, onNotify: (payload: string) => void) {
@@ -197,7 +198,7 @@ class Listener {
       await client.end().catch(() => undefined);
       throw error;
     }
-    this.#retryMs = 100;
+    this.#failures = 0;
   }
 
   #dropped(client: pg.Client): void {
@@ -209,10 +210,10 @@ class Listener {
           () => this.#dropped(this.#client ?? client),
         );
       },
-      this.#retryMs * (0.8 + Math.random() * 0.4),
+      backoffMs(this.#failures, { initialMs: 100, maxMs: 10_000 }),
     );
     this.#timer.unref();
-    this.#retryMs = Math.min(this.#retryMs * 2, 10_000);
+    this.#failures += 1;
   }
 
   async stop(): Promise<void> {

@@ -26,6 +26,7 @@ export {
   FrameRange,
   JobSubmission,
   JsonObject,
+  JsonValue,
   MAX_JOB_PARAMS_BYTES,
   MAX_TASK_PARAMS_BYTES,
   MAX_TASKS_PER_JOB,
@@ -74,6 +75,9 @@ export {
   RpcSuccess,
 } from './jsonrpc.js';
 export { parseOrThrow } from './validate.js';
+export { backoffMs } from './backoff.js';
+export { RpcSocket } from './rpc-socket.js';
+export type { ConnectionState, RpcSocketOptions, WebSocketLike } from './rpc-socket.js';
 export type { FieldIssue } from './validate.js';
 export { SubscriptionId, clientNotifications, isMethodName, methods } from './methods.js';
 export type { EventBatch, MethodName, MethodParams, MethodResult } from './methods.js';

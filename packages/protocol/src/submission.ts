@@ -16,6 +16,9 @@ export const MAX_TIMEOUT_MS = 7 * 24 * 3600 * 1000;
 /** A JSON object: task params, results. */
 export const JsonObject = z.record(z.string(), z.json());
 export type JsonObject = z.infer<typeof JsonObject>;
+/** Any JSON value: a task's result. */
+export const JsonValue = z.json();
+export type JsonValue = z.infer<typeof JsonValue>;
 
 /**
  * A frame range: one task per frame `start`, `start + step`, ... up to and including `end`.

@@ -4,6 +4,7 @@ import {
   DroverError,
   HttpErrorBody,
   artifactHttp,
+  backoffMs,
   errorCatalogue,
   uploadCredential,
 } from '@drover/protocol';
@@ -72,8 +73,7 @@ export async function uploadArtifact(upload: ArtifactUpload): Promise<ArtifactRe
     }
     if (!(outcome instanceof DroverError)) return outcome;
     if (!outcome.retryable) throw outcome;
-    const wait = Math.min(max, initial * 2 ** attempt) * (0.8 + Math.random() * 0.4);
-    await sleep(wait, upload.signal);
+    await sleep(backoffMs(attempt, { initialMs: initial, maxMs: max }), upload.signal);
   }
 }
 

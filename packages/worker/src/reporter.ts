@@ -1,10 +1,13 @@
-import type { LeaseRef, LogLine, TaskError } from '@drover/protocol';
+import type { JsonValue, LeaseRef, LogLine, TaskError } from '@drover/protocol';
 import { isDroverError } from '@drover/protocol';
-import { Disconnected } from './connection.js';
-import type { Connection } from './connection.js';
+import type { Connection, WorkerCallParams } from './connection.js';
+
+/** The worker methods that carry reports; each answers which attempts' leases were gone. */
+type ReportMethod =
+  'tasks.started' | 'tasks.progress' | 'tasks.log' | 'tasks.complete' | 'tasks.fail';
 
 type Final =
-  { kind: 'complete'; result: unknown } | { kind: 'fail'; error: TaskError; retry: boolean };
+  { kind: 'complete'; result: JsonValue } | { kind: 'fail'; error: TaskError; retry: boolean };
 
 /**
  * Reports on running attempts, batched: every flush sends at most one call per kind. Progress is
@@ -116,41 +119,44 @@ export class Reporter {
     const failures = finals.filter((f) => f.kind === 'fail');
     const steps: [() => Promise<void>, () => void][] = [
       [
-        () => this.#sendBatch(this.#started, started, (leases) => ['tasks.started', { leases }]),
+        () =>
+          this.#sendBatch(this.#started, started, (leases) =>
+            this.#call('tasks.started', { leases }),
+          ),
         () => this.#drop(this.#started, started),
       ],
       [
         () =>
-          this.#sendBatch(this.#progress, progress, (reports) => ['tasks.progress', { reports }]),
+          this.#sendBatch(this.#progress, progress, (reports) =>
+            this.#call('tasks.progress', { reports }),
+          ),
         () => this.#drop(this.#progress, progress),
       ],
       [() => this.#sendLogs(logs), () => undefined],
       [
         () =>
-          this.#sendBatch(this.#finals, completes, (reports) => [
-            'tasks.complete',
-            {
+          this.#sendBatch(this.#finals, completes, (reports) =>
+            this.#call('tasks.complete', {
               reports: reports.map((f) => ({
                 attemptId: f.attemptId,
                 token: f.token,
-                result: f.kind === 'complete' ? (f.result ?? null) : null,
+                result: f.kind === 'complete' ? f.result : null,
               })),
-            },
-          ]),
+            }),
+          ),
         () => this.#drop(this.#finals, completes),
       ],
       [
         () =>
-          this.#sendBatch(this.#finals, failures, (reports) => [
-            'tasks.fail',
-            {
+          this.#sendBatch(this.#finals, failures, (reports) =>
+            this.#call('tasks.fail', {
               reports: reports.flatMap((f) =>
                 f.kind === 'fail'
                   ? [{ attemptId: f.attemptId, token: f.token, error: f.error, retry: f.retry }]
                   : [],
               ),
-            },
-          ]),
+            }),
+          ),
         () => this.#drop(this.#finals, failures),
       ],
     ];
@@ -158,9 +164,9 @@ export class Reporter {
       try {
         await send();
       } catch (error) {
-        // Disconnected, or the server could not take it now: what was not acknowledged stays
+        // The connection lost (DROVER_E_CONNECTION_LOST), or the server could not take it now: what was not acknowledged stays
         // queued for the next flush, in order.
-        if (error instanceof Disconnected || (isDroverError(error) && error.retryable)) return;
+        if (isDroverError(error) && error.retryable) return;
         // A report the server will never take is dropped, so it cannot block the ones behind
         // it; the other kinds still go (a refused log line must not cost the task its result).
         this.#onUndeliverable(error);
@@ -195,7 +201,7 @@ export class Reporter {
       try {
         await this.#call('tasks.log', { batches: [piece] });
       } catch (error) {
-        if (error instanceof Disconnected || (isDroverError(error) && error.retryable)) {
+        if (isDroverError(error) && error.retryable) {
           this.#requeueLogs(pieces.slice(i));
         }
         throw error;
@@ -227,17 +233,17 @@ export class Reporter {
   async #sendBatch<T extends LeaseRef>(
     queue: Map<string, T>,
     items: T[],
-    call: (items: T[]) => [string, unknown],
+    send: (items: T[]) => Promise<void>,
   ): Promise<void> {
     if (items.length === 0) return;
-    const [method, params] = call(items);
-    await this.#call(method, params);
+    await send(items);
     // Only what was sent is removed: a newer report of the same attempt stays queued.
     for (const item of items) if (queue.get(item.attemptId) === item) queue.delete(item.attemptId);
   }
 
-  async #call(method: string, params: unknown): Promise<void> {
-    const { refused } = await this.#connection.call<{ refused: string[] }>(method, params);
+  /** Sends one kind of report; the attempts whose lease is gone are stopped. */
+  async #call<M extends ReportMethod>(method: M, params: WorkerCallParams<M>): Promise<void> {
+    const { refused }: { refused: string[] } = await this.#connection.call(method, params);
     if (refused.length > 0) this.#onRefused(refused);
   }
 }

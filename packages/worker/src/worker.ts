@@ -3,8 +3,9 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { serverToWorker } from '@drover/protocol';
 import type {
-  ArtifactRecord,
   Assignment,
+  JsonSchema,
+  JsonValue,
   LeaseRef,
   TaskError,
   WorkerRecord,
@@ -174,11 +175,13 @@ export class Worker {
   }
 
   /** Each task type's params as JSON Schema (as accepted on input: defaults make fields optional). */
-  #paramsSchemas(): Record<string, unknown> {
+  #paramsSchemas(): Record<string, JsonSchema> {
     return Object.fromEntries(
       [...this.#tasks].map(([name, definition]) => [
         name,
-        z.toJSONSchema(definition.params, { io: 'input', unrepresentable: 'any' }),
+        asJson<JsonSchema>(
+          z.toJSONSchema(definition.params, { io: 'input', unrepresentable: 'any' }),
+        ),
       ]),
     );
   }
@@ -186,11 +189,7 @@ export class Worker {
   async #hello(): Promise<void> {
     const o = this.#options;
     const host = o.host ?? hostname();
-    const result = await this.#connection.call<{
-      worker: WorkerRecord;
-      heartbeatMs: number;
-      stale: string[];
-    }>(
+    const result = await this.#connection.call(
       'workers.hello',
       {
         name: this.#identity.name,
@@ -203,7 +202,7 @@ export class Worker {
         token: o.token,
         held: [...this.#running.values()].map((r) => r.lease),
       },
-      true,
+      { greeting: true },
     );
     this.#record = result.worker;
     this.#stop(result.stale, 'the lease was lost while the server was away');
@@ -220,7 +219,7 @@ export class Worker {
 
   async #beat(): Promise<void> {
     try {
-      const { stale } = await this.#connection.call<{ stale: string[] }>('workers.heartbeat', {
+      const { stale } = await this.#connection.call('workers.heartbeat', {
         stats: this.#sampler.sample(),
         held: [...this.#running.values()].map((r) => r.lease),
       });
@@ -321,7 +320,7 @@ export class Worker {
         : await definition.run(ctx, parsed.data);
       const checked = definition.result ? definition.result.parse(result) : result;
       if (signal.aborted) throw signal.reason;
-      this.#reporter.finish(lease, { kind: 'complete', result: checked ?? null });
+      this.#reporter.finish(lease, { kind: 'complete', result: asJson(checked) });
       this.#log(`task ${a.task.id} succeeded`);
     } catch (error) {
       const taskError: TaskError = signal.aborted
@@ -333,10 +332,7 @@ export class Worker {
   }
 
   async #jobArtifacts(a: Assignment, signal: AbortSignal): Promise<JobArtifact[]> {
-    const { artifacts } = await this.#connection.call<{ artifacts: ArtifactRecord[] }>(
-      'artifacts.list',
-      { jobId: a.task.jobId },
-    );
+    const { artifacts } = await this.#connection.call('artifacts.list', { jobId: a.task.jobId });
     return artifacts.map((record) => ({
       ...record,
       read: async () => {
@@ -366,4 +362,13 @@ function toTaskError(error: unknown): TaskError {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * A value as the server will store it: JSON (`undefined` becomes null, a Date its string). A
+ * value JSON cannot hold (a BigInt, a cycle) throws here, failing the task with that error.
+ */
+function asJson<T extends JsonValue = JsonValue>(value: unknown): T {
+  // JSON.parse gives back plain JSON by definition.
+  return JSON.parse(JSON.stringify(value) ?? 'null') as T;
 }

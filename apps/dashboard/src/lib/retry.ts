@@ -1,4 +1,4 @@
-import { isDroverError } from '@drover/protocol';
+import { backoffMs, isDroverError } from '@drover/protocol';
 
 /** Whether sending the same call again later may succeed: a lost connection, a busy server. */
 export function isRetryable(error: unknown): boolean {
@@ -17,8 +17,7 @@ export async function untilDone<T>(fn: () => Promise<T>, signal: AbortSignal): P
       return await fn();
     } catch (error) {
       if (!isRetryable(error) || signal.aborted) throw error;
-      const base = Math.min(5000, 250 * 2 ** failures);
-      await sleep(base * (0.8 + Math.random() * 0.4), signal);
+      await sleep(backoffMs(failures, { initialMs: 250, maxMs: 5000 }), signal);
     }
   }
 }
