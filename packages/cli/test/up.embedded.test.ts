@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -299,5 +299,42 @@ describe('drover up: start, Ctrl-C, start again on the same data directory', () 
     assert.deepEqual(again, [], 'jobs told before the stop are not told again');
 
     assert.equal(await interrupt(run), 0, run.output());
+  });
+  it('takes its workers along when it is killed, so the next farm has its own local-1 and local-2', async () => {
+    const run = startUp(dataDir, port);
+    runs.push(run);
+    await until('local-1 and local-2 online', 30_000, onlineWorkers);
+    const state = join(dataDir, 'state');
+    /** The worker processes of this data directory still running. */
+    const workerProcesses = () =>
+      readdirSync('/proc')
+        .filter((entry) => /^\d+$/.test(entry))
+        .filter((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(state);
+          } catch {
+            return false; // Gone meanwhile.
+          }
+        });
+    assert.equal(workerProcesses().length, 2);
+    run.child.kill('SIGKILL'); // The farm alone, not its process group.
+    await until('its workers to end', 20_000, () =>
+      Promise.resolve(workerProcesses().length === 0 ? true : undefined),
+    );
+
+    const next = startUp(dataDir, port);
+    runs.push(next);
+    await until('the next farm up', 60_000, () =>
+      Promise.resolve(next.output().includes('producing') ? true : undefined),
+    );
+    await until('local-1 and local-2 joining the next farm', 30_000, async () => {
+      const { workers } = await call(server, 'workers.list', {});
+      const joined = workers.filter(
+        (w) => w.state === 'online' && Date.parse(w.lastSeenAt) >= next.spawnedAt,
+      );
+      return joined.length === 2 ? true : undefined;
+    });
+    assert.doesNotMatch(next.output(), /Another worker on this machine|is connected already/);
+    assert.equal(await interrupt(next), 0, next.output());
   });
 });

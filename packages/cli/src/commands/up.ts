@@ -2,10 +2,12 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import type { DroverClient } from '@drover/client';
 import { startProducer } from '@drover/example-fractal';
-import type { Engine } from '@drover/engine';
-import { isDroverError } from '@drover/protocol';
+import { isDroverError, isTerminalJobStatus, topics } from '@drover/protocol';
+import type { JobRecord, MethodParams } from '@drover/protocol';
 import type { Config } from '../config.js';
+import { clientOf } from '../rpc-client.js';
 import { serve } from './serve.js';
 
 const DRAIN_DEADLINE_MS = 10_000;
@@ -15,7 +17,7 @@ const DRAIN_DEADLINE_MS = 10_000;
  * directory and found, not duplicated, by every later one. moi's hello job, a shell job, and an
  * animation whose last stage assembles its frames into one contact sheet.
  */
-const DEMO_JOBS = [
+const DEMO_JOBS: MethodParams<'jobs.submit'>[] = [
   { group: 'demo', idempotencyKey: 'drover-up:hello', name: 'The hello job', taskType: 'hello' },
   {
     group: 'demo',
@@ -35,10 +37,10 @@ const DEMO_JOBS = [
   },
 ];
 
-async function submitDemoJobs(engine: Engine): Promise<void> {
+async function submitDemoJobs(client: DroverClient): Promise<void> {
   for (const job of DEMO_JOBS) {
     try {
-      const { job: record, created } = await engine.submit(job);
+      const { job: record, created } = await client.call('jobs.submit', job);
       console.log(
         created
           ? `submitted "${record.name}" to group "demo" (${record.id})`
@@ -47,7 +49,11 @@ async function submitDemoJobs(engine: Engine): Promise<void> {
     } catch (error) {
       // The data directory holds this demo job as an earlier drover defined it: keep that one.
       if (!isDroverError(error, 'DROVER_E_IDEMPOTENCY_CONFLICT')) throw error;
-      const { jobId } = error.details as { jobId: string };
+      const details: unknown = error.details;
+      const jobId =
+        typeof details === 'object' && details !== null && 'jobId' in details
+          ? String(details.jobId)
+          : 'its id unknown';
       console.log(`an earlier "${job.name}" is already there in group "demo" (${jobId})`);
     }
   }
@@ -69,10 +75,17 @@ export async function up(config: Config, cliMain: string): Promise<void> {
   const url = farm.server.url;
   const local = farm.local;
   if (!local) throw new Error('drover up keeps its credentials in the data directory');
+  // The farm is driven like any other program drives it: through the client, as the admin.
+  const client = clientOf({
+    server: url,
+    token: local.admin.secret,
+    dataDir: config.dataDir,
+    caFile: config.tlsCert === undefined ? undefined : (config.caFile ?? config.tlsCert),
+  });
   // The dashboard's way in: one click, once (as Jupyter prints its URL with a token).
-  const { code } = await farm.engine.accounts.createLoginCode(local.admin.tokenId);
+  const link = await client.call('auth.loginLink', {});
   console.log(`Drover is up at ${url} (data in ${config.dataDir}/)`);
-  console.log(`open the dashboard: ${url}/login?code=${code}`);
+  console.log(`open the dashboard: ${new URL(link.path, url).toString()}`);
   console.log('  (a one-time sign-in link, valid for an hour; `drover login` prints a new one)');
   if (['0.0.0.0', '::'].includes(config.host)) {
     console.log(
@@ -80,9 +93,10 @@ export async function up(config: Config, cliMain: string): Promise<void> {
     );
   }
   // What finishes from now on is told on the terminal, as the tracker did.
-  const watched = ['jobs/fractals', 'jobs/demo'];
-  const cursors = new Map<string, string>();
-  for (const topic of watched) cursors.set(topic, await farm.engine.headCursor(topic));
+  const watched = [topics.groupJobs('fractals'), topics.groupJobs('demo')];
+  const cursors = await Promise.all(
+    watched.map(async (topic) => (await client.call('events.head', { topic })).cursor),
+  );
 
   const workers: ChildProcess[] = [];
   for (let i = 1; i <= config.workers; i++) {
@@ -126,7 +140,7 @@ export async function up(config: Config, cliMain: string): Promise<void> {
   const stopProducer = config.demo
     ? startProducer({
         intervalSeconds: config.interval,
-        submit: async (job) => (await farm.engine.submit(job)).job.id,
+        submit: async (job) => (await client.call('jobs.submit', job)).job.id,
         onError: (error) => console.error(`producer: ${(error as Error).message}`),
       })
     : () => undefined;
@@ -135,47 +149,37 @@ export async function up(config: Config, cliMain: string): Promise<void> {
       `producing 1-10 Julia renders every ${config.interval} s into group "fractals"; Ctrl-C stops`,
     );
 
-  if (config.demo) await submitDemoJobs(farm.engine);
+  if (config.demo) await submitDemoJobs(client);
 
-  // A job is told once per ending: a cancelled job is updated again as its running tasks stop.
+  // A job is told once per ending: it is updated again as late reports of its tasks land (a
+  // cancelled job's stopped attempts), and told again only after it ran again (a retry).
   const told = new Set<string>();
-  const read = async (topic: string): Promise<void> => {
-    const page = await farm.engine.readEvents({ topic, after: cursors.get(topic) ?? '' });
-    cursors.set(topic, page.cursor);
-    if (page.events.length === 1000) void tell(topic); // A full page: more are waiting.
-    for (const e of page.events) {
-      if (e.kind !== 'job.updated') continue;
-      const job = e.data;
-      if (!job.finishedAt) continue;
-      if (!['succeeded', 'failed', 'cancelled'].includes(job.status)) continue;
-      const ending = `${job.id} ${job.status} ${job.finishedAt}`;
-      if (told.has(ending)) continue;
-      if (told.size >= 10_000) told.clear();
-      told.add(ending);
-      // How long it ran, from its first task's start; and, when it waited, since its submission.
-      const ran = (Date.parse(job.finishedAt) - Date.parse(job.startedAt ?? job.createdAt)) / 1000;
-      const since = (Date.parse(job.finishedAt) - Date.parse(job.createdAt)) / 1000;
-      const waited = since - ran >= 0.5 ? ` (${since.toFixed(1)} s after submission)` : '';
-      console.log(
-        `${job.finishedAt.slice(11, 19)}  ${job.name}: ${job.status} in ${ran.toFixed(1)} s${waited}  (${job.id})`,
-      );
+  const tell = (job: JobRecord) => {
+    if (!isTerminalJobStatus(job.status) || !job.finishedAt) {
+      told.delete(job.id);
+      return;
     }
+    // Told once its running tasks have stopped: then its time is the one it ran.
+    if (job.counts.leased + job.counts.running > 0 || told.has(job.id)) return;
+    if (told.size >= 10_000) told.clear();
+    told.add(job.id);
+    // How long it ran, from its first task's start; and, when it waited, since its submission.
+    const ran = (Date.parse(job.finishedAt) - Date.parse(job.startedAt ?? job.createdAt)) / 1000;
+    const since = (Date.parse(job.finishedAt) - Date.parse(job.createdAt)) / 1000;
+    const waited = since - ran >= 0.5 ? ` (${since.toFixed(1)} s after submission)` : '';
+    console.log(
+      `${job.finishedAt.slice(11, 19)}  ${job.name}: ${job.status} in ${ran.toFixed(1)} s${waited}  (${job.id})`,
+    );
   };
-  // One read of a topic at a time: two notifications close together must not print a job twice.
-  const reading = new Map<string, Promise<void>>();
-  const tell = (topic: string) => {
-    const next = (reading.get(topic) ?? Promise.resolve())
-      .then(() => read(topic))
-      .catch(() => undefined);
-    reading.set(topic, next);
-    return next;
-  };
-  const unlisten = await farm.engine.listen((payload) => {
-    const topics = payload.split('\n');
-    for (const topic of watched) {
-      if (payload === '*' || topics.includes(topic)) void tell(topic);
-    }
-  });
+  const subscriptions = watched.map((topic, i) =>
+    client.subscribe(topic, {
+      ...(cursors[i] !== undefined && { cursor: cursors[i] }),
+      onEvents: (events) => {
+        for (const event of events) if (event.kind === 'job.updated') tell(event.data);
+      },
+      onError: (error) => console.error(`following ${topic}: ${error.message}`),
+    }),
+  );
 
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -184,7 +188,7 @@ export async function up(config: Config, cliMain: string): Promise<void> {
   });
   console.log(`\nstopping: draining workers (deadline ${DRAIN_DEADLINE_MS / 1000} s)...`);
   stopProducer();
-  await unlisten();
+  for (const subscription of subscriptions) subscription.close();
   const exited = workers.map(
     (w) =>
       new Promise((resolve) => (w.exitCode !== null ? resolve(null) : w.once('exit', resolve))),
@@ -193,6 +197,7 @@ export async function up(config: Config, cliMain: string): Promise<void> {
   const deadline = new Promise((resolve) => setTimeout(resolve, DRAIN_DEADLINE_MS + 2000).unref());
   await Promise.race([Promise.all(exited), deadline]);
   for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+  client.close();
   await farm.close();
   console.log('stopped; `npm start` again continues where this left off');
 }

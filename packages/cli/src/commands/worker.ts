@@ -20,6 +20,15 @@ export async function worker(config: Config): Promise<void> {
     throw new Error(
       'This worker would run no task type: give --tasks FILE or --shell-tasks FILE, or leave --demo on.',
     );
+  // Told from the start, so that an end while it connects is not missed. Started by `drover up`
+  // with a channel to it: a farm that died takes its workers along, rather than leaving them to
+  // fight a new farm's workers over their names.
+  const ended = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+    process.once('disconnect', resolve);
+    if (process.send !== undefined && !process.connected) resolve();
+  });
   // Its log lines carry its name, known once started when it is a default one.
   let label = config.name ?? 'worker';
   const w = new Worker({
@@ -33,18 +42,14 @@ export async function worker(config: Config): Promise<void> {
     ...(config.caFile !== undefined && { ca: readCaFile(config.caFile) }),
     onLog: (line) => console.log(`${new Date().toISOString()} ${label}: ${line}`),
   });
-  const record = await w.start();
-  label = record.name;
-  console.log(
-    `worker ${record.name} (${record.id}) joined ${config.server} with ${config.slots} slot(s)`,
-  );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-    // Started by `drover up` with a channel to it: a farm that died takes its workers along,
-    // rather than leaving them to fight a new farm's workers over their names.
-    process.once('disconnect', resolve);
-  });
+  const record = await Promise.race([w.start(), ended.then(() => undefined)]);
+  if (record) {
+    label = record.name;
+    console.log(
+      `worker ${record.name} (${record.id}) joined ${config.server} with ${config.slots} slot(s)`,
+    );
+    await ended;
+  }
   await w.stop(10_000);
 }
 
