@@ -172,15 +172,40 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+/**
+ * Ends the process once everything written to stdout and stderr has left it. `process.exit` at
+ * once would cut output going to a pipe (written asynchronously, 64 KiB at a time) short; the
+ * process is still ended here, rather than left to end by itself, because a command's connections
+ * or a library's timers may hold it open.
+ */
+function exitWhenWritten(code: number): void {
+  process.exitCode = code;
+  let waiting = 2;
+  const written = () => {
+    if (--waiting === 0) process.exit(code);
+  };
+  // A write's callback runs once it and every write before it are handed to the system (or
+  // failed: a reader that went away, as `| head` does, has nothing left to wait for).
+  process.stdout.write('', written);
+  process.stderr.write('', written);
+}
+
+// A reader that stopped reading (`drover jobs ls --json | head -1`) is not an error of ours.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+
 main(process.argv.slice(2)).then(
   () => {
     closeClients();
-    process.exit(process.exitCode ?? 0);
+    exitWhenWritten(typeof process.exitCode === 'number' ? process.exitCode : 0);
   },
   (error: unknown) => {
     closeClients();
     const message = error instanceof Error ? error.message : String(error);
     console.error(isDroverError(error) ? `${message} [${error.code}]` : message);
-    process.exit(1);
+    exitWhenWritten(1);
   },
 );
