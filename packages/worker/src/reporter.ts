@@ -4,7 +4,10 @@ import { Disconnected } from './connection.js';
 import type { Connection } from './connection.js';
 
 type Final =
-  { kind: 'complete'; result: unknown } | { kind: 'fail'; error: TaskError; retry: boolean };
+  | { kind: 'complete'; result: unknown }
+  | { kind: 'fail'; error: TaskError; retry: boolean }
+  /** Given back unfinished in an orderly shutdown: not charged against the task's attempts. */
+  | { kind: 'release'; reason: string };
 
 /**
  * Reports on running attempts, batched: every flush sends at most one call per kind. Progress is
@@ -114,6 +117,7 @@ export class Reporter {
     const finals = [...this.#finals.values()];
     const completes = finals.filter((f) => f.kind === 'complete');
     const failures = finals.filter((f) => f.kind === 'fail');
+    const releases = finals.filter((f) => f.kind === 'release');
     const steps: [() => Promise<void>, () => void][] = [
       [
         () => this.#sendBatch(this.#started, started, (leases) => ['tasks.started', { leases }]),
@@ -152,6 +156,20 @@ export class Reporter {
             },
           ]),
         () => this.#drop(this.#finals, failures),
+      ],
+      [
+        () =>
+          this.#sendBatch(this.#finals, releases, (reports) => [
+            'tasks.release',
+            {
+              reports: reports.flatMap((f) =>
+                f.kind === 'release'
+                  ? [{ attemptId: f.attemptId, token: f.token, reason: f.reason }]
+                  : [],
+              ),
+            },
+          ]),
+        () => this.#drop(this.#finals, releases),
       ],
     ];
     for (const [send, drop] of steps) {
