@@ -22,6 +22,7 @@ Run a farm:
 
 Drive it (--server URL, default http://127.0.0.1:7400; --json for scripts):
   submit <task type> [--param k=v ...] [--file job.json] [--group g] [--wait]
+                     [--allow-unknown-type: queue for a task type no worker has offered yet]
   groups             every group with jobs, counted by status
   jobs [ls | show <id> | cancel <id> | retry <id>] [--group g]
   tasks <job id> | tasks show <task id>
@@ -83,6 +84,7 @@ const OPTIONS = {
   param: { type: 'string', multiple: true },
   file: { type: 'string' },
   wait: { type: 'boolean' },
+  'allow-unknown-type': { type: 'boolean' },
   follow: { type: 'boolean', short: 'f' },
   out: { type: 'string' },
   json: { type: 'boolean' },
@@ -143,6 +145,7 @@ async function main(argv: string[]): Promise<void> {
         file: values.file,
         wait: values.wait ?? false,
         name: values.name,
+        allowUnknownType: values['allow-unknown-type'] ?? false,
       });
     case 'jobs':
       return jobs(config, output, rest[0], rest.slice(1));

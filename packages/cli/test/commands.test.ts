@@ -1,46 +1,15 @@
 // The commands a user drives a farm with, run as they are run: the drover process against a real
 // server, its output read the way a terminal, a pipe or a script reads it.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { backend, openTestEngine, tokenFor } from '@drover/engine/testing';
+import { backend, openTestEngine, tokenFor, uniqueType } from '@drover/engine/testing';
 import type { TestEngine } from '@drover/engine/testing';
 import { startServer } from '@drover/server';
 import type { DroverServer } from '@drover/server';
-
-const cli = new URL('../src/main.js', import.meta.url).pathname;
-
-export interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs `drover <args>` in `cwd` (where no drover.json is), without blocking this process's event
- * loop (the server under test runs on it). `shell` replaces the command line with a shell's, in
- * which `drover` is the drover command.
- */
-export function drover(
-  args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd: string; shell?: string },
-): Promise<Run> {
-  const env = { ...process.env, ...options.env, NODE_BIN: process.execPath, DROVER_CLI: cli };
-  const child = options.shell
-    ? spawn('sh', ['-c', `drover() { "$NODE_BIN" "$DROVER_CLI" "$@"; }; ${options.shell}`], {
-        cwd: options.cwd,
-        env,
-      })
-    : spawn(process.execPath, [cli, ...args], { cwd: options.cwd, env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
-}
+import { drover } from './run-drover.js';
 
 describe(`drover commands against a farm (${backend})`, () => {
   let t: TestEngine;
@@ -59,6 +28,74 @@ describe(`drover commands against a farm (${backend})`, () => {
     await server.close();
     await t.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  const run = (...args: string[]) => drover([...args, '--server', server.url], { env, cwd: dir });
+
+  /** A task type a worker has described: `message` (text) and `count` (an integer). */
+  async function describedType(): Promise<string> {
+    const type = `${uniqueType('echo')}.say`;
+    await t.engine.registerWorker({
+      name: uniqueType('w'),
+      host: 'h',
+      taskTypes: [type],
+      slots: 1,
+      paramsSchemas: {
+        [type]: {
+          type: 'object',
+          properties: { message: { type: 'string' }, count: { type: 'integer' } },
+          additionalProperties: false,
+        },
+      },
+    });
+    return type;
+  }
+
+  it('refuses a task type no worker offers, suggesting the nearest, unless told to queue it', async () => {
+    const type = await describedType();
+    const misspelt = type.replace('.say', '.sya');
+    const refused = await run('submit', misspelt, '--group', 'cli-unknown');
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, new RegExp(`did you mean "${type.replaceAll('.', '\\.')}"\\?`));
+    assert.match(refused.stderr, /--allow-unknown-type/);
+    assert.deepEqual(await t.engine.listJobs({ group: 'cli-unknown' }), [], 'nothing stored');
+
+    const queued = await run('submit', misspelt, '--group', 'cli-unknown', '--allow-unknown-type');
+    assert.equal(queued.code, 0, queued.stderr);
+    assert.match(queued.stdout, /^submitted job /m);
+    assert.match(queued.stderr, /no online worker offers task type/);
+  });
+
+  it('names a misspelt param, and says how to quote text that looks like a number', async () => {
+    const type = await describedType();
+    const misspelt = await run('submit', type, '--param', 'mesage=hi', '--group', 'cli-params');
+    assert.equal(misspelt.code, 1);
+    assert.match(
+      misspelt.stderr,
+      /params\.mesage: "mesage" is not a param of .*; did you mean "message"\?/,
+    );
+
+    const number = await run('submit', type, '--param', 'message=5', '--group', 'cli-params');
+    assert.equal(number.code, 1);
+    assert.match(number.stderr, /params\.message: must be string/);
+    assert.match(
+      number.stderr,
+      /--param message=5 was read as a number; for the text 5, quote it as JSON: --param 'message="5"'/,
+    );
+    assert.deepEqual(await t.engine.listJobs({ group: 'cli-params' }), [], 'nothing stored');
+
+    const quoted = await run('submit', type, '--param', 'message="5"', '--group', 'cli-params');
+    assert.equal(quoted.code, 0, quoted.stderr);
+  });
+
+  it('names the --file it cannot use, and why', async () => {
+    const missing = await run('submit', '--file', 'no-such-job.json');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^--file no-such-job\.json: there is no such file\.$/m);
+    writeFileSync(join(dir, 'broken.json'), '{"taskType": "hello",');
+    const broken = await run('submit', '--file', 'broken.json');
+    assert.equal(broken.code, 1);
+    assert.match(broken.stderr, /^--file broken\.json is not JSON: /m);
   });
 
   it('writes all of a long --json answer to a pipe that reads slowly', async () => {

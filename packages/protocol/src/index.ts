@@ -74,6 +74,7 @@ export {
   RpcSuccess,
 } from './jsonrpc.js';
 export { parseOrThrow } from './validate.js';
+export { nearest } from './nearest.js';
 export type { FieldIssue } from './validate.js';
 export { SubscriptionId, clientNotifications, isMethodName, methods } from './methods.js';
 export type { EventBatch, MethodName, MethodParams, MethodResult } from './methods.js';

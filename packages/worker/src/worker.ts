@@ -184,13 +184,22 @@ export class Worker {
     }
   }
 
-  /** Each task type's params as JSON Schema (as accepted on input: defaults make fields optional). */
+  /**
+   * Each task type's params as JSON Schema (as accepted on input: defaults make fields optional).
+   * An object that does not say what to do with other keys is described as strict, so that the
+   * server refuses a submission with a param the task does not take (most often a misspelt
+   * one) rather than let it be dropped; `z.looseObject` keeps a type open to any.
+   */
   #paramsSchemas(): Record<string, unknown> {
     return Object.fromEntries(
-      [...this.#tasks].map(([name, definition]) => [
-        name,
-        z.toJSONSchema(definition.params, { io: 'input', unrepresentable: 'any' }),
-      ]),
+      [...this.#tasks].map(([name, definition]) => {
+        const params = definition.params;
+        const described =
+          params instanceof z.ZodObject && params.def.catchall === undefined
+            ? params.strict()
+            : params;
+        return [name, z.toJSONSchema(described, { io: 'input', unrepresentable: 'any' })];
+      }),
     );
   }
 

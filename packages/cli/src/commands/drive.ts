@@ -2,8 +2,8 @@ import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isTerminalJobStatus, isTerminalTaskStatus, topics } from '@drover/protocol';
-import type { EventRecord, TaskRecord, Topic } from '@drover/protocol';
+import { DroverError, isTerminalJobStatus, isTerminalTaskStatus, topics } from '@drover/protocol';
+import type { EventRecord, FieldIssue, TaskRecord, Topic } from '@drover/protocol';
 import type { Config } from '../config.js';
 import {
   bar,
@@ -45,25 +45,122 @@ export function parseParams(pairs: readonly string[]): Record<string, unknown> {
   return params;
 }
 
+/**
+ * The job in a `--file`: JSON, an object. Its errors name the file, and where in it the JSON
+ * breaks.
+ */
+function readJobFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(
+      code === 'ENOENT'
+        ? `--file ${file}: there is no such file.`
+        : `--file ${file} cannot be read: ${(error as Error).message}`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`--file ${file} is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error(
+      `--file ${file} holds ${Array.isArray(parsed) ? 'an array' : JSON.stringify(parsed)}; a job is a JSON object such as {"taskType": "hello", "params": {}}.`,
+    );
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * What a refused submission means in the command's words: the option to queue an unknown task
+ * type, and, for a `--param` read as a number, boolean or null where text was wanted, how to
+ * quote it.
+ */
+function submitError(
+  error: unknown,
+  given: Record<string, unknown>,
+  file: string | undefined,
+): unknown {
+  if (!(error instanceof DroverError)) return error;
+  if (error.code === 'DROVER_E_UNKNOWN_TASK_TYPE') {
+    return new DroverError(
+      error.code,
+      error.message.replace(
+        'submit with allowUnknownType',
+        'pass --allow-unknown-type (`drover workers ls` shows what the workers offer)',
+      ),
+      { details: error.details, cause: error },
+    );
+  }
+  if (error.code !== 'DROVER_E_INVALID_PARAMS') return error;
+  const issues = Array.isArray(error.details) ? (error.details as FieldIssue[]) : [];
+  const hints = issues.flatMap((issue) => {
+    const key = /^params\.([^.]+)$/.exec(issue.path)?.[1];
+    if (key === undefined || !Object.hasOwn(given, key)) return [];
+    const value = given[key];
+    if (typeof value === 'string' || !/string/.test(issue.message)) return [];
+    const read =
+      typeof value === 'number'
+        ? 'a number'
+        : typeof value === 'boolean'
+          ? 'a boolean'
+          : value === null
+            ? 'null'
+            : 'JSON';
+    const raw = JSON.stringify(value);
+    const quoted = JSON.stringify(raw).replaceAll("'", "'\\''");
+    return [
+      `--param ${key}=${raw} was read as ${read}; for the text ${raw}, quote it as JSON: --param '${key}=${quoted}'`,
+    ];
+  });
+  const where =
+    file !== undefined && !/^Invalid params: params\./.test(error.message) ? ` (in ${file})` : '';
+  return new DroverError(
+    error.code,
+    [
+      `${error.message.replace(/^Invalid params of jobs\.submit: /, 'The job is not valid: ')}${where}`,
+      ...hints,
+    ].join('\n'),
+    { details: error.details, cause: error },
+  );
+}
+
 export async function submit(
   config: Config,
   output: Output,
   taskType: string | undefined,
-  options: { params: string[]; file: string | undefined; wait: boolean; name: string | undefined },
+  options: {
+    params: string[];
+    file: string | undefined;
+    wait: boolean;
+    name: string | undefined;
+    allowUnknownType: boolean;
+  },
 ): Promise<void> {
-  const fromFile = options.file
-    ? (JSON.parse(readFileSync(options.file, 'utf8')) as Record<string, unknown>)
-    : {};
+  const fromFile = options.file ? readJobFile(options.file) : {};
+  const given = parseParams(options.params);
+  if (!taskType && fromFile.taskType === undefined)
+    throw new Error(
+      'usage: drover submit <task type> [--param k=v ...] or drover submit --file job.json (`drover workers ls` shows the task types the workers offer)',
+    );
   const submission = {
     group: config.group,
     ...fromFile,
     ...(taskType && { taskType }),
     ...(options.name && { name: options.name }),
     ...(options.params.length > 0 && {
-      params: { ...(fromFile.params as object), ...parseParams(options.params) },
+      params: { ...(fromFile.params as object), ...given },
     }),
+    ...(options.allowUnknownType && { allowUnknownType: true }),
   };
-  const { job, created } = await call(config, 'jobs.submit', submission as never);
+  const { job, created } = await call(config, 'jobs.submit', submission as never).catch(
+    (error: unknown) => {
+      throw submitError(error, given, options.file);
+    },
+  );
   const { taskTypes } = await call(config, 'taskTypes.list', {});
   const offered = new Set(taskTypes.filter((t) => t.workers > 0).map((t) => t.name));
   const types = [
