@@ -20,7 +20,8 @@ Run a farm:
                      [--tasks my-tasks.mjs ...] [--shell-tasks templates.json] [--demo false]
   migrate            bring a PostgreSQL database's schema up to date (--database-url)
 
-Drive it (--server URL, default http://127.0.0.1:7400; --json for scripts):
+Drive it (--server URL or host:port; by default the farm of --data-dir, whose address
+\`up\` and \`server\` write in <data dir>/server.json, else 127.0.0.1:--port; --json for scripts):
   submit <task type> [--param k=v ...] [--file job.json] [--group g] [--wait]
                      [--allow-unknown-type: queue for a task type no worker has offered yet]
   groups             every group with jobs, counted by status
