@@ -5,7 +5,16 @@ import { openEngine } from '@drover/engine';
 import { isDroverError } from '@drover/protocol';
 import { loadConfig } from './config.js';
 import { closeClients } from './rpc-client.js';
-import { download, groups, jobs, logs, submit, tasks, workers } from './commands/drive.js';
+import {
+  download,
+  groups,
+  jobs,
+  logs,
+  parseLimit,
+  submit,
+  tasks,
+  workers,
+} from './commands/drive.js';
 import { serve } from './commands/serve.js';
 import { up } from './commands/up.js';
 import { worker } from './commands/worker.js';
@@ -25,7 +34,7 @@ Drive it (--server URL or host:port; by default the farm of --data-dir, whose ad
   submit <task type> [--param k=v ...] [--file job.json] [--group g] [--wait]
                      [--allow-unknown-type: queue for a task type no worker has offered yet]
   groups             every group with jobs, counted by status
-  jobs [ls | show <id> | cancel <id> | retry <id>] [--group g]
+  jobs [ls | show <id> | cancel <id> | retry <id>] [--group g] [--limit N (100) | --all]
   tasks <job id> | tasks show <task id>
   workers [ls | disable <id|name> | enable <id|name> | drain <id|name>]
   logs <task id> [-f]
@@ -86,6 +95,8 @@ const OPTIONS = {
   file: { type: 'string' },
   wait: { type: 'boolean' },
   'allow-unknown-type': { type: 'boolean' },
+  limit: { type: 'string' },
+  all: { type: 'boolean' },
   follow: { type: 'boolean', short: 'f' },
   out: { type: 'string' },
   json: { type: 'boolean' },
@@ -149,7 +160,10 @@ async function main(argv: string[]): Promise<void> {
         allowUnknownType: values['allow-unknown-type'] ?? false,
       });
     case 'jobs':
-      return jobs(config, output, rest[0], rest.slice(1));
+      return jobs(config, output, rest[0], rest.slice(1), {
+        limit: parseLimit(values.limit, 100),
+        all: values.all ?? false,
+      });
     case 'groups':
       return groups(config, output);
     case 'tasks':

@@ -66,6 +66,16 @@ export async function call<M extends MethodName>(
   try {
     return await clientOf(target).call(method, params);
   } catch (error) {
+    // The server names the call's method ("Invalid params of jobs.get"); the user gave a
+    // command, not a method.
+    const internal = `Invalid params of ${method}: `;
+    if (isDroverError(error, 'DROVER_E_INVALID_PARAMS') && error.message.startsWith(internal)) {
+      throw new DroverError(
+        'DROVER_E_INVALID_PARAMS',
+        `The server refused this: ${error.message.slice(internal.length)}`,
+        { details: error.details, cause: error },
+      );
+    }
     if (isDroverError(error, 'DROVER_E_UNAUTHORIZED')) {
       throw new DroverError('DROVER_E_UNAUTHORIZED', `${error.message} ${signInAdvice(target)}`, {
         cause: error,

@@ -96,6 +96,49 @@ describe(`drover commands against a farm (${backend})`, () => {
     const broken = await run('submit', '--file', 'broken.json');
     assert.equal(broken.code, 1);
     assert.match(broken.stderr, /^--file broken\.json is not JSON: /m);
+    writeFileSync(
+      join(dir, 'backwards.json'),
+      JSON.stringify({ taskType: 'nobody.runs.this', frames: { start: 5, end: 1 } }),
+    );
+    const backwards = await run('submit', '--file', 'backwards.json', '--allow-unknown-type');
+    assert.equal(backwards.code, 1);
+    assert.match(
+      backwards.stderr,
+      /^The job is not valid: frames\.end: end must not be before start \(in backwards\.json\)/m,
+    );
+    assert.doesNotMatch(backwards.stderr, /jobs\.submit/);
+  });
+
+  it('lists the newest jobs of a group, says how many there are, and takes --limit and --all', async () => {
+    for (let i = 0; i < 5; i++)
+      await t.engine.submit({ group: 'cli-ls', name: `job ${i}`, taskType: 'nobody.runs.this' });
+    const three = await run('jobs', 'ls', '--group', 'cli-ls', '--limit', '3');
+    assert.equal(three.code, 0, three.stderr);
+    assert.match(
+      three.stdout,
+      /^the newest 3 of 5 jobs in group "cli-ls" \(--limit N or --all for more\)$/m,
+    );
+    assert.deepEqual(
+      [...three.stdout.matchAll(/ job (\d) /g)].map((m) => m[1]),
+      ['4', '3', '2'],
+      'newest first',
+    );
+    const all = await run('jobs', 'ls', '--group', 'cli-ls', '--all', '--json');
+    assert.equal((JSON.parse(all.stdout) as unknown[]).length, 5);
+    const everything = await run('jobs', 'ls', '--group', 'cli-ls');
+    assert.match(everything.stdout, /^5 jobs in group "cli-ls"$/m);
+    const bad = await run('jobs', 'ls', '--group', 'cli-ls', '--limit', 'lots');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--limit takes a whole number of at least 1/);
+  });
+
+  it("names a mistyped id in the command's words", async () => {
+    const job = await run('jobs', 'show', 'not-a-job');
+    assert.equal(job.code, 1);
+    assert.match(job.stderr, /^"not-a-job" is not a job id: /m);
+    assert.doesNotMatch(job.stderr, /jobs\.get/);
+    const task = await run('logs', 'abc');
+    assert.match(task.stderr, /^"abc" is not a task id: /m);
   });
 
   it('writes all of a long --json answer to a pipe that reads slowly', async () => {

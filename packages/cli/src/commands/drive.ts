@@ -2,8 +2,15 @@ import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DroverError, isTerminalJobStatus, isTerminalTaskStatus, topics } from '@drover/protocol';
-import type { EventRecord, FieldIssue, TaskRecord, Topic } from '@drover/protocol';
+import {
+  DroverError,
+  JobId,
+  TaskId,
+  isTerminalJobStatus,
+  isTerminalTaskStatus,
+  topics,
+} from '@drover/protocol';
+import type { EventRecord, FieldIssue, JobRecord, TaskRecord, Topic } from '@drover/protocol';
 import type { Config } from '../config.js';
 import {
   bar,
@@ -121,7 +128,7 @@ function submitError(
   return new DroverError(
     error.code,
     [
-      `${error.message.replace(/^Invalid params of jobs\.submit: /, 'The job is not valid: ')}${where}`,
+      `${error.message.replace(/^The server refused this: /, 'The job is not valid: ')}${where}`,
       ...hints,
     ].join('\n'),
     { details: error.details, cause: error },
@@ -219,20 +226,57 @@ export async function submit(
   if (done.status !== 'succeeded') process.exitCode = 1;
 }
 
+/** The newest `limit` jobs of the configured group, newest first, a page of 1,000 at a time. */
+async function listJobs(config: Config, limit: number): Promise<JobRecord[]> {
+  const list: JobRecord[] = [];
+  while (list.length < limit) {
+    const last = list.at(-1);
+    const want = Math.min(1000, limit - list.length);
+    const { jobs: page } = await call(config, 'jobs.list', {
+      group: config.group,
+      limit: want,
+      ...(last && { before: last.createdAt, beforeId: last.id }),
+    });
+    list.push(...page);
+    if (page.length < want) break;
+  }
+  return list;
+}
+
+/** `--limit N`: a whole number of at least 1. */
+export function parseLimit(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(
+      `--limit takes a whole number of at least 1, such as --limit 500; got "${value}"`,
+    );
+  return n;
+}
+
 export async function jobs(
   config: Config,
   output: Output,
   verb: string | undefined,
   args: string[],
+  options: { limit: number; all: boolean } = { limit: 100, all: false },
 ): Promise<void> {
   switch (verb ?? 'ls') {
     case 'ls': {
-      const { jobs: list } = await call(config, 'jobs.list', { group: config.group });
+      const list = await listJobs(config, options.all ? Infinity : options.limit);
+      const { groups } = await call(config, 'groups.list', {});
+      const total = groups.find((g) => g.name === config.group)?.jobs ?? list.length;
       if (list.length > 0 || output.json) {
-        print(output, list, () => jobsTable(list));
+        print(output, list, () =>
+          [
+            jobsTable(list),
+            list.length < total
+              ? `the newest ${list.length} of ${total} jobs in group "${config.group}" (--limit N or --all for more)`
+              : `${total} job${total === 1 ? '' : 's'} in group "${config.group}"`,
+          ].join('\n'),
+        );
         return;
       }
-      const { groups } = await call(config, 'groups.list', {});
       console.log(
         groups.length === 0
           ? 'no jobs yet: `drover submit <task type>` sends one'
@@ -241,7 +285,7 @@ export async function jobs(
       return;
     }
     case 'show': {
-      const id = required(args[0], 'drover jobs show <job id>');
+      const id = idOf('job', args[0], 'drover jobs show <job id>');
       const job = await call(config, 'jobs.get', { id });
       const { tasks } = await call(config, 'tasks.list', { jobId: id, limit: 50 });
       print(output, { job, tasks }, () =>
@@ -258,7 +302,7 @@ export async function jobs(
       return;
     }
     case 'cancel': {
-      const id = required(args[0], 'drover jobs cancel <job id>');
+      const id = idOf('job', args[0], 'drover jobs cancel <job id>');
       const { job } = await call(config, 'jobs.cancel', { id });
       const stopping = job.counts.leased + job.counts.running;
       print(output, job, () =>
@@ -269,7 +313,7 @@ export async function jobs(
       return;
     }
     case 'retry': {
-      const id = required(args[0], 'drover jobs retry <job id>');
+      const id = idOf('job', args[0], 'drover jobs retry <job id>');
       const { job, retried } = await call(config, 'jobs.retry', { id });
       print(output, { job, retried }, () =>
         retried.length === 0
@@ -294,7 +338,7 @@ export async function tasks(config: Config, output: Output, args: string[]): Pro
   const { workers: known } = await call(config, 'workers.list', {});
   const names = new Map(known.map((w) => [w.id, w.name]));
   if (args[0] === 'show') {
-    const id = required(args[1], 'drover tasks show <task id>');
+    const id = idOf('task', args[1], 'drover tasks show <task id>');
     const task = await call(config, 'tasks.get', { id });
     const { attempts } = await call(config, 'tasks.attempts', { id });
     print(output, { task, attempts }, () =>
@@ -311,7 +355,7 @@ export async function tasks(config: Config, output: Output, args: string[]): Pro
     );
     return;
   }
-  const jobId = required(args[0], 'drover tasks <job id> | drover tasks show <task id>');
+  const jobId = idOf('job', args[0], 'drover tasks <job id> | drover tasks show <task id>');
   const list: TaskRecord[] = [];
   for (;;) {
     const { tasks: page } = await call(config, 'tasks.list', {
@@ -353,6 +397,23 @@ function required(value: string | undefined, usage: string): string {
   return value;
 }
 
+/**
+ * A job's or task's id from the command line, checked here so that a mistyped one is named in
+ * the command's words rather than as a call's invalid params.
+ */
+function idOf(kind: 'job' | 'task', value: string | undefined, usage: string): string {
+  const id = required(value, usage);
+  const schema = kind === 'job' ? JobId : TaskId;
+  if (!schema.safeParse(id).success) {
+    throw new Error(
+      kind === 'job'
+        ? `"${id}" is not a job id: job ids look like 3f1c2d4e-8b9a-4c5d-9e6f-0a1b2c3d4e5f (\`drover jobs ls\` lists them)`
+        : `"${id}" is not a task id: task ids are numbers, such as 1234 (\`drover tasks <job id>\` lists a job's)`,
+    );
+  }
+  return id;
+}
+
 /** `drover logs <task id> [-f]`: a task's log lines, and with --follow the ones still to come. */
 export async function logs(
   config: Config,
@@ -360,7 +421,7 @@ export async function logs(
   taskId: string | undefined,
   follow: boolean,
 ): Promise<void> {
-  const id = required(taskId, 'drover logs <task id> [--follow]');
+  const id = idOf('task', taskId, 'drover logs <task id> [--follow]');
   const show = (events: EventRecord[]) => {
     for (const event of events) {
       const { attempt, lines } = event.data as {
@@ -412,8 +473,11 @@ export async function download(
   target: string | undefined,
   outDir: string,
 ): Promise<void> {
-  const id = required(target, 'drover download <job id | task id> [--out dir]');
-  const query = /^[0-9]+$/.test(id) ? { taskId: id } : { jobId: id };
+  const given = required(target, 'drover download <job id | task id> [--out dir]');
+  const query = /^[0-9]+$/.test(given)
+    ? { taskId: idOf('task', given, 'drover download <task id>') }
+    : { jobId: idOf('job', given, 'drover download <job id>') };
+  const id = given;
   const { artifacts } = await call(config, 'artifacts.list', query);
   if (artifacts.length === 0) {
     console.log(`no artifacts for ${id}`);
