@@ -1,6 +1,7 @@
 // The commands a user drives a farm with, run as they are run: the drover process against a real
 // server, its output read the way a terminal, a pipe or a script reads it.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,8 @@ import type { TestEngine } from '@drover/engine/testing';
 import { startServer } from '@drover/server';
 import type { DroverServer } from '@drover/server';
 import { drover } from './run-drover.js';
+
+const cli = new URL('../src/main.js', import.meta.url).pathname;
 
 describe(`drover commands against a farm (${backend})`, () => {
   let t: TestEngine;
@@ -139,6 +142,34 @@ describe(`drover commands against a farm (${backend})`, () => {
     assert.doesNotMatch(job.stderr, /jobs\.get/);
     const task = await run('logs', 'abc');
     assert.match(task.stderr, /^"abc" is not a task id: /m);
+  });
+
+  it('writes plain progress lines when --wait is not on a terminal', async () => {
+    const workerToken = await tokenFor(t.engine, { name: 'cli workers', role: 'worker' });
+    const worker = spawn(
+      process.execPath,
+      [cli, 'worker', '--server', server.url, '--name', uniqueType('cli-w')],
+      {
+        cwd: dir,
+        env: { ...process.env, DROVER_TOKEN: workerToken },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        worker.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+          if (chunk.includes('joined')) resolve();
+        });
+        worker.once('exit', (code) => reject(new Error(`drover worker exited with ${code}`)));
+      });
+      const waited = await run('submit', 'hello', '--group', 'cli-wait', '--wait');
+      assert.equal(waited.code, 0, waited.stderr);
+      assert.doesNotMatch(waited.stdout, /\r|\x1b/, 'no bar redrawn in place');
+      assert.match(waited.stdout, /^\d\d:\d\d:\d\d {2}job \S+ succeeded, 1\/1 task done$/m);
+      assert.match(waited.stdout, /^job \S+ succeeded$/m);
+    } finally {
+      worker.kill('SIGKILL');
+    }
   });
 
   it('writes all of a long --json answer to a pipe that reads slowly', async () => {

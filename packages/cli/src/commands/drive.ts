@@ -192,16 +192,29 @@ export async function submit(
     );
     return;
   }
-  const tty = output.json ? undefined : process.stdout;
+  // On a terminal a bar redrawn in place; in a pipe or a log, a plain line whenever the job's
+  // status or its count of finished tasks changes; with --json, only the answer.
+  const tty = !output.json && process.stdout.isTTY;
+  const started = Date.now();
+  let told = '';
   const done = await clientOf(config).waitFor(job.id, {
     onUpdate: (update) => {
-      if (!tty?.isTTY) return;
-      tty.write(
-        `\r${bar(update.progress)} ${percent(update.progress).padStart(4)}  ${update.counts.succeeded}/${update.taskCount} ${update.status}   `,
-      );
+      const finished = update.counts.succeeded + update.counts.failed + update.counts.cancelled;
+      const counts = `${finished}/${update.taskCount} task${update.taskCount === 1 ? '' : 's'} done`;
+      if (tty) {
+        process.stdout.write(
+          `\r${bar(update.progress)} ${percent(update.progress).padStart(4)}  ${counts}  ${update.status}  ${progressTimes(started, update.progress)}\x1b[K`,
+        );
+        return;
+      }
+      if (output.json) return;
+      const line = `${update.status}, ${counts}`;
+      if (line === told) return;
+      told = line;
+      console.log(`${new Date().toISOString().slice(11, 19)}  job ${update.id} ${line}`);
     },
   });
-  if (tty?.isTTY) tty.write('\n');
+  if (tty) process.stdout.write('\n');
   // What it made, for a person: a one-task job's result or error, and how many files it stored.
   const [first] =
     done.taskCount === 1 ? (await call(config, 'tasks.list', { jobId: done.id })).tasks : [];
@@ -224,6 +237,19 @@ export async function submit(
     ].join('\n'),
   );
   if (done.status !== 'succeeded') process.exitCode = 1;
+}
+
+/** How long a job has run, and, once it is a little way in, about how long it has left. */
+function progressTimes(startedAt: number, progress: number): string {
+  const seconds = (Date.now() - startedAt) / 1000;
+  const clock = (s: number) => {
+    const whole = Math.round(s);
+    return whole < 60
+      ? `${whole}s`
+      : `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`;
+  };
+  if (progress < 0.05 || progress >= 1) return clock(seconds);
+  return `${clock(seconds)}, about ${clock((seconds / progress) * (1 - progress))} left`;
 }
 
 /** The newest `limit` jobs of the configured group, newest first, a page of 1,000 at a time. */
