@@ -172,6 +172,21 @@ describe(`drover commands against a farm (${backend})`, () => {
     }
   });
 
+  it('shows a draining worker with nothing left to finish as drained', async () => {
+    const name = uniqueType('drained');
+    const { worker } = await t.engine.registerWorker({
+      name,
+      host: 'h',
+      taskTypes: ['hello'],
+      slots: 1,
+    });
+    await t.engine.setWorkerState(worker.id, 'draining');
+    const listed = await run('workers', 'ls');
+    assert.equal(listed.code, 0, listed.stderr);
+    const line = listed.stdout.split('\n').find((l) => l.includes(name)) ?? '';
+    assert.match(line, / drained /);
+  });
+
   it('writes all of a long --json answer to a pipe that reads slowly', async () => {
     const { job } = await t.engine.submit({
       group: 'pipes',

@@ -129,7 +129,8 @@ export async function up(config: Config, cliMain: string): Promise<void> {
 
   if (config.demo) await submitDemoJobs(farm.engine);
 
-  // A job is told once per ending: a cancelled job is updated again as its running tasks stop.
+  // A job is told once per ending: it is updated again as late reports of its tasks land (a
+  // cancelled job's stopped attempts), and told again only after it ran again (a retry).
   const told = new Set<string>();
   const read = async (topic: string): Promise<void> => {
     const page = await farm.engine.readEvents({ topic, after: cursors.get(topic) ?? '' });
@@ -137,12 +138,15 @@ export async function up(config: Config, cliMain: string): Promise<void> {
     if (page.events.length === 1000) void tell(topic); // A full page: more are waiting.
     for (const e of page.events) {
       const job = e.data as JobRecord;
-      if (e.kind !== 'job.updated' || !job.finishedAt) continue;
-      if (!['succeeded', 'failed', 'cancelled'].includes(job.status)) continue;
-      const ending = `${job.id} ${job.status} ${job.finishedAt}`;
-      if (told.has(ending)) continue;
+      if (e.kind !== 'job.updated') continue;
+      if (!['succeeded', 'failed', 'cancelled'].includes(job.status) || !job.finishedAt) {
+        told.delete(job.id);
+        continue;
+      }
+      // Told once its running tasks have stopped: then its time is the one it ran.
+      if (job.counts.leased + job.counts.running > 0 || told.has(job.id)) continue;
       if (told.size >= 10_000) told.clear();
-      told.add(ending);
+      told.add(job.id);
       // How long it ran, from its first task's start; and, when it waited, since its submission.
       const ran = (Date.parse(job.finishedAt) - Date.parse(job.startedAt ?? job.createdAt)) / 1000;
       const since = (Date.parse(job.finishedAt) - Date.parse(job.createdAt)) / 1000;
