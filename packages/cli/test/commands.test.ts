@@ -107,7 +107,7 @@ describe(`drover commands against a farm (${backend})`, () => {
     assert.equal(backwards.code, 1);
     assert.match(
       backwards.stderr,
-      /^The job is not valid: frames\.end: end must not be before start \(in backwards\.json\)/m,
+      /^Invalid job submission: frames\.end: end must not be before start \(in backwards\.json\)/m,
     );
     assert.doesNotMatch(backwards.stderr, /jobs\.submit/);
   });
