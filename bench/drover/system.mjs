@@ -171,13 +171,22 @@ export function droverSystem({ backend, databaseUrl, runId, log }) {
     /** One job of n tasks, one per item: Drover's bulk submission. */
     async enqueueBulk(q, n) {
       const items = Array.from({ length: n }, (_, i) => ({ i }));
-      const { job } = await rep.client.submit(q.taskType, {}, { group: q.group, items });
+      const { job } = await rep.client.submit(
+        q.taskType,
+        {},
+        {
+          group: q.group,
+          items,
+          // Queued before the workers join.
+          allowUnknownType: true,
+        },
+      );
       q.jobId = job.id;
     },
 
     /** One job of one task: `client.submit`, the normal single submission. */
     async submitOne(q, i) {
-      await rep.client.submit(q.taskType, { i }, { group: q.group });
+      await rep.client.submit(q.taskType, { i }, { group: q.group, allowUnknownType: true });
     },
 
     /** Tasks succeeded as the database counts them: the job's counts, or the group's jobs. */
@@ -246,7 +255,11 @@ export function droverSystem({ backend, databaseUrl, runId, log }) {
 
     /** Submits one task as its own job; resolves when the group's subscription sees it end. */
     async submitWatched(q, i, t) {
-      const { job } = await rep.client.submit(q.taskType, { i, t }, { group: q.group });
+      const { job } = await rep.client.submit(
+        q.taskType,
+        { i, t },
+        { group: q.group, allowUnknownType: true },
+      );
       const end =
         q.ended.get(job.id) ??
         (q.failed ? { error: q.failed } : await new Promise((r) => q.waiting.set(job.id, r)));

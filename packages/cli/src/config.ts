@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DroverError, parseOrThrow } from '@drover/protocol';
+import { readAddress } from './farm-address.js';
 
 /** A yes-or-no setting: `true`/`1` and `false`/`0` from the command line or the environment. */
 const onOff = z.preprocess(
@@ -34,8 +35,23 @@ export const Config = z.object({
     .default([]),
   /** @defaultValue 7400 */
   port: z.coerce.number().int().min(0).max(65_535).default(7400),
-  /** The server's URL, for workers and for commands that drive a farm. @defaultValue `http://127.0.0.1:7400` */
-  server: z.url().default('http://127.0.0.1:7400'),
+  /**
+   * The server's URL, for workers and for commands that drive a farm; `host:port` means
+   * `http://host:port`. @defaultValue the farm of `dataDir` on this machine (the address its
+   * `drover up` or `drover server` wrote there), else `http://127.0.0.1:<port>`
+   */
+  server: z
+    .preprocess(
+      (v) =>
+        typeof v === 'string' && v !== '' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(v)
+          ? `http://${v}`
+          : v,
+      z.url({
+        protocol: /^https?$/,
+        error: 'a server URL such as http://farm:7400 (or farm:7400)',
+      }),
+    )
+    .optional(),
   /**
    * The worker token: what a worker presents and what the server expects. From `DROVER_TOKEN`,
    * the config file or `tokenFile`, never the command line, where every user of the machine
@@ -116,7 +132,12 @@ export const Config = z.object({
   /** The group jobs go to. @defaultValue `default` */
   group: z.string().min(1).default('default'),
 });
-export type Config = z.output<typeof Config>;
+/** The configuration, with the server to talk to resolved (see `server` above). */
+export type Config = Omit<z.output<typeof Config>, 'server'> & {
+  server: string;
+  /** Where `server` came from, for messages: given, the data directory's farm, or the default. */
+  serverFrom: 'given' | 'data-dir' | 'default';
+};
 
 const KEYS = Object.keys(Config.shape) as (keyof Config)[];
 
@@ -153,7 +174,14 @@ export function loadConfig(sources: ConfigSources): Config {
       'A token on the command line can be read by every user of this machine (ps, /proc): give it with --token-file FILE or the DROVER_TOKEN environment variable.',
     );
   }
-  const config = parseOrThrow(Config, merged, 'configuration');
+  const parsed = parseOrThrow(Config, merged, 'configuration');
+  const found = parsed.server === undefined ? readAddress(parsed.dataDir) : undefined;
+  const config: Config = {
+    ...parsed,
+    server: parsed.server ?? found ?? `http://127.0.0.1:${parsed.port}`,
+    serverFrom:
+      parsed.server !== undefined ? 'given' : found !== undefined ? 'data-dir' : 'default',
+  };
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new DroverError(
       'DROVER_E_INVALID_PARAMS',

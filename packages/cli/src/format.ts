@@ -100,7 +100,8 @@ export function workersTable(workers: WorkerRecord[]): string {
       w.id,
       w.name,
       w.host,
-      w.state,
+      // Draining with nothing left to finish: it has drained, and takes nothing until enabled.
+      w.state === 'draining' && w.running === 0 ? 'drained' : w.state,
       `${w.running}/${w.slots}`,
       w.tags.join(','),
       w.stats.cpu === undefined ? '' : percent(w.stats.cpu),

@@ -5,7 +5,16 @@ import { openEngine } from '@drover/engine';
 import { isDroverError } from '@drover/protocol';
 import { loadConfig } from './config.js';
 import { closeClients } from './rpc-client.js';
-import { download, groups, jobs, logs, submit, tasks, workers } from './commands/drive.js';
+import {
+  download,
+  groups,
+  jobs,
+  logs,
+  parseLimit,
+  submit,
+  tasks,
+  workers,
+} from './commands/drive.js';
 import { serve } from './commands/serve.js';
 import { up } from './commands/up.js';
 import { worker } from './commands/worker.js';
@@ -22,10 +31,12 @@ Run a farm:
                      [--tasks my-tasks.mjs ...] [--shell-tasks templates.json] [--demo false]
   migrate            bring a PostgreSQL database's schema up to date (--database-url)
 
-Drive it (--server URL, default http://127.0.0.1:7400; --json for scripts):
+Drive it (--server URL or host:port; by default the farm of --data-dir, whose address
+\`up\` and \`server\` write in <data dir>/server.json, else 127.0.0.1:--port; --json for scripts):
   submit <task type> [--param k=v ...] [--file job.json] [--group g] [--wait]
+                     [--allow-unknown-type: queue for a task type no worker has offered yet]
   groups             every group with jobs, counted by status
-  jobs [ls | show <id> | cancel <id> | retry <id>] [--group g]
+  jobs [ls | show <id> | cancel <id> | retry <id>] [--group g] [--limit N (100) | --all]
   tasks <job id> | tasks show <task id>
   workers [ls | disable <id|name> | enable <id|name> | drain <id|name>]
   logs <task id> [-f]
@@ -86,6 +97,9 @@ const OPTIONS = {
   param: { type: 'string', multiple: true },
   file: { type: 'string' },
   wait: { type: 'boolean' },
+  'allow-unknown-type': { type: 'boolean' },
+  limit: { type: 'string' },
+  all: { type: 'boolean' },
   follow: { type: 'boolean', short: 'f' },
   out: { type: 'string' },
   json: { type: 'boolean' },
@@ -146,9 +160,13 @@ async function main(argv: string[]): Promise<void> {
         file: values.file,
         wait: values.wait ?? false,
         name: values.name,
+        allowUnknownType: values['allow-unknown-type'] ?? false,
       });
     case 'jobs':
-      return jobs(config, output, rest[0], rest.slice(1));
+      return jobs(config, output, rest[0], rest.slice(1), {
+        limit: parseLimit(values.limit, 100),
+        all: values.all ?? false,
+      });
     case 'groups':
       return groups(config, output);
     case 'tasks':
@@ -175,15 +193,40 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+/**
+ * Ends the process once everything written to stdout and stderr has left it. `process.exit` at
+ * once would cut output going to a pipe (written asynchronously, 64 KiB at a time) short; the
+ * process is still ended here, rather than left to end by itself, because a command's connections
+ * or a library's timers may hold it open.
+ */
+function exitWhenWritten(code: number): void {
+  process.exitCode = code;
+  let waiting = 2;
+  const written = () => {
+    if (--waiting === 0) process.exit(code);
+  };
+  // A write's callback runs once it and every write before it are handed to the system (or
+  // failed: a reader that went away, as `| head` does, has nothing left to wait for).
+  process.stdout.write('', written);
+  process.stderr.write('', written);
+}
+
+// A reader that stopped reading (`drover jobs ls --json | head -1`) is not an error of ours.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+
 main(process.argv.slice(2)).then(
   () => {
     closeClients();
-    process.exit(process.exitCode ?? 0);
+    exitWhenWritten(typeof process.exitCode === 'number' ? process.exitCode : 0);
   },
   (error: unknown) => {
     closeClients();
     const message = error instanceof Error ? error.message : String(error);
     console.error(isDroverError(error) ? `${message} [${error.code}]` : message);
-    process.exit(1);
+    exitWhenWritten(1);
   },
 );

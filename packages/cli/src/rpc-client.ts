@@ -1,4 +1,6 @@
+import { lookup } from 'node:dns/promises';
 import { join } from 'node:path';
+import { ADDRESS_FILE } from './farm-address.js';
 import { WebSocket } from 'ws';
 import { DroverClient } from '@drover/client';
 import type { WebSocketConstructor } from '@drover/client';
@@ -16,6 +18,8 @@ export interface Target {
   dataDir: string;
   /** A certificate authority to trust besides the system's (a PEM file). */
   caFile?: string | undefined;
+  /** Where `server` came from: given, the data directory's farm, or the default. */
+  serverFrom?: 'given' | 'data-dir' | 'default';
 }
 
 /** `ws`'s WebSocket, trusting `ca` as well as the system's authorities. */
@@ -59,10 +63,19 @@ export async function call<M extends MethodName>(
   method: M,
   params: MethodParams<M>,
 ): Promise<MethodResult<M>> {
-  const server = target.server;
   try {
     return await clientOf(target).call(method, params);
   } catch (error) {
+    // The server names the call's method ("Invalid params of jobs.get"); the user gave a
+    // command, not a method.
+    const internal = `Invalid params of ${method}: `;
+    if (isDroverError(error, 'DROVER_E_INVALID_PARAMS') && error.message.startsWith(internal)) {
+      throw new DroverError(
+        'DROVER_E_INVALID_PARAMS',
+        `The server refused this: ${error.message.slice(internal.length)}`,
+        { details: error.details, cause: error },
+      );
+    }
     if (isDroverError(error, 'DROVER_E_UNAUTHORIZED')) {
       throw new DroverError('DROVER_E_UNAUTHORIZED', `${error.message} ${signInAdvice(target)}`, {
         cause: error,
@@ -75,18 +88,36 @@ export async function call<M extends MethodName>(
       error.code === 'DROVER_E_CONNECTION_LOST' &&
       (error.details as { unreachable?: boolean } | undefined)?.unreachable === true
     ) {
-      throw new DroverError(
-        'DROVER_E_CONNECTION_LOST',
-        `No Drover server answers at ${server}. Start one with \`drover up\` or pass --server.${
-          server.startsWith('https:') && target.caFile === undefined
-            ? ' Over HTTPS, a server whose certificate is self-signed or from a private authority needs --ca-file FILE.'
-            : ''
-        }`,
-        { cause: error },
-      );
+      throw new DroverError('DROVER_E_CONNECTION_LOST', await unreachableAdvice(target), {
+        cause: error,
+      });
     }
     throw error;
   }
+}
+
+/** Why no server answered, as far as this machine can tell, and what to do. */
+async function unreachableAdvice(target: Target): Promise<string> {
+  const server = target.server;
+  const { hostname } = new URL(server);
+  try {
+    await lookup(hostname.replace(/^\[|\]$/g, ''));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+      return `The server's host name "${hostname}" (in ${server}) is not known here (${code}): check --server for a typo, or the network's name service.`;
+  }
+  const from =
+    target.serverFrom === 'data-dir'
+      ? ` (the address the farm of ${target.dataDir}/ wrote in ${join(target.dataDir, ADDRESS_FILE)}; it did not stop cleanly)`
+      : target.serverFrom === 'default'
+        ? ` (no farm has written its address in ${join(target.dataDir, ADDRESS_FILE)}: is it running with another --data-dir?)`
+        : '';
+  const tls =
+    server.startsWith('https:') && target.caFile === undefined
+      ? ' Over HTTPS, a server whose certificate is self-signed or from a private authority needs --ca-file FILE.'
+      : '';
+  return `No Drover server answers at ${server}${from}. Start one with \`drover up\` or pass --server.${tls}`;
 }
 
 /** Closes every connection a command opened. */

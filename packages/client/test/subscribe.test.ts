@@ -61,16 +61,20 @@ describe(`subscriptions and the client (${backend})`, () => {
 
   it('replays what came after the cursor, then streams what is new, in order', async () => {
     const g = group();
-    const first = await client.submit('hello', {}, { group: g, name: 'one' });
+    const first = await client.submit(
+      'hello',
+      {},
+      { group: g, name: 'one', allowUnknownType: true },
+    );
     const cursor = await head(client, topics.groupJobs(g));
-    await client.submit('hello', {}, { group: g, name: 'two' });
+    await client.submit('hello', {}, { group: g, name: 'two', allowUnknownType: true });
     const seen: EventRecord[] = [];
     const sub = client.subscribe(topics.groupJobs(g), {
       cursor,
       onEvents: (events) => seen.push(...events),
     });
     await until(() => seen.length >= 1, 'the replay');
-    await client.submit('hello', {}, { group: g, name: 'three' });
+    await client.submit('hello', {}, { group: g, name: 'three', allowUnknownType: true });
     await until(() => seen.filter((e) => e.kind === 'job.added').length >= 2, 'the new job');
     sub.close();
     const names = seen.filter((e) => e.kind === 'job.added').map((e) => e.data.name);
@@ -120,7 +124,7 @@ describe(`subscriptions and the client (${backend})`, () => {
 
   it('coalesces progress: a task reporting hundreds of times a second costs a few batches', async () => {
     const type = uniqueType();
-    const { job } = await client.submit(type, {}, { group: group() });
+    const { job } = await client.submit(type, {}, { group: group(), allowUnknownType: true });
     const lease = await hold(type);
     const batches: EventRecord[][] = [];
     const sub = client.subscribe(topics.job(job.id), {
@@ -164,7 +168,7 @@ describe(`subscriptions and the client (${backend})`, () => {
     const watcher = new DroverClient({ url: slow.url, token, WebSocket });
     try {
       const type = uniqueType();
-      const { job } = await client.submit(type, {}, { group: group() });
+      const { job } = await client.submit(type, {}, { group: group(), allowUnknownType: true });
       const lease = await hold(type);
       const seen: EventRecord[] = [];
       const sub = watcher.subscribe(topics.job(job.id), {
@@ -196,12 +200,12 @@ describe(`subscriptions and the client (${backend})`, () => {
     const g = group();
     const seen: EventRecord[] = [];
     const sub = client.subscribe(topics.groupJobs(g), { onEvents: (e) => seen.push(...e) });
-    await client.submit('hello', {}, { group: g });
+    await client.submit('hello', {}, { group: g, allowUnknownType: true });
     await until(() => seen.length >= 1, 'the first job');
     sub.close();
     await sleep(100);
     const count = seen.length;
-    await client.submit('hello', {}, { group: g });
+    await client.submit('hello', {}, { group: g, allowUnknownType: true });
     await sleep(600);
     assert.equal(seen.length, count);
   });
@@ -244,7 +248,7 @@ describe(`subscriptions and the client (${backend})`, () => {
     assert.ok(refused instanceof DroverError && refused.code === 'DROVER_E_INVALID_PARAMS');
 
     const c = new DroverClient({ url: server.url, token, WebSocket });
-    const { job } = await c.submit(uniqueType(), {}, { group: group() });
+    const { job } = await c.submit(uniqueType(), {}, { group: group(), allowUnknownType: true });
     await assert.rejects(
       c.waitFor(job.id, { signal: AbortSignal.abort() }),
       (e: unknown) => e instanceof Error && e.name === 'AbortError',
@@ -260,7 +264,7 @@ describe(`subscriptions and the client (${backend})`, () => {
 
   it('waits for a job to finish, with its updates on the way', async () => {
     const type = uniqueType();
-    const { job } = await client.submit(type, {}, { group: group() });
+    const { job } = await client.submit(type, {}, { group: group(), allowUnknownType: true });
     const updates: JobRecord[] = [];
     const waiting = client.waitFor(job.id, { onUpdate: (j) => updates.push(j) });
     const lease = await hold(type);

@@ -33,11 +33,18 @@ import type {
   ReapedAttempt,
   RenewResult,
 } from './leases.js';
-import { appendLogs, completeAttempts, failAttempts, reportProgress } from './reports.js';
+import {
+  appendLogs,
+  completeAttempts,
+  failAttempts,
+  releaseAttempts,
+  reportProgress,
+} from './reports.js';
 import type {
   FailureReport,
   LogBatch,
   ProgressReport,
+  ReleaseReport,
   ReportOutcome,
   ResultReport,
 } from './reports.js';
@@ -331,6 +338,14 @@ export class Engine {
 
   fail(reports: readonly FailureReport[]): Promise<ReportOutcome[]> {
     return failAttempts(this.#db, this.#sql, reports);
+  }
+
+  /**
+   * Attempts a worker gives back as it shuts down in an orderly way (not started, or stopped
+   * unfinished at its deadline): they do not count against the tasks' attempts.
+   */
+  release(reports: readonly ReleaseReport[]): Promise<ReportOutcome[]> {
+    return releaseAttempts(this.#db, this.#sql, reports);
   }
 
   /** The lease reaper's pass. */

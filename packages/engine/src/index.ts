@@ -18,6 +18,7 @@ export type {
   FailureReport,
   LogBatch,
   ProgressReport,
+  ReleaseReport,
   ReportOutcome,
   ResultReport,
 } from './reports.js';

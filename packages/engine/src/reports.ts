@@ -27,6 +27,12 @@ export interface FailureReport extends Lease {
   retry?: boolean;
 }
 
+/** An attempt its worker gives back in an orderly shutdown, unstarted or stopped unfinished. */
+export interface ReleaseReport extends Lease {
+  /** Why, for people: "the worker is shutting down". */
+  reason: string;
+}
+
 export interface LogBatch extends Lease {
   lines: LogLine[];
 }
@@ -115,6 +121,26 @@ export function failAttempts(
       token: r.token,
       error: cleanJson(r.error),
       retry: r.retry ?? true,
+    })),
+  );
+}
+
+/**
+ * Attempts given back by their worker in an orderly shutdown: not charged against the task's
+ * attempts, and the tasks queued again at once (cancelled if a cancel was requested).
+ */
+export function releaseAttempts(
+  db: Database,
+  sql: Statements,
+  reports: readonly ReleaseReport[],
+): Promise<ReportOutcome[]> {
+  return apply(
+    db,
+    sql.get('release-attempts'),
+    firstPerLease(reports).map((r) => ({
+      attempt_id: r.attemptId,
+      token: r.token,
+      reason: cleanText(r.reason),
     })),
   );
 }

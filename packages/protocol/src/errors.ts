@@ -119,6 +119,18 @@ export const errorCatalogue = {
     message:
       'The worker holding this attempt went away (it died, hung or lost its connection), so the attempt was given up.',
   },
+  DROVER_E_WORKER_RELEASED: {
+    rpc: -32027,
+    retryable: false,
+    message:
+      "The worker gave this attempt back unfinished as it shut down in an orderly way; it does not count against the task's attempts, and the task runs again.",
+  },
+  DROVER_E_UNKNOWN_TASK_TYPE: {
+    rpc: -32028,
+    retryable: false,
+    message:
+      'No worker has offered this task type, so its tasks would wait for ever. Check its name; to queue it for workers that have not joined yet, submit with allowUnknownType.',
+  },
   DROVER_E_DEPENDENCY_FAILED: {
     rpc: -32023,
     retryable: false,

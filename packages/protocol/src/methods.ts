@@ -32,7 +32,16 @@ export const SubscriptionId = z
  */
 export const methods = {
   'jobs.submit': {
-    params: JobSubmission,
+    params: JobSubmission.and(
+      z.object({
+        /**
+         * Queue the job even when no worker has ever offered its task type (or a stage's): its
+         * tasks wait for one to join. Without it such a submission is refused, naming the
+         * nearest known type. @defaultValue false
+         */
+        allowUnknownType: z.boolean().optional(),
+      }),
+    ),
     result: z.object({ job: JobRecord, created: z.boolean() }),
   },
   'jobs.get': {

@@ -20,7 +20,11 @@ export const TaskStatus = z.enum([
 ]);
 export type TaskStatus = z.infer<typeof TaskStatus>;
 
-/** An attempt's status: `active` while it holds the lease, then how it ended. */
+/**
+ * An attempt's status: `active` while it holds the lease, then how it ended. `released`: its
+ * worker gave it back unfinished as it shut down in an orderly way; it is not counted against the
+ * task's attempts.
+ */
 export const AttemptStatus = z.enum([
   'active',
   'succeeded',
@@ -28,6 +32,7 @@ export const AttemptStatus = z.enum([
   'lost',
   'timed_out',
   'cancelled',
+  'released',
 ]);
 export type AttemptStatus = z.infer<typeof AttemptStatus>;
 

@@ -56,6 +56,14 @@ export const workerMethods = {
     params: z.object({ stats: HostStats.optional(), held: z.array(LeaseRef).max(1024) }),
     result: z.object({ stale: z.array(AttemptId) }),
   },
+  /**
+   * This worker is shutting down in an orderly way: it is draining, and the server assigns it
+   * nothing more. What it still runs it finishes, or gives back with `tasks.release`.
+   */
+  'workers.leaving': {
+    params: z.object({}),
+    result: z.object({ worker: WorkerRecord }),
+  },
   'tasks.started': {
     params: z.object({ leases: z.array(LeaseRef).min(1).max(1024) }),
     result: Outcomes,
@@ -96,6 +104,20 @@ export const workerMethods = {
     params: z.object({
       reports: z
         .array(LeaseRef.extend({ error: TaskError, retry: z.boolean().optional() }))
+        .min(1)
+        .max(1024),
+    }),
+    result: Outcomes,
+  },
+  /**
+   * Attempts this worker gives back as it shuts down: assigned after it began to leave (never
+   * started), or stopped unfinished at its shutdown's deadline. They do not count against their
+   * tasks' attempts, and the tasks are queued again at once.
+   */
+  'tasks.release': {
+    params: z.object({
+      reports: z
+        .array(LeaseRef.extend({ reason: z.string().min(1).max(2000) }))
         .min(1)
         .max(1024),
     }),

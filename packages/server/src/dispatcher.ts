@@ -19,8 +19,11 @@ export interface DispatcherOptions {
    * database, a single backend that other statements wait for. @defaultValue 256
    */
   maxSlotsPerPass?: number;
-  /** Tasks claimed for a worker whose connection closed meanwhile are given back at once. */
-  giveBack: (workerId: string, attemptIds: string[]) => Promise<void>;
+  /**
+   * Tasks claimed for a worker that left (or began to leave) meanwhile are given back at once,
+   * unstarted: the attempts are released, not charged.
+   */
+  giveBack: (leases: { attemptId: string; token: string }[]) => Promise<void>;
   onError?: (error: unknown, where: string) => void;
 }
 
@@ -165,17 +168,14 @@ export class Dispatcher {
     for (const seat of this.#seats()) if (seat.worker) seats.set(seat.worker.id, seat);
     for (const [workerId, mine] of byWorker) {
       const seat = seats.get(workerId);
-      if (seat?.live) {
+      if (seat?.live && seat.worker?.state === 'online') {
         seat.assign(mine);
         continue;
       }
-      // The worker left while its tasks were being claimed: they go back to the queue now
-      // rather than when their leases run out.
+      // The worker left, or began to drain, while its tasks were being claimed: they go back to
+      // the queue now rather than when their leases run out, and cost them no attempt.
       this.#options
-        .giveBack(
-          workerId,
-          mine.map((a) => a.attemptId),
-        )
+        .giveBack(mine.map((a) => ({ attemptId: a.attemptId, token: a.token })))
         .catch((error: unknown) => this.#options.onError?.(error, 'giving back tasks'));
     }
   }

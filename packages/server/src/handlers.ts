@@ -58,11 +58,11 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
     return worker;
   };
   return {
-    'jobs.submit': async (submission) => {
+    'jobs.submit': async ({ allowUnknownType, ...submission }) => {
       // The stored size first: checking params against a schema costs per task.
       engine.checkSubmissionSize(submission);
       try {
-        await params.check(submission);
+        await params.check(submission, { allowUnknownType: allowUnknownType ?? false });
       } catch (error) {
         // A resubmission under a key already used goes to the engine, which answers with the
         // first job (or a conflict), whatever the task type's schema says today.

@@ -77,8 +77,9 @@ export class WorkerHub {
     this.#dispatcher = new Dispatcher(engine, () => this.#sessions.values(), {
       leaseMs,
       maxSlotsPerPass: this.#options.maxSlotsPerPass,
-      giveBack: async (workerId, attemptIds) => {
-        await engine.loseWorkerAttempts(workerId, 'The worker disconnected.', attemptIds);
+      giveBack: async (leases) => {
+        const reason = 'The worker left before the task reached it.';
+        await engine.release(leases.map((l) => ({ ...l, reason })));
         this.queueChanged();
       },
       ...(options.onError && { onError: options.onError }),
@@ -192,6 +193,26 @@ export class WorkerHub {
           );
         }
         return Promise.resolve({ stale });
+      },
+      // An orderly shutdown: the worker is draining from now on, so no pass assigns it anything.
+      // Its state is written for people to see; its record here changes at once, before the
+      // write, so that a pass running meanwhile already leaves it out.
+      'workers.leaving': async () => {
+        const worker = session.requireWorker();
+        session.identify({ ...worker, state: 'draining' });
+        const updated =
+          worker.state === 'online'
+            ? await engine.setWorkerState(worker.id, 'draining')
+            : await engine.getWorker(worker.id);
+        if (this.#sessions.get(worker.id) === session) session.identify(updated);
+        return { worker: updated };
+      },
+      'tasks.release': async ({ reports }) => {
+        session.requireWorker();
+        session.release(reports.map((r) => r.attemptId));
+        const outcomes = await engine.release(reports);
+        this.queueChanged();
+        return refusedOf(outcomes);
       },
       'tasks.started': async ({ leases }) => {
         session.requireWorker();

@@ -43,7 +43,7 @@ function send(
 const SUBMIT = JSON.stringify({
   jsonrpc: '2.0',
   method: 'jobs.submit',
-  params: { group: 'browser', taskType: 'hello', params: {} },
+  params: { group: 'browser', taskType: 'hello', params: {}, allowUnknownType: true },
   id: 1,
 });
 

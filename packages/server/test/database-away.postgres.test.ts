@@ -86,7 +86,12 @@ describe('a PostgreSQL server that goes away and comes back', { timeout: 120_000
   }
 
   it('answers DROVER_E_DATABASE_UNAVAILABLE while it is away, and serves again once it is back', async () => {
-    const submitted = await call('jobs.submit', { group: 'away', taskType: 'noop', params: {} });
+    const submitted = await call('jobs.submit', {
+      group: 'away',
+      taskType: 'noop',
+      params: {},
+      allowUnknownType: true,
+    });
     assert.ok(submitted.result, JSON.stringify(submitted));
 
     await proxy.cut();
@@ -96,7 +101,12 @@ describe('a PostgreSQL server that goes away and comes back', { timeout: 120_000
     assert.equal(away.error.code, -32011);
     assert.equal(away.error.data.retryable, true);
     assert.ok(performance.now() - started < 15_000, 'the call did not hang');
-    const refused = await call('jobs.submit', { group: 'away', taskType: 'noop', params: {} });
+    const refused = await call('jobs.submit', {
+      group: 'away',
+      taskType: 'noop',
+      params: {},
+      allowUnknownType: true,
+    });
     assert.equal(refused.error?.data.code, 'DROVER_E_DATABASE_UNAVAILABLE');
     const health = await fetch(`${server.url}/healthz`);
     assert.equal(health.status, 503);

@@ -28,7 +28,11 @@ describe(`params checked at submission against the described schemas (${backend}
     });
     return (await response.json()) as {
       result?: { job: { id: string }; created: boolean };
-      error?: { code: number; data?: { details?: { path: string }[] } };
+      error?: {
+        code: number;
+        message: string;
+        data?: { code?: string; details?: { path: string; message?: string }[] };
+      };
     };
   }
 
@@ -122,13 +126,77 @@ describe(`params checked at submission against the described schemas (${backend}
   it('answers a resubmission under a used key with the first job, whatever the schema says now', async () => {
     const type = uniqueType();
     const group = 'params';
-    const first = await submit({ group, taskType: type, params: { n: 'x' }, idempotencyKey: 'k1' });
+    const first = await submit({
+      group,
+      taskType: type,
+      params: { n: 'x' },
+      idempotencyKey: 'k1',
+      allowUnknownType: true,
+    });
     assert.ok(first.result?.created);
     await describeType(type, { type: 'object', properties: { n: { type: 'integer' } } });
     await sleep(2100);
     const again = await submit({ group, taskType: type, params: { n: 'x' }, idempotencyKey: 'k1' });
     assert.equal(again.result?.job.id, first.result.job.id);
     assert.equal(again.result.created, false);
+  });
+
+  it('refuses a task type no worker has offered, naming the nearest, unless allowed', async () => {
+    const known = `${uniqueType('render')}.frame`;
+    await describeType(known, { type: 'object', properties: {} });
+    const misspelt = known.replace('.frame', '.frme');
+    const before = await t.engine.listJobs({ group: 'unknown-types' });
+    const refused = await submit({ group: 'unknown-types', taskType: misspelt });
+    assert.equal(refused.error?.data?.code, 'DROVER_E_UNKNOWN_TASK_TYPE');
+    assert.match(refused.error?.message ?? '', new RegExp(`did you mean "${known}"\\?`));
+    assert.match(refused.error?.message ?? '', /allowUnknownType/);
+    const inStage = await submit({
+      group: 'unknown-types',
+      taskType: known,
+      then: [{ taskType: 'nobody.offers.this' }],
+    });
+    assert.equal(inStage.error?.data?.code, 'DROVER_E_UNKNOWN_TASK_TYPE');
+    assert.match(inStage.error?.message ?? '', /^then\.0\.taskType: /);
+    assert.deepEqual(
+      await t.engine.listJobs({ group: 'unknown-types' }),
+      before,
+      'nothing was stored',
+    );
+
+    const allowed = await submit({
+      group: 'unknown-types',
+      taskType: misspelt,
+      allowUnknownType: true,
+    });
+    assert.equal(allowed.result?.created, true);
+    // Known at once: a worker that has just said hello is not waited for past the cache.
+    const fresh = uniqueType('fresh');
+    await describeType(fresh, { type: 'object', properties: {} });
+    assert.equal((await submit({ group: 'unknown-types', taskType: fresh })).result?.created, true);
+  });
+
+  it('names a param the task type does not take, with the one probably meant', async () => {
+    const type = uniqueType();
+    await describeType(type, {
+      type: 'object',
+      properties: { message: { type: 'string' }, count: { type: 'integer' } },
+      additionalProperties: false,
+    });
+    await sleep(2100);
+    const bad = await submit({ group: 'params', taskType: type, params: { mesage: 'hi' } });
+    assert.deepEqual(bad.error?.data?.details, [
+      {
+        path: 'params.mesage',
+        message: `"mesage" is not a param of ${type}; did you mean "message"?`,
+      },
+    ]);
+    const other = await submit({ group: 'params', taskType: type, params: { colour: 'red' } });
+    assert.deepEqual(other.error?.data?.details, [
+      {
+        path: 'params.colour',
+        message: `"colour" is not a param of ${type}; it takes count, message`,
+      },
+    ]);
   });
 
   it('refuses a worker describing a task type it does not offer', async () => {

@@ -46,6 +46,7 @@ describe(`JSON-RPC over HTTP and WebSocket (${backend})`, () => {
       group: 'rpc',
       taskType: 'hello',
       frames: { start: 1, end: 3 },
+      allowUnknownType: true,
     });
     const { job, created } = submitted.result as { job: JobRecord; created: boolean };
     assert.equal(created, true);
@@ -123,7 +124,11 @@ describe(`JSON-RPC over HTTP and WebSocket (${backend})`, () => {
     const { json } = await post(
       JSON.stringify([
         { jsonrpc: '2.0', method: 'workers.list', params: {}, id: 'a' },
-        { jsonrpc: '2.0', method: 'jobs.submit', params: { group: 'batch', taskType: 'n' } },
+        {
+          jsonrpc: '2.0',
+          method: 'jobs.submit',
+          params: { group: 'batch', taskType: 'n', allowUnknownType: true },
+        },
         { jsonrpc: '2.0', method: 'nope', id: 'b' },
         { foo: 'bar' },
       ]),
@@ -139,7 +144,11 @@ describe(`JSON-RPC over HTTP and WebSocket (${backend})`, () => {
     );
     const notificationsOnly = await post(
       JSON.stringify([
-        { jsonrpc: '2.0', method: 'jobs.submit', params: { group: 'batch', taskType: 'n' } },
+        {
+          jsonrpc: '2.0',
+          method: 'jobs.submit',
+          params: { group: 'batch', taskType: 'n', allowUnknownType: true },
+        },
       ]),
     );
     assert.equal(notificationsOnly.status, 204);
@@ -159,7 +168,7 @@ describe(`JSON-RPC over HTTP and WebSocket (${backend})`, () => {
       JSON.stringify({
         jsonrpc: '2.0',
         method: 'jobs.submit',
-        params: { group: 'ws', taskType: 'hello' },
+        params: { group: 'ws', taskType: 'hello', allowUnknownType: true },
         id: 1,
       }),
     );

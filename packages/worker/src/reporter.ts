@@ -4,10 +4,18 @@ import type { Connection, WorkerCallParams } from './connection.js';
 
 /** The worker methods that carry reports; each answers which attempts' leases were gone. */
 type ReportMethod =
-  'tasks.started' | 'tasks.progress' | 'tasks.log' | 'tasks.complete' | 'tasks.fail';
+  | 'tasks.started'
+  | 'tasks.progress'
+  | 'tasks.log'
+  | 'tasks.complete'
+  | 'tasks.fail'
+  | 'tasks.release';
 
 type Final =
-  { kind: 'complete'; result: JsonValue } | { kind: 'fail'; error: TaskError; retry: boolean };
+  | { kind: 'complete'; result: JsonValue }
+  | { kind: 'fail'; error: TaskError; retry: boolean }
+  /** Given back unfinished in an orderly shutdown: not charged against the task's attempts. */
+  | { kind: 'release'; reason: string };
 
 /**
  * Reports on running attempts, batched: every flush sends at most one call per kind. Progress is
@@ -117,6 +125,7 @@ export class Reporter {
     const finals = [...this.#finals.values()];
     const completes = finals.filter((f) => f.kind === 'complete');
     const failures = finals.filter((f) => f.kind === 'fail');
+    const releases = finals.filter((f) => f.kind === 'release');
     const steps: [() => Promise<void>, () => void][] = [
       [
         () =>
@@ -158,6 +167,19 @@ export class Reporter {
             }),
           ),
         () => this.#drop(this.#finals, failures),
+      ],
+      [
+        () =>
+          this.#sendBatch(this.#finals, releases, (reports) =>
+            this.#call('tasks.release', {
+              reports: reports.flatMap((f) =>
+                f.kind === 'release'
+                  ? [{ attemptId: f.attemptId, token: f.token, reason: f.reason }]
+                  : [],
+              ),
+            }),
+          ),
+        () => this.#drop(this.#finals, releases),
       ],
     ];
     for (const [send, drop] of steps) {

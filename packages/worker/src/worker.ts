@@ -55,6 +55,17 @@ export interface WorkerOptions {
   ca?: string | Buffer;
 }
 
+/** Why a task was stopped when its worker shut down: it is given back, not failed. */
+class Leaving extends Error {
+  override readonly name = 'Leaving';
+  constructor() {
+    super('the worker is shutting down');
+  }
+}
+
+const LEAVING_REASON = 'The worker shut down before the task finished; it runs again elsewhere.';
+const UNSTARTED_REASON = 'The worker was shutting down when the task reached it.';
+
 interface Running {
   lease: LeaseRef;
   controller: AbortController;
@@ -83,6 +94,8 @@ export class Worker {
   #identity: { name: string; instance: string; release?: () => void };
   /** Why the server could not be reached, last said: repeated failures are told once. */
   #unreachable: string | undefined;
+  /** Set by `stop`: nothing new is started, and what arrives is given back. */
+  #leaving = false;
 
   constructor(options: WorkerOptions) {
     this.#options = options;
@@ -153,17 +166,36 @@ export class Worker {
   }
 
   /**
-   * Stops: waits up to `deadlineMs` for running tasks to finish and their reports to be sent, then
-   * aborts the rest and disconnects.
+   * Stops in an orderly way: tells the server to assign nothing more (what it assigns meanwhile
+   * is given back unstarted), waits up to `deadlineMs` for running tasks to finish and their
+   * reports to be sent, then stops the rest and gives them back, disconnects. A task given back
+   * is not charged an attempt: it runs again elsewhere as if this worker had never taken it.
    */
   async stop(deadlineMs = 10_000): Promise<void> {
     const deadline = Date.now() + deadlineMs;
+    this.#leaving = true;
+    await this.#announceLeaving();
+    this.#log(
+      this.#running.size === 0
+        ? 'stopping: nothing running'
+        : `stopping: waiting up to ${Math.round(deadlineMs / 1000)} s for ${this.#running.size} running task(s)`,
+    );
     await Promise.race([
       Promise.all([...this.#running.values()].map((r) => r.done)),
-      sleep(deadlineMs),
+      sleep(Math.max(0, deadline - Date.now())),
     ]);
-    this.#stop([...this.#running.keys()], 'the worker is shutting down');
-    while (this.#reporter.pendingFinals > 0 && Date.now() < deadline) {
+    for (const [id, running] of this.#running) {
+      if (running.controller.signal.aborted) continue;
+      this.#log(`stopping attempt ${id}: the worker is shutting down; it is given back`);
+      running.controller.abort(new Leaving());
+    }
+    // The handlers that were stopped report (a release) as they return; wait a little for them.
+    const grace = Math.max(Date.now() + 1000, deadline);
+    await Promise.race([
+      Promise.all([...this.#running.values()].map((r) => r.done)),
+      sleep(Math.max(0, grace - Date.now())),
+    ]);
+    while (this.#reporter.pendingFinals > 0 && Date.now() < grace) {
       await this.#reporter.flush();
       await sleep(20);
     }
@@ -174,15 +206,35 @@ export class Worker {
     this.#identity.release?.();
   }
 
-  /** Each task type's params as JSON Schema (as accepted on input: defaults make fields optional). */
+  /** Tells the server this worker is leaving; it may be away (then it assigns nothing anyway). */
+  async #announceLeaving(): Promise<void> {
+    if (!this.#connection.ready) return;
+    try {
+      await this.#connection.call('workers.leaving', {});
+    } catch (error) {
+      this.#log(`could not tell the server this worker is leaving: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Each task type's params as JSON Schema (as accepted on input: defaults make fields optional).
+   * An object that does not say what to do with other keys is described as strict, so that the
+   * server refuses a submission with a param the task does not take (most often a misspelt
+   * one) rather than let it be dropped; `z.looseObject` keeps a type open to any.
+   */
   #paramsSchemas(): Record<string, JsonSchema> {
     return Object.fromEntries(
-      [...this.#tasks].map(([name, definition]) => [
-        name,
-        asJson<JsonSchema>(
-          z.toJSONSchema(definition.params, { io: 'input', unrepresentable: 'any' }),
-        ),
-      ]),
+      [...this.#tasks].map(([name, definition]) => {
+        const params = definition.params;
+        const described =
+          params instanceof z.ZodObject && params.def.catchall === undefined
+            ? params.strict()
+            : params;
+        return [
+          name,
+          asJson<JsonSchema>(z.toJSONSchema(described, { io: 'input', unrepresentable: 'any' })),
+        ];
+      }),
     );
   }
 
@@ -210,6 +262,8 @@ export class Worker {
     this.#heartbeat = setInterval(() => void this.#beat(), result.heartbeatMs);
     this.#heartbeat.unref();
     this.#log(`registered as ${result.worker.name} (${result.worker.id}), ${result.worker.state}`);
+    // Back after a disconnect in the middle of a shutdown: still leaving.
+    if (this.#leaving) void this.#announceLeaving();
     // Reports queued while the server was away go first; then a first heartbeat, so the farm
     // sees this host's load at once rather than a heartbeat later.
     setImmediate(() => {
@@ -245,6 +299,13 @@ export class Worker {
   #stateChanged(state: WorkerState): void {
     if (this.#record) this.#record = { ...this.#record, state };
     this.#log(`the server set this worker ${state}`);
+    this.#tellIfDrained();
+  }
+
+  /** A worker an operator drained says so once it has nothing left to run. */
+  #tellIfDrained(): void {
+    if (this.#record?.state === 'draining' && !this.#leaving && this.#running.size === 0)
+      this.#log('drained: nothing left to run, and no new tasks are taken');
   }
 
   #stop(attemptIds: readonly string[], reason: string): void {
@@ -259,10 +320,17 @@ export class Worker {
 
   #run(a: Assignment): void {
     const lease: LeaseRef = { attemptId: a.attemptId, token: a.token };
+    if (this.#leaving) {
+      // Sent before the server heard this worker is leaving: given back, never started.
+      this.#reporter.finish(lease, { kind: 'release', reason: UNSTARTED_REASON });
+      this.#log(`gave back task ${a.task.id}: this worker is shutting down`);
+      return;
+    }
     const controller = new AbortController();
-    const done = this.#execute(a, lease, controller.signal).finally(() =>
-      this.#running.delete(a.attemptId),
-    );
+    const done = this.#execute(a, lease, controller.signal).finally(() => {
+      this.#running.delete(a.attemptId);
+      this.#tellIfDrained();
+    });
     this.#running.set(a.attemptId, { lease, controller, done });
   }
 
@@ -323,6 +391,11 @@ export class Worker {
       this.#reporter.finish(lease, { kind: 'complete', result: asJson(checked) });
       this.#log(`task ${a.task.id} succeeded`);
     } catch (error) {
+      if (signal.aborted && signal.reason instanceof Leaving) {
+        this.#reporter.finish(lease, { kind: 'release', reason: LEAVING_REASON });
+        this.#log(`task ${a.task.id} given back unfinished: this worker is shutting down`);
+        return;
+      }
       const taskError: TaskError = signal.aborted
         ? { message: `Stopped: ${(signal.reason as Error).message}`, code: 'DROVER_E_CANCELLED' }
         : toTaskError(error);

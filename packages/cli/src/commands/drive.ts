@@ -2,8 +2,15 @@ import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isTerminalJobStatus, isTerminalTaskStatus, topics } from '@drover/protocol';
-import type { EventRecord, TaskRecord } from '@drover/protocol';
+import {
+  DroverError,
+  JobId,
+  TaskId,
+  isTerminalJobStatus,
+  isTerminalTaskStatus,
+  topics,
+} from '@drover/protocol';
+import type { EventRecord, FieldIssue, JobRecord, TaskRecord, Topic } from '@drover/protocol';
 import type { Config } from '../config.js';
 import {
   bar,
@@ -45,25 +52,122 @@ export function parseParams(pairs: readonly string[]): Record<string, unknown> {
   return params;
 }
 
+/**
+ * The job in a `--file`: JSON, an object. Its errors name the file, and where in it the JSON
+ * breaks.
+ */
+function readJobFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(
+      code === 'ENOENT'
+        ? `--file ${file}: there is no such file.`
+        : `--file ${file} cannot be read: ${(error as Error).message}`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`--file ${file} is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error(
+      `--file ${file} holds ${Array.isArray(parsed) ? 'an array' : JSON.stringify(parsed)}; a job is a JSON object such as {"taskType": "hello", "params": {}}.`,
+    );
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * What a refused submission means in the command's words: the option to queue an unknown task
+ * type, and, for a `--param` read as a number, boolean or null where text was wanted, how to
+ * quote it.
+ */
+function submitError(
+  error: unknown,
+  given: Record<string, unknown>,
+  file: string | undefined,
+): unknown {
+  if (!(error instanceof DroverError)) return error;
+  if (error.code === 'DROVER_E_UNKNOWN_TASK_TYPE') {
+    return new DroverError(
+      error.code,
+      error.message.replace(
+        'submit with allowUnknownType',
+        'pass --allow-unknown-type (`drover workers ls` shows what the workers offer)',
+      ),
+      { details: error.details, cause: error },
+    );
+  }
+  if (error.code !== 'DROVER_E_INVALID_PARAMS') return error;
+  const issues = Array.isArray(error.details) ? (error.details as FieldIssue[]) : [];
+  const hints = issues.flatMap((issue) => {
+    const key = /^params\.([^.]+)$/.exec(issue.path)?.[1];
+    if (key === undefined || !Object.hasOwn(given, key)) return [];
+    const value = given[key];
+    if (typeof value === 'string' || !/string/.test(issue.message)) return [];
+    const read =
+      typeof value === 'number'
+        ? 'a number'
+        : typeof value === 'boolean'
+          ? 'a boolean'
+          : value === null
+            ? 'null'
+            : 'JSON';
+    const raw = JSON.stringify(value);
+    const quoted = JSON.stringify(raw).replaceAll("'", "'\\''");
+    return [
+      `--param ${key}=${raw} was read as ${read}; for the text ${raw}, quote it as JSON: --param '${key}=${quoted}'`,
+    ];
+  });
+  const where =
+    file !== undefined && !/^Invalid params: params\./.test(error.message) ? ` (in ${file})` : '';
+  return new DroverError(
+    error.code,
+    [
+      `${error.message.replace(/^The server refused this: /, 'The job is not valid: ')}${where}`,
+      ...hints,
+    ].join('\n'),
+    { details: error.details, cause: error },
+  );
+}
+
 export async function submit(
   config: Config,
   output: Output,
   taskType: string | undefined,
-  options: { params: string[]; file: string | undefined; wait: boolean; name: string | undefined },
+  options: {
+    params: string[];
+    file: string | undefined;
+    wait: boolean;
+    name: string | undefined;
+    allowUnknownType: boolean;
+  },
 ): Promise<void> {
-  const fromFile = options.file
-    ? (JSON.parse(readFileSync(options.file, 'utf8')) as Record<string, unknown>)
-    : {};
+  const fromFile = options.file ? readJobFile(options.file) : {};
+  const given = parseParams(options.params);
+  if (!taskType && fromFile.taskType === undefined)
+    throw new Error(
+      'usage: drover submit <task type> [--param k=v ...] or drover submit --file job.json (`drover workers ls` shows the task types the workers offer)',
+    );
   const submission = {
     group: config.group,
     ...fromFile,
     ...(taskType && { taskType }),
     ...(options.name && { name: options.name }),
     ...(options.params.length > 0 && {
-      params: { ...(fromFile.params as object), ...parseParams(options.params) },
+      params: { ...(fromFile.params as object), ...given },
     }),
+    ...(options.allowUnknownType && { allowUnknownType: true }),
   };
-  const { job, created } = await call(config, 'jobs.submit', submission as never);
+  const { job, created } = await call(config, 'jobs.submit', submission as never).catch(
+    (error: unknown) => {
+      throw submitError(error, given, options.file);
+    },
+  );
   const { taskTypes } = await call(config, 'taskTypes.list', {});
   const offered = new Set(taskTypes.filter((t) => t.workers > 0).map((t) => t.name));
   const types = [
@@ -88,16 +192,29 @@ export async function submit(
     );
     return;
   }
-  const tty = output.json ? undefined : process.stdout;
+  // On a terminal a bar redrawn in place; in a pipe or a log, a plain line whenever the job's
+  // status or its count of finished tasks changes; with --json, only the answer.
+  const tty = !output.json && process.stdout.isTTY;
+  const started = Date.now();
+  let told = '';
   const done = await clientOf(config).waitFor(job.id, {
     onUpdate: (update) => {
-      if (!tty?.isTTY) return;
-      tty.write(
-        `\r${bar(update.progress)} ${percent(update.progress).padStart(4)}  ${update.counts.succeeded}/${update.taskCount} ${update.status}   `,
-      );
+      const finished = update.counts.succeeded + update.counts.failed + update.counts.cancelled;
+      const counts = `${finished}/${update.taskCount} task${update.taskCount === 1 ? '' : 's'} done`;
+      if (tty) {
+        process.stdout.write(
+          `\r${bar(update.progress)} ${percent(update.progress).padStart(4)}  ${counts}  ${update.status}  ${progressTimes(started, update.progress)}\x1b[K`,
+        );
+        return;
+      }
+      if (output.json) return;
+      const line = `${update.status}, ${counts}`;
+      if (line === told) return;
+      told = line;
+      console.log(`${new Date().toISOString().slice(11, 19)}  job ${update.id} ${line}`);
     },
   });
-  if (tty?.isTTY) tty.write('\n');
+  if (tty) process.stdout.write('\n');
   // What it made, for a person: a one-task job's result or error, and how many files it stored.
   const [first] =
     done.taskCount === 1 ? (await call(config, 'tasks.list', { jobId: done.id })).tasks : [];
@@ -122,20 +239,70 @@ export async function submit(
   if (done.status !== 'succeeded') process.exitCode = 1;
 }
 
+/** How long a job has run, and, once it is a little way in, about how long it has left. */
+function progressTimes(startedAt: number, progress: number): string {
+  const seconds = (Date.now() - startedAt) / 1000;
+  const clock = (s: number) => {
+    const whole = Math.round(s);
+    return whole < 60
+      ? `${whole}s`
+      : `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`;
+  };
+  if (progress < 0.05 || progress >= 1) return clock(seconds);
+  return `${clock(seconds)}, about ${clock((seconds / progress) * (1 - progress))} left`;
+}
+
+/** The newest `limit` jobs of the configured group, newest first, a page of 1,000 at a time. */
+async function listJobs(config: Config, limit: number): Promise<JobRecord[]> {
+  const list: JobRecord[] = [];
+  while (list.length < limit) {
+    const last = list.at(-1);
+    const want = Math.min(1000, limit - list.length);
+    const { jobs: page } = await call(config, 'jobs.list', {
+      group: config.group,
+      limit: want,
+      ...(last && { before: last.createdAt, beforeId: last.id }),
+    });
+    list.push(...page);
+    if (page.length < want) break;
+  }
+  return list;
+}
+
+/** `--limit N`: a whole number of at least 1. */
+export function parseLimit(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(
+      `--limit takes a whole number of at least 1, such as --limit 500; got "${value}"`,
+    );
+  return n;
+}
+
 export async function jobs(
   config: Config,
   output: Output,
   verb: string | undefined,
   args: string[],
+  options: { limit: number; all: boolean } = { limit: 100, all: false },
 ): Promise<void> {
   switch (verb ?? 'ls') {
     case 'ls': {
-      const { jobs: list } = await call(config, 'jobs.list', { group: config.group });
+      const list = await listJobs(config, options.all ? Infinity : options.limit);
+      const { groups } = await call(config, 'groups.list', {});
+      const total = groups.find((g) => g.name === config.group)?.jobs ?? list.length;
       if (list.length > 0 || output.json) {
-        print(output, list, () => jobsTable(list));
+        print(output, list, () =>
+          [
+            jobsTable(list),
+            list.length < total
+              ? `the newest ${list.length} of ${total} jobs in group "${config.group}" (--limit N or --all for more)`
+              : `${total} job${total === 1 ? '' : 's'} in group "${config.group}"`,
+          ].join('\n'),
+        );
         return;
       }
-      const { groups } = await call(config, 'groups.list', {});
       console.log(
         groups.length === 0
           ? 'no jobs yet: `drover submit <task type>` sends one'
@@ -144,7 +311,7 @@ export async function jobs(
       return;
     }
     case 'show': {
-      const id = required(args[0], 'drover jobs show <job id>');
+      const id = idOf('job', args[0], 'drover jobs show <job id>');
       const job = await call(config, 'jobs.get', { id });
       const { tasks } = await call(config, 'tasks.list', { jobId: id, limit: 50 });
       print(output, { job, tasks }, () =>
@@ -161,7 +328,7 @@ export async function jobs(
       return;
     }
     case 'cancel': {
-      const id = required(args[0], 'drover jobs cancel <job id>');
+      const id = idOf('job', args[0], 'drover jobs cancel <job id>');
       const { job } = await call(config, 'jobs.cancel', { id });
       const stopping = job.counts.leased + job.counts.running;
       print(output, job, () =>
@@ -172,7 +339,7 @@ export async function jobs(
       return;
     }
     case 'retry': {
-      const id = required(args[0], 'drover jobs retry <job id>');
+      const id = idOf('job', args[0], 'drover jobs retry <job id>');
       const { job, retried } = await call(config, 'jobs.retry', { id });
       print(output, { job, retried }, () =>
         retried.length === 0
@@ -197,7 +364,7 @@ export async function tasks(config: Config, output: Output, args: string[]): Pro
   const { workers: known } = await call(config, 'workers.list', {});
   const names = new Map(known.map((w) => [w.id, w.name]));
   if (args[0] === 'show') {
-    const id = required(args[1], 'drover tasks show <task id>');
+    const id = idOf('task', args[1], 'drover tasks show <task id>');
     const task = await call(config, 'tasks.get', { id });
     const { attempts } = await call(config, 'tasks.attempts', { id });
     print(output, { task, attempts }, () =>
@@ -214,7 +381,7 @@ export async function tasks(config: Config, output: Output, args: string[]): Pro
     );
     return;
   }
-  const jobId = required(args[0], 'drover tasks <job id> | drover tasks show <task id>');
+  const jobId = idOf('job', args[0], 'drover tasks <job id> | drover tasks show <task id>');
   const list: TaskRecord[] = [];
   for (;;) {
     const { tasks: page } = await call(config, 'tasks.list', {
@@ -256,6 +423,23 @@ function required(value: string | undefined, usage: string): string {
   return value;
 }
 
+/**
+ * A job's or task's id from the command line, checked here so that a mistyped one is named in
+ * the command's words rather than as a call's invalid params.
+ */
+function idOf(kind: 'job' | 'task', value: string | undefined, usage: string): string {
+  const id = required(value, usage);
+  const schema = kind === 'job' ? JobId : TaskId;
+  if (!schema.safeParse(id).success) {
+    throw new Error(
+      kind === 'job'
+        ? `"${id}" is not a job id: job ids look like 3f1c2d4e-8b9a-4c5d-9e6f-0a1b2c3d4e5f (\`drover jobs ls\` lists them)`
+        : `"${id}" is not a task id: task ids are numbers, such as 1234 (\`drover tasks <job id>\` lists a job's)`,
+    );
+  }
+  return id;
+}
+
 /** `drover logs <task id> [-f]`: a task's log lines, and with --follow the ones still to come. */
 export async function logs(
   config: Config,
@@ -263,7 +447,7 @@ export async function logs(
   taskId: string | undefined,
   follow: boolean,
 ): Promise<void> {
-  const id = required(taskId, 'drover logs <task id> [--follow]');
+  const id = idOf('task', taskId, 'drover logs <task id> [--follow]');
   const show = (events: EventRecord[]) => {
     for (const event of events) {
       if (event.kind !== 'task.log') continue;
@@ -313,8 +497,11 @@ export async function download(
   target: string | undefined,
   outDir: string,
 ): Promise<void> {
-  const id = required(target, 'drover download <job id | task id> [--out dir]');
-  const query = /^[0-9]+$/.test(id) ? { taskId: id } : { jobId: id };
+  const given = required(target, 'drover download <job id | task id> [--out dir]');
+  const query = /^[0-9]+$/.test(given)
+    ? { taskId: idOf('task', given, 'drover download <task id>') }
+    : { jobId: idOf('job', given, 'drover download <job id>') };
+  const id = given;
   const { artifacts } = await call(config, 'artifacts.list', query);
   if (artifacts.length === 0) {
     console.log(`no artifacts for ${id}`);

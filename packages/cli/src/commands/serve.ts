@@ -6,6 +6,7 @@ import type { Engine } from '@drover/engine';
 import { startServer } from '@drover/server';
 import type { DroverServer } from '@drover/server';
 import type { Config } from '../config.js';
+import { removeAddress, writeAddress } from '../farm-address.js';
 import {
   LOCAL_ADMIN_FILE,
   LOCAL_WORKER_FILE,
@@ -69,11 +70,14 @@ export async function serve(
     });
     if (!isLoopbackHost(config.host) && config.tlsCert === undefined)
       console.error(exposedWarning(config.host, config.port));
+    // Commands on this machine find the farm of this data directory here, whatever its port.
+    if (local) writeAddress(dataDir, server.url);
     return {
       engine,
       server,
       local: credentials,
       close: async () => {
+        if (local) removeAddress(dataDir);
         await server.close();
         await engine.close();
       },
