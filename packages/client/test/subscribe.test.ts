@@ -284,7 +284,12 @@ describe(`subscriptions and the client (${backend})`, () => {
     const { job } = await client.submit(
       counted,
       { text: '' },
-      { group: group(), items: [{ text: 'a b' }, { text: 'c' }], then: [{ taskType: 'other' }] },
+      {
+        group: group(),
+        items: [{ text: 'a b' }, { text: 'c' }],
+        then: [{ taskType: 'other' }],
+        allowUnknownType: true,
+      },
     );
     const first = await hold(type);
     await t.engine.complete([{ ...first, result: { words: 2 } }]);

@@ -10,7 +10,7 @@ import {
   isTerminalTaskStatus,
   topics,
 } from '@drover/protocol';
-import type { EventRecord, FieldIssue, JobRecord, TaskRecord, Topic } from '@drover/protocol';
+import type { EventRecord, FieldIssue, JobRecord, TaskRecord } from '@drover/protocol';
 import type { Config } from '../config.js';
 import {
   bar,

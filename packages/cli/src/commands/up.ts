@@ -40,7 +40,11 @@ const DEMO_JOBS: MethodParams<'jobs.submit'>[] = [
 async function submitDemoJobs(client: DroverClient): Promise<void> {
   for (const job of DEMO_JOBS) {
     try {
-      const { job: record, created } = await client.call('jobs.submit', job);
+      // Its own workers are still joining: their task types are known to come.
+      const { job: record, created } = await client.call('jobs.submit', {
+        ...job,
+        allowUnknownType: true,
+      });
       console.log(
         created
           ? `submitted "${record.name}" to group "demo" (${record.id})`
@@ -140,7 +144,8 @@ export async function up(config: Config, cliMain: string): Promise<void> {
   const stopProducer = config.demo
     ? startProducer({
         intervalSeconds: config.interval,
-        submit: async (job) => (await client.call('jobs.submit', job)).job.id,
+        submit: async (job) =>
+          (await client.call('jobs.submit', { ...job, allowUnknownType: true })).job.id,
         onError: (error) => console.error(`producer: ${(error as Error).message}`),
       })
     : () => undefined;
