@@ -1,6 +1,6 @@
 // A Python worker (workers/python) beside a TypeScript one on a real farm: the ported Julia
-// renderer's PNGs, a shell template, a worker killed mid-task and a task cancelled while it runs,
-// and worker names: the two runtimes share one state directory, and a connected name is refused.
+// renderer's PNGs, a shell template, a worker killed mid-task, a task cancelled while it runs, a
+// task given back by a worker leaving at its drain deadline, and worker names: the two runtimes share one state directory, and a connected name is refused.
 // `npm run test:python` (after `npm run build`); it needs Debian's python3-websockets for
 // /usr/bin/python3, which .ci/run installs when it is missing.
 import assert from 'node:assert/strict';
@@ -454,6 +454,80 @@ describe('a Python worker beside a TypeScript one', { timeout: 300_000 }, () => 
     assert.equal(code, 0);
     assert.ok(!logs.get('py-1').at(-1).includes('reconnecting'), logs.get('py-1').at(-1));
     await until(async () => (await workerByName('py-1')).state === 'offline', 30_000, 'offline');
+  });
+
+  it('gives back a task unfinished at its drain deadline, uncharged: another worker runs it', async () => {
+    // py-1 is gone: this worker is the only one for the task type until the second starts.
+    const leaving = startPython(
+      'py-leaving',
+      '--name',
+      'py-leaving',
+      '--state-dir',
+      stateDir('py-leaving'),
+      '--drain-seconds',
+      '1',
+    );
+    await until(
+      async () => (await workerByName('py-leaving'))?.state === 'online',
+      60_000,
+      'py-leaving online',
+    );
+    const { job } = await rpc('jobs.submit', {
+      group: 'python',
+      taskType: 'fractal.julia-py',
+      params: slowRender(800),
+      maxAttempts: 1,
+    });
+    const first = await until(
+      async () => {
+        const task = await onlyTask(job.id);
+        return task.status === 'running' && task.progress > 0 && task;
+      },
+      60_000,
+      'the render under way',
+    );
+    const stoppedAt = Date.now();
+    leaving.kill('SIGTERM');
+    const [code] = await once(leaving, 'exit');
+    assert.equal(code, 0, logs.get('py-leaving').join('\n'));
+    // The render takes seconds more; the worker waited its second, then gave the task back.
+    assert.ok(Date.now() - stoppedAt < 10_000, 'left at its deadline');
+    const released = await onlyTask(job.id);
+    assert.equal(released.status, 'queued');
+    assert.equal(released.maxAttempts, 2, 'the attempt given back is not charged');
+    const [attempt] = (await rpc('tasks.attempts', { id: first.id })).attempts;
+    assert.equal(attempt.status, 'released');
+    assert.equal(attempt.error.code, 'DROVER_E_WORKER_RELEASED');
+    assert.match(attempt.error.message, /shut down before the task finished/);
+    assert.ok(
+      logs.get('py-leaving').some((l) => l.includes(`stopping attempt ${attempt.id}`)),
+      logs.get('py-leaving').join('\n'),
+    );
+
+    const after = startPython(
+      'py-after',
+      '--name',
+      'py-after',
+      '--state-dir',
+      stateDir('py-after'),
+    );
+    assert.equal((await finished(job.id, 120_000)).status, 'succeeded');
+    const task = await onlyTask(job.id);
+    assert.equal(task.attempt, 2);
+    assert.equal(task.workerId, (await workerByName('py-after')).id);
+    const { attempts } = await rpc('tasks.attempts', { id: task.id });
+    assert.deepEqual(
+      attempts.map((a) => [a.number, a.status, a.workerId]),
+      [
+        [1, 'released', (await workerByName('py-leaving')).id],
+        [2, 'succeeded', task.workerId],
+      ],
+    );
+    const { artifacts } = await rpc('artifacts.list', { taskId: task.id });
+    assert.equal(artifacts.length, 1, 'one image: the released attempt stored none');
+    assert.equal(artifacts[0].attemptId, attempts[1].id);
+    after.kill('SIGTERM');
+    assert.deepEqual(await once(after, 'exit'), [0, null]);
   });
 
   it("stops with the server's reason when asking for the name of a connected worker", async () => {

@@ -44,6 +44,12 @@ def parser() -> argparse.ArgumentParser:
         "(default $XDG_STATE_HOME/drover, else ~/.local/state/drover)",
     )
     p.add_argument("--slots", help="tasks run at once, 1 to 1024 (default 1)")
+    p.add_argument(
+        "--drain-seconds",
+        metavar="S",
+        help="on SIGINT or SIGTERM, how long running tasks may take to finish before they are "
+        "stopped and given back to the farm, uncharged (default 10)",
+    )
     p.add_argument("--tags", help="tags this worker offers, comma-separated")
     p.add_argument(
         "--tasks",
@@ -113,6 +119,14 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[dict] = None) -> in
         print(f"--slots is a whole number from 1 to 1024, not {slots_text}.", file=sys.stderr)
         return 2
     slots = int(slots_text)
+    drain_text = _setting(args, "drain-seconds", env) or "10"
+    try:
+        drain_s = float(drain_text)
+    except ValueError:
+        drain_s = -1.0
+    if not 0 <= drain_s <= 86_400:
+        print(f"--drain-seconds is a number of seconds from 0 to 86400, not {drain_text}.", file=sys.stderr)
+        return 2
     tags = [t for t in (_setting(args, "tags", env) or "").split(",") if t]
     tasks = []
     try:
@@ -145,7 +159,7 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[dict] = None) -> in
         state_dir=state_dir,
     )
     try:
-        return asyncio.run(_serve(worker, server, slots))
+        return asyncio.run(_serve(worker, server, slots, drain_s))
     except RpcError as error:
         print(f"The server refused this worker: {error}", file=sys.stderr)
         return 1
@@ -155,7 +169,7 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[dict] = None) -> in
         return 1
 
 
-async def _serve(worker: Worker, server: str, slots: int) -> int:
+async def _serve(worker: Worker, server: str, slots: int, drain_s: float) -> int:
     record = await worker.start()
     print(f"worker {record['name']} ({record['id']}) joined {server} with {slots} slot(s)", flush=True)
     done = asyncio.Event()
@@ -163,5 +177,5 @@ async def _serve(worker: Worker, server: str, slots: int) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, done.set)
     await done.wait()
-    await worker.stop(10.0)
+    await worker.stop(drain_s)
     return 0

@@ -63,7 +63,9 @@ class Reporter:
         batch["lines"].append(line)
 
     def finish(self, lease: dict, final: dict) -> None:
-        """The attempt's outcome: `{"kind": "complete", "result": ...}` or a failure with error."""
+        """The attempt's outcome: `{"kind": "complete", "result": ...}`, a failure
+        (`{"kind": "fail", "error": ..., "retry": ...}`) or the attempt given back unfinished
+        (`{"kind": "release", "reason": ...}`), which the server does not charge."""
         # The outcome says the attempt ran: a start not yet sent would be a write for nothing.
         self._started.pop(lease["attemptId"], None)
         self._finals[lease["attemptId"]] = {**lease, **final}
@@ -86,7 +88,8 @@ class Reporter:
             await self.flush()
 
     async def flush(self) -> None:
-        """Sends what is queued, in order: started, progress, logs, outcomes; one flush at a time."""
+        """Sends what is queued, in order: started, progress, logs, outcomes (completed, failed,
+        released); one flush at a time."""
         async with self._lock:
             if not self._connection.ready:
                 return
@@ -102,12 +105,14 @@ class Reporter:
         finals = list(self._finals.values())
         completes = [f for f in finals if f["kind"] == "complete"]
         failures = [f for f in finals if f["kind"] == "fail"]
+        releases = [f for f in finals if f["kind"] == "release"]
         steps = [
             (self._started, started, "tasks.started", {"leases": [_lease(i) for i in started]}),
             (self._progress, progress, "tasks.progress", {"reports": [_progress(i) for i in progress]}),
             (None, logs, "tasks.log", None),
             (self._finals, completes, "tasks.complete", {"reports": [_complete(i) for i in completes]}),
             (self._finals, failures, "tasks.fail", {"reports": [_fail(i) for i in failures]}),
+            (self._finals, releases, "tasks.release", {"reports": [_release(i) for i in releases]}),
         ]
         for queue, items, method, params in steps:
             try:
@@ -179,6 +184,10 @@ def _complete(item: dict) -> dict:
 
 def _fail(item: dict) -> dict:
     return {**_lease(item), "error": item["error"], "retry": item["retry"]}
+
+
+def _release(item: dict) -> dict:
+    return {**_lease(item), "reason": item["reason"]}
 
 
 def _drop(queue: dict, items: list[dict]) -> None:

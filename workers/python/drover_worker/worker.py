@@ -29,12 +29,19 @@ class _Running:
     stopped: asyncio.Event
     done: asyncio.Future
     reason: str = ""
+    leaving: bool = False
+    """Stopped because this worker is shutting down: given back, not failed."""
+
+
+LEAVING_REASON = "The worker shut down before the task finished; it runs again elsewhere."
+UNSTARTED_REASON = "The worker was shutting down when the task reached it."
 
 
 class Worker:
     """Says hello, keeps its leases with heartbeats, runs what the server assigns, reports
     progress, logs and outcomes, obeys stop, and reconnects when the server goes away,
-    re-attaching the tasks still running.
+    re-attaching the tasks still running. Stopped, it leaves in order: the server assigns it
+    nothing more, and what it cannot finish by the deadline it gives back uncharged.
 
     Without a `name`, it takes the first free default identity in `state_dir` (default:
     `DROVER_STATE_DIR`, else `$XDG_STATE_HOME/drover`, else `~/.local/state/drover`): the host's
@@ -87,6 +94,7 @@ class Worker:
         self._reporter: Optional[Reporter] = None
         self._runner: Optional[asyncio.Task] = None
         self._unreachable: Optional[str] = None
+        self._leaving = False
         self.record: Optional[dict] = None
 
     @property
@@ -141,15 +149,39 @@ class Worker:
         return self.record
 
     async def stop(self, deadline_s: float = 10.0) -> None:
-        """Waits up to the deadline for running tasks to finish and be reported, then stops the
-        rest and disconnects."""
+        """Stops in an orderly way: tells the server to assign nothing more (what it assigns
+        meanwhile is given back unstarted), waits up to the deadline for running tasks to finish
+        and their reports to be sent, then stops the rest and gives them back, and disconnects.
+        A task given back is not charged an attempt: it runs again elsewhere as if this worker
+        had never taken it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + deadline_s
+        self._leaving = True
+        await self._announce_leaving()
         if self._running:
-            await asyncio.wait([r.done for r in self._running.values()], timeout=deadline_s)
-        self._stop(list(self._running), "the worker is shutting down")
+            self._log(
+                f"stopping: waiting up to {round(deadline_s)} s for {len(self._running)} running task(s)"
+            )
+            await asyncio.wait(
+                [r.done for r in self._running.values()], timeout=max(0.0, deadline - loop.time())
+            )
+        else:
+            self._log("stopping: nothing running")
+        for attempt_id, running in self._running.items():
+            if running.stopped.is_set():
+                continue
+            self._log(f"stopping attempt {attempt_id}: the worker is shutting down; it is given back")
+            running.reason = "the worker is shutting down"
+            running.leaving = True
+            running.stopped.set()
+        # The handlers that were stopped report (a release) as they return; wait a little for them.
+        grace = max(loop.time() + 1.0, deadline)
+        if self._running:
+            await asyncio.wait(
+                [r.done for r in self._running.values()], timeout=max(0.0, grace - loop.time())
+            )
         assert self._reporter is not None and self._connection is not None
-        while self._reporter.pending_finals > 0 and loop.time() < deadline:
+        while self._reporter.pending_finals > 0 and loop.time() < grace:
             await self._reporter.flush()
             await asyncio.sleep(0.02)
         if self._heartbeat:
@@ -159,6 +191,22 @@ class Worker:
         if self._runner:
             await asyncio.wait([self._runner], timeout=2)
         self._release()
+
+    async def _announce_leaving(self) -> None:
+        """Tells the server this worker is leaving; it may be away (then it assigns nothing
+        anyway, and hears it once this worker is back)."""
+        assert self._connection is not None
+        if not self._connection.ready:
+            return
+        try:
+            await self._connection.call("workers.leaving", {})
+        except (Disconnected, RpcError) as error:
+            self._log(f"could not tell the server this worker is leaving: {error}")
+
+    async def _announce_leaving_once_ready(self) -> None:
+        assert self._connection is not None
+        await self._connection.wait_ready()
+        await self._announce_leaving()
 
     def _params_schemas(self) -> dict[str, Any]:
         return {name: definition.params_schema() for name, definition in self._tasks.items()}
@@ -187,6 +235,9 @@ class Worker:
         self._heartbeat = asyncio.ensure_future(self._beat_every(result["heartbeatMs"] / 1000))
         worker = result["worker"]
         self._log(f"registered as {worker['name']} ({worker['id']}), {worker['state']}")
+        # Back after a disconnect in the middle of a shutdown: still leaving.
+        if self._leaving:
+            asyncio.ensure_future(self._announce_leaving_once_ready())
 
     async def _beat_every(self, interval_s: float) -> None:
         # Reports queued while the server was away go first; then a first heartbeat, so the farm
@@ -251,6 +302,12 @@ class Worker:
     def _run(self, assignment: dict) -> None:
         attempt_id = assignment["attemptId"]
         lease = {"attemptId": attempt_id, "token": assignment["token"]}
+        if self._leaving:
+            # Sent before the server heard this worker is leaving: given back, never started.
+            assert self._reporter is not None
+            self._reporter.finish(lease, {"kind": "release", "reason": UNSTARTED_REASON})
+            self._log(f"gave back task {assignment['task']['id']}: this worker is shutting down")
+            return
         stopped = asyncio.Event()
         done = asyncio.ensure_future(self._execute(assignment, lease, stopped))
         self._running[attempt_id] = _Running(lease, stopped, done)
@@ -294,6 +351,10 @@ class Worker:
             self._log(f"task {task['id']} succeeded")
         except Exception as error:  # noqa: BLE001 - whatever a handler raises fails its task
             running = self._running.get(lease["attemptId"])
+            if stopped.is_set() and running is not None and running.leaving:
+                reporter.finish(lease, {"kind": "release", "reason": LEAVING_REASON})
+                self._log(f"task {task['id']} given back unfinished: this worker is shutting down")
+                return
             if stopped.is_set():
                 reason = running.reason if running else "the task was stopped"
                 failure = {"message": f"Stopped: {reason}", "code": "DROVER_E_CANCELLED"}

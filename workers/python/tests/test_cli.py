@@ -41,6 +41,12 @@ class CliTest(unittest.TestCase):
         self.assertEqual(code, 2)
         self.assertIn("--slots", err)
 
+    def test_refuses_a_drain_deadline_that_is_not_a_number_of_seconds(self):
+        for value in ["-1", "soon", "nan"]:
+            code, err = run(["--tasks", EXAMPLE, "--drain-seconds", value], {"DROVER_TOKEN": "drover_secret"})
+            self.assertEqual(code, 2, value)
+            self.assertIn("--drain-seconds", err)
+
     def test_names_a_task_file_that_does_not_load(self):
         with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
             f.write("raise RuntimeError('broken on purpose')\n")

@@ -100,6 +100,61 @@ class ReporterTest(unittest.TestCase):
         self.assertEqual(len(dropped), 1)
         self.assertEqual(connection.calls, [])
 
+    def test_releases_go_in_one_call_after_the_other_outcomes_each_with_its_reason(self):
+        other = {"attemptId": "2", "token": "u"}
+        third = {"attemptId": "3", "token": "v"}
+
+        async def scenario(connection, reporter):
+            connection.ready = True
+            reporter.log(LEASE, {"at": "t", "stream": "log", "line": "row 1"})
+            reporter.finish(LEASE, {"kind": "release", "reason": "shut down"})
+            reporter.finish(other, {"kind": "complete", "result": 1})
+            reporter.finish(third, {"kind": "release", "reason": "never started"})
+            self.assertEqual(reporter.pending_finals, 3)
+            # Outcomes of one turn of the loop go together.
+            await asyncio.sleep(0.05)
+            self.assertEqual(reporter.pending_finals, 0)
+
+        connection, _, _ = self.run_with(scenario)
+        self.assertEqual(
+            [m for m, _ in connection.calls], ["tasks.log", "tasks.complete", "tasks.release"]
+        )
+        self.assertEqual(
+            connection.calls[2][1]["reports"],
+            [{**LEASE, "reason": "shut down"}, {"attemptId": "3", "token": "v", "reason": "never started"}],
+        )
+
+    def test_a_release_is_kept_while_disconnected_and_sent_after(self):
+        async def scenario(connection, reporter):
+            reporter.started(LEASE)
+            reporter.finish(LEASE, {"kind": "release", "reason": "shut down"})
+            await reporter.flush()
+            self.assertEqual(reporter.pending_finals, 1)
+            connection.ready = True
+            connection.fail_with = RpcError("DROVER_E_INTERNAL", "later", retryable=True)
+            await reporter.flush()
+            self.assertEqual(reporter.pending_finals, 1)
+            connection.fail_with = None
+            await reporter.flush()
+            self.assertEqual(reporter.pending_finals, 0)
+
+        connection, _, dropped = self.run_with(scenario)
+        # The release says the attempt was taken: its start alone is not sent.
+        self.assertEqual(connection.calls, [("tasks.release", {"reports": [{**LEASE, "reason": "shut down"}]})])
+        self.assertEqual(dropped, [])
+
+    def test_a_refused_release_is_told_and_not_sent_again(self):
+        async def scenario(connection, reporter):
+            connection.ready = True
+            connection.refuse = ["1"]
+            reporter.finish(LEASE, {"kind": "release", "reason": "shut down"})
+            await reporter.flush()
+            await reporter.flush()
+
+        connection, refused, _ = self.run_with(scenario)
+        self.assertEqual(refused, ["1"])
+        self.assertEqual([m for m, _ in connection.calls], ["tasks.release"])
+
 
 if __name__ == "__main__":
     unittest.main()
