@@ -70,13 +70,9 @@ export class ParamsCheck {
           }
         });
       } else if (isObject(stage.frames) && typeof stage.frames.start === 'number') {
-        this.#collect(
-          validate,
-          taskType,
-          { ...params, frame: stage.frames.start },
-          `${prefix}params`,
-          issues,
-        );
+        // Each task is given its frame number; a type that does not declare `frame` ignores it.
+        const framed = takesFrame(validate) ? { ...params, frame: stage.frames.start } : params;
+        this.#collect(validate, taskType, framed, `${prefix}params`, issues);
       } else {
         this.#collect(validate, taskType, params, `${prefix}params`, issues);
       }
@@ -243,4 +239,12 @@ function withoutPatterns(schema: unknown, underProperties = false): unknown {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Whether a task type's params schema declares `frame` (the farm sets it on framed tasks). */
+function takesFrame(validate: ValidateFunction): boolean {
+  const schema: unknown = validate.schema;
+  if (!isObject(schema)) return false;
+  const properties = schema.properties;
+  return isObject(properties) && Object.hasOwn(properties, 'frame');
 }

@@ -211,4 +211,26 @@ describe(`params checked at submission against the described schemas (${backend}
       /only describe task types this worker offers/,
     );
   });
+  it('gives framed tasks their frame, checked only where the type takes one', async () => {
+    const still = uniqueType();
+    const animated = uniqueType();
+    const strict = { type: 'object', additionalProperties: false } as const;
+    await describeType(still, { ...strict, properties: { size: { type: 'integer' } } });
+    await describeType(animated, {
+      ...strict,
+      properties: { size: { type: 'integer' }, frame: { type: 'integer', maximum: 10 } },
+    });
+    await sleep(2100);
+    const frames = { start: 1, end: 3 };
+    const ignored = await submit({ group: 'params', taskType: still, params: { size: 2 }, frames });
+    assert.equal(ignored.result?.created, true, JSON.stringify(ignored.error));
+    const taken = await submit({ group: 'params', taskType: animated, frames });
+    assert.equal(taken.result?.created, true, JSON.stringify(taken.error));
+    const beyond = await submit({
+      group: 'params',
+      taskType: animated,
+      frames: { start: 11, end: 12 },
+    });
+    assert.equal(beyond.error?.data?.code, 'DROVER_E_INVALID_PARAMS');
+  });
 });
