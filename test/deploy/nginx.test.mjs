@@ -173,6 +173,18 @@ describe('Drover behind nginx', { timeout: 180_000 }, () => {
       stdio: 'ignore',
     });
     children.push(worker);
+    // Submitted once the worker has joined, through nginx: an unknown task type is refused.
+    await until(
+      async () => {
+        const listed = JSON.parse(
+          drover(args('workers', 'ls', '--json'), { DROVER_TOKEN: adminToken }),
+        );
+        const workers = listed.workers ?? listed;
+        return workers.some((w) => w.name === 'behind-nginx' && w.state === 'online');
+      },
+      30_000,
+      'the worker to join through nginx',
+    );
     const job = join(dir, 'job.json');
     writeFileSync(
       job,
