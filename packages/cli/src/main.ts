@@ -5,16 +5,8 @@ import { openEngine } from '@drover/engine';
 import { isDroverError } from '@drover/protocol';
 import { loadConfig } from './config.js';
 import { closeClients } from './rpc-client.js';
-import {
-  download,
-  groups,
-  jobs,
-  logs,
-  parseLimit,
-  submit,
-  tasks,
-  workers,
-} from './commands/drive.js';
+import { download, groups, jobs, logs, parseLimit, tasks, workers } from './commands/drive.js';
+import { submit } from './commands/submit.js';
 import { serve } from './commands/serve.js';
 import { up } from './commands/up.js';
 import { worker } from './commands/worker.js';

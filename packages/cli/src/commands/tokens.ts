@@ -3,7 +3,7 @@ import type { TokenGrant, TokenRecord } from '@drover/protocol';
 import type { Config } from '../config.js';
 import { age, table } from '../format.js';
 import { call } from '../rpc-client.js';
-import type { Output } from './drive.js';
+import type { Output } from './output.js';
 
 /** What `drover tokens create` reads from the command line besides the config. */
 export interface GrantFlags {
