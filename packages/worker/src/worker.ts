@@ -1,16 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { z } from 'zod';
 import { serverToWorker } from '@drover/protocol';
-import type {
-  Assignment,
-  JsonSchema,
-  JsonValue,
-  LeaseRef,
-  TaskError,
-  WorkerRecord,
-  WorkerState,
-} from '@drover/protocol';
+import type { Assignment, LeaseRef, TaskError, WorkerRecord, WorkerState } from '@drover/protocol';
 import { Connection } from './connection.js';
 import type { JobArtifact, TaskContext, TaskDefinition } from './define-task.js';
 import { ThreadPool } from './thread-pool.js';
@@ -20,6 +11,8 @@ import type { Trust } from './tls-trust.js';
 import { Reporter } from './reporter.js';
 import { claimIdentity, defaultStateDir } from './identity.js';
 import { uploadArtifact } from './artifact-upload.js';
+import { asJson, describeParams, toTaskError } from './wire.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface WorkerOptions {
   /** The server's base URL, such as `http://farm.example:7400`. */
@@ -216,28 +209,6 @@ export class Worker {
     }
   }
 
-  /**
-   * Each task type's params as JSON Schema (as accepted on input: defaults make fields optional).
-   * An object that does not say what to do with other keys is described as strict, so that the
-   * server refuses a submission with a param the task does not take (most often a misspelt
-   * one) rather than let it be dropped; `z.looseObject` keeps a type open to any.
-   */
-  #paramsSchemas(): Record<string, JsonSchema> {
-    return Object.fromEntries(
-      [...this.#tasks].map(([name, definition]) => {
-        const params = definition.params;
-        const described =
-          params instanceof z.ZodObject && params.def.catchall === undefined
-            ? params.strict()
-            : params;
-        return [
-          name,
-          asJson<JsonSchema>(z.toJSONSchema(described, { io: 'input', unrepresentable: 'any' })),
-        ];
-      }),
-    );
-  }
-
   async #hello(): Promise<void> {
     const o = this.#options;
     const host = o.host ?? hostname();
@@ -249,7 +220,7 @@ export class Worker {
         instance: this.#identity.instance,
         tags: o.tags ?? [],
         taskTypes: [...this.#tasks.keys()],
-        paramsSchemas: this.#paramsSchemas(),
+        paramsSchemas: describeParams(this.#tasks),
         slots: o.slots ?? 1,
         token: o.token,
         held: [...this.#running.values()].map((r) => r.lease),
@@ -425,23 +396,4 @@ export class Worker {
   #log(line: string): void {
     this.#options.onLog?.(line);
   }
-}
-
-function toTaskError(error: unknown): TaskError {
-  if (error instanceof Error)
-    return { message: error.message, ...(error.stack && { stack: error.stack }) };
-  return { message: String(error) };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * A value as the server will store it: JSON (`undefined` becomes null, a Date its string). A
- * value JSON cannot hold (a BigInt, a cycle) throws here, failing the task with that error.
- */
-function asJson<T extends JsonValue = JsonValue>(value: unknown): T {
-  // JSON.parse gives back plain JSON by definition.
-  return JSON.parse(JSON.stringify(value) ?? 'null') as T;
 }
