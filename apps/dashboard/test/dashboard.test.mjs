@@ -173,8 +173,9 @@ describe('the dashboard', { timeout: 300_000 }, () => {
   });
 
   it('loses nothing when the page is reloaded in the middle of a job', async () => {
-    const { job } = await submit('Sixteen renders, reloaded', MEDIUM, {
-      frames: { start: 1, end: 16 },
+    // Forty renders of half a second on two workers: ten seconds to spare for the reload.
+    const { job } = await submit('Forty renders, reloaded', MEDIUM, {
+      frames: { start: 1, end: 40 },
     });
     await page.goto(`${farm.url}/jobs/${job.id}`);
     await until(async () => Number(await headerCount('succeeded')) >= 3, 30_000, '3 tasks done');
@@ -184,7 +185,7 @@ describe('the dashboard', { timeout: 300_000 }, () => {
     assert.notEqual(await jobStatus(), 'succeeded', 'the job ended before the reload');
     await page.reload();
     await page.waitForSelector('.job-view[data-job-status="succeeded"]', { timeout: 60_000 });
-    await expectComplete(job.id, 16);
+    await expectComplete(job.id, 40);
   });
 
   it('reconnects by itself when the server restarts, and loses nothing', async () => {
