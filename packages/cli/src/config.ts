@@ -105,6 +105,13 @@ export const Config = z.object({
    * a change of state (a task or job ended) is sent at once. @defaultValue 200
    */
   coalesceMs: z.coerce.number().int().min(0).max(60_000).default(200),
+  /**
+   * How long a task's lease lasts without a worker's heartbeat, in ms. A worker silent for two of
+   * its heartbeats (a third of this each) is unresponsive and offered nothing; one silent for the
+   * whole lease loses its tasks to other workers; a server replica silent for two heartbeats is
+   * taken for dead by its peers, which release its workers. @defaultValue 30000
+   */
+  leaseMs: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
   /** Serve HTTPS and WSS with this certificate (a PEM file, with its chain), and `tlsKey`. */
   tlsCert: z.string().min(1).optional(),
   /** The TLS certificate's private key (a PEM file). */

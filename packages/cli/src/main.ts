@@ -45,6 +45,8 @@ Options: --port (7400) --host (127.0.0.1) --allowed-hosts NAME,... (more names t
   to sign in with; or DROVER_TOKEN, never on the command line)
   --workers (2, for up) --demo true|false --interval (3 s) --group (default) --server URL
   --shell-tasks FILE --coalesce-ms (200: a subscription's window for progress and log lines)
+  --lease-ms (30000: a task's lease without a heartbeat; replicas and workers silent for two
+  heartbeats, a third of it each, are taken for dead and unresponsive)
   --tls-cert FILE --tls-key FILE (serve HTTPS and WSS) --ca-file FILE (a certificate authority
   to trust besides the system's, for workers and commands)
   --secure-cookies true, --trust-proxy true (behind a proxy that serves HTTPS) --rate-limit-per-minute (3000 calls
@@ -76,6 +78,7 @@ const OPTIONS = {
   'shell-tasks': { type: 'string' },
   tasks: { type: 'string', multiple: true },
   'coalesce-ms': { type: 'string' },
+  'lease-ms': { type: 'string' },
   'secure-cookies': { type: 'string' },
   'trust-proxy': { type: 'string' },
   'tls-cert': { type: 'string' },

@@ -180,7 +180,7 @@ describe(`drover commands against a farm (${backend})`, () => {
       taskTypes: ['hello'],
       slots: 1,
     });
-    await t.engine.setWorkerState(worker.id, 'draining');
+    await t.engine.holdWorker(worker.id, 'draining');
     const listed = await run('workers', 'ls');
     assert.equal(listed.code, 0, listed.stderr);
     const line = listed.stdout.split('\n').find((l) => l.includes(name)) ?? '';

@@ -1,6 +1,7 @@
 -- The lease reaper: active attempts whose lease expired (the worker stopped renewing it) or that
--- ran past the task's timeout are given up. Their tasks are retried after a back-off, cancelled if
--- a cancel was requested, or failed when no attempts remain. Timed-out attempts are returned so the
+-- ran past the task's timeout are given up. Their tasks are retried (a lost one at once, at its
+-- place in the queue; a timed-out one after a back-off), cancelled if a cancel was requested, or
+-- failed when no attempts remain. Timed-out attempts are returned so the
 -- server can stop what may still run.
 WITH due AS (
   SELECT id FROM attempts
@@ -24,13 +25,16 @@ WITH due AS (
   UPDATE tasks t SET
     status = status_after_failure(t.cancel_requested, t.attempt, t.max_attempts, e.retry),
     error = e.error,
+    -- A lost lease is the worker's failure, not the task's: the task goes back to its place in
+    -- the queue (by priority, run-at and submission), not behind it. A timeout backs off.
     run_at = CASE WHEN status_after_failure(t.cancel_requested, t.attempt, t.max_attempts, e.retry) = 'queued'
+                       AND e.status = 'timed_out'
                   THEN now() + retry_delay(t.attempt, t.backoff_initial_ms, t.backoff_max_ms) ELSE t.run_at END,
     progress = CASE WHEN status_after_failure(t.cancel_requested, t.attempt, t.max_attempts, e.retry) = 'queued'
                     THEN 0 ELSE t.progress END,
     finished_at = CASE WHEN status_after_failure(t.cancel_requested, t.attempt, t.max_attempts, e.retry) = 'queued'
                        THEN NULL ELSE now() END
-  FROM (SELECT e.task_id, e.error, true AS retry FROM ended e) AS e WHERE t.id = e.task_id
+  FROM (SELECT e.task_id, e.error, e.status, true AS retry FROM ended e) AS e WHERE t.id = e.task_id
   RETURNING t.id
 )
 SELECT e.id::text AS attempt_id, e.task_id::text AS task_id, e.worker_id::text AS worker_id, e.status

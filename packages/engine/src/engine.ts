@@ -11,7 +11,7 @@ import type {
   JobStatus,
   TaskRecord,
   WorkerRecord,
-  WorkerState,
+  WorkerHold,
 } from '@drover/protocol';
 import type { Database } from './database.js';
 import type { LockFile } from './lock-file.js';
@@ -55,8 +55,16 @@ import { setJobPriority } from './priority.js';
 import type { RetryResult } from './retry.js';
 import { headCursor, readEvents } from './events.js';
 import type { EventPage, ReadEventsRequest } from './events.js';
-import { registerWorkers, setWorkerState, touchWorkers } from './workers.js';
-import type { WorkerRegistration } from './workers.js';
+import {
+  registerWorkers,
+  setWorkerHold,
+  setWorkerState,
+  touchWorkers,
+  workerGone,
+} from './workers.js';
+import type { Registered, WorkerRegistration } from './workers.js';
+import { heartbeatServer, registerServer, sweepServers, unregisterServer } from './servers.js';
+import type { ServerRegistration, SweepResult } from './servers.js';
 import { applyRetention } from './retention.js';
 import { runMaintenance } from './maintenance.js';
 import type { RetentionPolicy } from './retention.js';
@@ -266,21 +274,23 @@ export class Engine {
 
   async registerWorker(
     input: WorkerRegistration,
-  ): Promise<{ worker: WorkerRecord; created: boolean }> {
-    const [registered] = await registerWorkers(this.#db, this.#sql, [input]);
+    serverId: string | null = null,
+  ): Promise<Registered> {
+    const [registered] = await registerWorkers(this.#db, this.#sql, [input], serverId);
     if (!registered) throw new Error('registerWorkers returned nothing');
     return registered;
   }
 
   /**
-   * Registers many workers in one statement (hellos arriving together), each name at most once;
-   * each input's record comes back in its place. Check each input first with
-   * `checkWorkerRegistration`, so one bad hello does not fail the others.
+   * Registers many workers in one statement (hellos arriving together), each name at most once,
+   * as connected to server `serverId`; each input's record comes back in its place. Check each
+   * input first with `checkWorkerRegistration`, so one bad hello does not fail the others.
    */
   registerWorkers(
     inputs: readonly WorkerRegistration[],
-  ): Promise<{ worker: WorkerRecord; created: boolean }[]> {
-    return registerWorkers(this.#db, this.#sql, inputs);
+    serverId: string | null = null,
+  ): Promise<Registered[]> {
+    return registerWorkers(this.#db, this.#sql, inputs, serverId);
   }
 
   async getWorker(workerId: string): Promise<WorkerRecord> {
@@ -296,10 +306,59 @@ export class Engine {
     return rows.map((r) => r.worker);
   }
 
-  async setWorkerState(workerId: string, state: WorkerState): Promise<WorkerRecord> {
-    const worker = await setWorkerState(this.#db, this.#sql, workerId, state);
+  /**
+   * An operator's order for a worker, kept across its reconnects and server restarts: drain it,
+   * disable it, or (null) enable it again. Its state follows at once.
+   */
+  async holdWorker(workerId: string, hold: WorkerHold | null): Promise<WorkerRecord> {
+    const worker = await setWorkerHold(this.#db, this.#sql, workerId, hold);
     if (!worker) throw new DroverError('DROVER_E_NOT_FOUND', `There is no worker ${workerId}.`);
     return worker;
+  }
+
+  /**
+   * What one connection (its `session`, from the registration) makes of its worker's state:
+   * draining as it leaves, unresponsive while its heartbeats stop, online again. An operator's
+   * hold wins. Undefined when a newer session holds the worker.
+   */
+  setWorkerState(
+    workerId: string,
+    state: 'online' | 'draining' | 'unresponsive',
+    session: string,
+  ): Promise<WorkerRecord | undefined> {
+    return setWorkerState(this.#db, this.#sql, workerId, state, session);
+  }
+
+  /**
+   * One connection of a worker closed: the worker is offline, unless a newer session holds it
+   * (then undefined). Its attempts are for `loseWorkerAttempts`.
+   */
+  workerGone(workerId: string, session: string): Promise<WorkerRecord | undefined> {
+    return workerGone(this.#db, this.#sql, workerId, session);
+  }
+
+  // Servers: the replicas of the farm, each heartbeating in the database.
+
+  /** A server joins the farm, or comes back after its peers had taken it for dead. */
+  registerServer(server: ServerRegistration): Promise<void> {
+    return registerServer(this.#db, this.#sql, server);
+  }
+
+  /** False when the server's peers had taken it for dead and released its workers. */
+  heartbeatServer(serverId: string): Promise<boolean> {
+    return heartbeatServer(this.#db, this.#sql, serverId);
+  }
+
+  unregisterServer(serverId: string): Promise<void> {
+    return unregisterServer(this.#db, this.#sql, serverId);
+  }
+
+  /**
+   * Releases what the servers silent for more than `timeoutMs` held: their workers offline, their
+   * workers' tasks back in the queue at their place.
+   */
+  sweepServers(selfId: string, timeoutMs: number): Promise<SweepResult> {
+    return sweepServers(this.#db, this.#sql, selfId, timeoutMs);
   }
 
   /** Heartbeats: marks workers seen now, with their host stats. */

@@ -3,6 +3,7 @@ import {
   JsonSchema,
   Tag,
   TaskTypeName,
+  WorkerHold,
   WorkerName,
   WorkerState,
   parseOrThrow,
@@ -43,15 +44,28 @@ export function checkWorkerRegistration(
   return parseOrThrow(WorkerRegistration, input, 'worker registration');
 }
 
+/** A registered worker: its record, whether the name was new, and the session its hello opened. */
+export interface Registered {
+  worker: WorkerRecord;
+  created: boolean;
+  /**
+   * The connection's session: each hello raises it. Changes made for this connection name it, so
+   * that they never override what a newer connection wrote.
+   */
+  session: string;
+}
+
 /**
  * Registers workers by name, or brings back those of their names with their identities, in one
- * statement; each input's record comes back in its place. Names must be distinct.
+ * statement, as connected to server `serverId`; each input's record comes back in its place.
+ * Names must be distinct.
  */
 export async function registerWorkers(
   db: Database,
   sql: Statements,
   inputs: readonly WorkerRegistration[],
-): Promise<{ worker: WorkerRecord; created: boolean }[]> {
+  serverId: string | null = null,
+): Promise<Registered[]> {
   const workers = inputs.map(checkWorkerRegistration);
   if (new Set(workers.map((w) => w.name)).size !== workers.length)
     throw new TypeError('registerWorkers takes each name at most once');
@@ -60,20 +74,23 @@ export async function registerWorkers(
     unknown
   >;
   return db.transaction(async (tx) => {
-    const rows = await tx.query<{ name: string; worker: WorkerRecord; created: boolean }>(
-      sql.get('upsert-workers'),
-      [
-        JSON.stringify(
-          workers.map((w) => ({
-            name: w.name,
-            host: w.host,
-            tags: w.tags,
-            task_types: w.taskTypes,
-            slots: w.slots,
-          })),
-        ),
-      ],
-    );
+    const rows = await tx.query<{
+      name: string;
+      worker: WorkerRecord;
+      created: boolean;
+      session: string;
+    }>(sql.get('upsert-workers'), [
+      JSON.stringify(
+        workers.map((w) => ({
+          name: w.name,
+          host: w.host,
+          tags: w.tags,
+          task_types: w.taskTypes,
+          slots: w.slots,
+        })),
+      ),
+      serverId,
+    ]);
     if (Object.keys(schemas).length > 0) {
       await tx.query(sql.get('upsert-task-types'), [JSON.stringify(schemas)]);
     }
@@ -81,21 +98,60 @@ export async function registerWorkers(
     return workers.map((w) => {
       const row = byName.get(w.name);
       if (!row) throw new Error(`upsert-workers returned no row for ${w.name}`);
-      return { worker: row.worker, created: row.created };
+      return { worker: row.worker, created: row.created, session: row.session };
     });
   });
 }
 
+/**
+ * What one connection makes of its worker's state (draining as it leaves, unresponsive, online
+ * again): nothing changes when a newer session holds the worker, and an operator's hold wins.
+ * Undefined when the worker is gone or a newer session holds it.
+ */
 export async function setWorkerState(
   db: Database,
   sql: Statements,
   workerId: string,
-  state: WorkerState,
+  state: 'online' | 'draining' | 'unresponsive',
+  session: string,
 ): Promise<WorkerRecord | undefined> {
-  parseOrThrow(WorkerState, state, 'worker state');
+  parseOrThrow(WorkerState.extract(['online', 'draining', 'unresponsive']), state, 'worker state');
   const [row] = await db.query<{ worker: WorkerRecord }>(sql.get('set-worker-state'), [
     workerId,
     state,
+    session,
+  ]);
+  return row?.worker;
+}
+
+/** An operator's order for a worker: drain it, disable it, or (null) enable it again. */
+export async function setWorkerHold(
+  db: Database,
+  sql: Statements,
+  workerId: string,
+  hold: WorkerHold | null,
+): Promise<WorkerRecord | undefined> {
+  if (hold !== null) parseOrThrow(WorkerHold, hold, 'worker hold');
+  const [row] = await db.query<{ worker: WorkerRecord }>(sql.get('set-worker-hold'), [
+    workerId,
+    hold,
+  ]);
+  return row?.worker;
+}
+
+/**
+ * One connection of a worker closed: offline, held by no server, unless a newer session holds
+ * it. Undefined in that case.
+ */
+export async function workerGone(
+  db: Database,
+  sql: Statements,
+  workerId: string,
+  session: string,
+): Promise<WorkerRecord | undefined> {
+  const [row] = await db.query<{ worker: WorkerRecord }>(sql.get('worker-gone'), [
+    workerId,
+    session,
   ]);
   return row?.worker;
 }

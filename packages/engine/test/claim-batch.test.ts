@@ -75,7 +75,7 @@ describe(`one claim for many workers (${backend})`, () => {
     const type = uniqueType();
     await submit(type, 4);
     const [on, off] = [await worker([type]), await worker([type])];
-    await t.engine.setWorkerState(off.id, 'disabled');
+    await t.engine.holdWorker(off.id, 'disabled');
     const claimed = await t.engine.claimBatch({
       groups: [{ taskTypes: [type], tags: [], slots: [off.id, on.id, off.id, on.id] }],
     });

@@ -160,19 +160,29 @@ describe(`claim (${backend})`, () => {
     );
   });
 
-  it('gives nothing to a disabled, draining or offline worker', async () => {
+  it('gives nothing to a disabled, draining, unresponsive or offline worker', async () => {
     const type = uniqueType();
     await t.engine.submit({ group: 'g', taskType: type });
-    const w = await worker([type]);
-    for (const state of ['disabled', 'draining', 'offline'] as const) {
-      await t.engine.setWorkerState(w.id, state);
+    const name = uniqueType('worker');
+    const hello = () =>
+      t.engine.registerWorker({ name, host: 'test-host', taskTypes: [type], slots: 8 });
+    const { worker: w, session } = await hello();
+    const none = async (why: string) =>
       assert.deepEqual(
         await t.engine.claim({ workerId: w.id, taskTypes: [type], tags: [], limit: 10 }),
         [],
-        state,
+        why,
       );
-    }
-    await t.engine.setWorkerState(w.id, 'online');
+    await t.engine.holdWorker(w.id, 'disabled');
+    await none('disabled');
+    await t.engine.holdWorker(w.id, 'draining');
+    await none('draining');
+    await t.engine.holdWorker(w.id, null);
+    await t.engine.setWorkerState(w.id, 'unresponsive', session);
+    await none('unresponsive');
+    await t.engine.workerGone(w.id, session);
+    await none('offline');
+    assert.equal((await hello()).worker.state, 'online');
     assert.equal(
       (await t.engine.claim({ workerId: w.id, taskTypes: [type], tags: [], limit: 10 })).length,
       1,

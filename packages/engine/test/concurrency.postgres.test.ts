@@ -204,7 +204,7 @@ describe('concurrency on a PostgreSQL server', () => {
     try {
       await client.query('BEGIN');
       await client.query(`UPDATE workers SET state = 'draining' WHERE id = $1`, [slow.id]);
-      await engine.setWorkerState(fast.id, 'disabled');
+      await engine.holdWorker(fast.id, 'disabled');
       await sleep(100);
       const whileOpen = await engine.readEvents({ topic: 'workers', after: head });
       assert.deepEqual(whileOpen.events, [], 'the later event waits for the open transaction');

@@ -51,7 +51,7 @@ describe(`event payloads (${backend})`, () => {
     });
     await t.engine.complete([{ ...first, result: { ok: true } }]);
     await t.engine.fail([{ ...second, error: { message: 'broken' }, retry: false }]);
-    await t.engine.setWorkerState(worker.id, 'disabled');
+    await t.engine.holdWorker(worker.id, 'disabled');
     // A report on a lease that is no longer current.
     await t.engine.reportProgress([{ ...first, progress: 1 }]);
     const read = async (topic: Topic) => {

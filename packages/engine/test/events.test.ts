@@ -153,7 +153,7 @@ describe(`events (${backend})`, () => {
       taskTypes: ['x'],
       slots: 1,
     });
-    await t.engine.setWorkerState(worker.id, 'draining');
+    await t.engine.holdWorker(worker.id, 'draining');
     const events = await readEventsUntil(
       t.engine,
       'workers',

@@ -53,7 +53,7 @@ describe(`workers (${backend})`, () => {
     });
     assert.equal(first.created, true);
     WorkerRecord.parse(first.worker);
-    await t.engine.setWorkerState(first.worker.id, 'offline');
+    await t.engine.workerGone(first.worker.id, first.session);
     const again = await t.engine.registerWorker({
       name,
       host: 'box-2',
@@ -78,7 +78,7 @@ describe(`workers (${backend})`, () => {
       taskTypes: ['a'],
       slots: 1,
     });
-    await t.engine.setWorkerState(worker.id, 'disabled');
+    await t.engine.holdWorker(worker.id, 'disabled');
     const again = await t.engine.registerWorker({ name, host: 'h', taskTypes: ['a'], slots: 1 });
     assert.equal(again.worker.state, 'disabled');
   });
@@ -131,7 +131,7 @@ describe(`workers (${backend})`, () => {
           slots: 1,
         });
     await assert.rejects(
-      t.engine.setWorkerState(worker.id, 'asleep' as never),
+      t.engine.holdWorker(worker.id, 'asleep' as never),
       (error: unknown) => error instanceof DroverError && error.code === 'DROVER_E_INVALID_PARAMS',
     );
     const after = await t.engine.listWorkers();

@@ -16,6 +16,7 @@ export {
   JobStatus,
   TaskStatus,
   WorkerState,
+  WorkerHold,
   TERMINAL_JOB_STATUSES,
   TERMINAL_TASK_STATUSES,
   isTerminalJobStatus,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AttemptId, GroupName, JobId, LeaseToken, TaskId, WorkerId } from './ids.js';
-import { AttemptStatus, JobStatus, TaskStatus, WorkerState } from './statuses.js';
+import { AttemptStatus, JobStatus, TaskStatus, WorkerHold, WorkerState } from './statuses.js';
 import { JsonObject } from './submission.js';
 
 /** A moment, as ISO 8601 with its offset. */
@@ -147,6 +147,11 @@ export const WorkerRecord = z.object({
   /** Slots in use: the worker's active attempts. */
   running: z.int(),
   state: WorkerState,
+  /**
+   * An operator's standing order (`draining`, `disabled`), kept across reconnects and restarts
+   * until the worker is enabled; absent from servers that predate it.
+   */
+  hold: WorkerHold.nullable().optional(),
   stats: HostStats,
   lastSeenAt: Time,
   createdAt: Time,

@@ -37,7 +37,15 @@ export const AttemptStatus = z.enum([
 export type AttemptStatus = z.infer<typeof AttemptStatus>;
 
 /** A worker's state. `draining` finishes its tasks and takes no more; `disabled` takes none. */
-export const WorkerState = z.enum(['online', 'offline', 'disabled', 'draining']);
+/**
+ * `online` takes tasks; `draining` finishes what it runs and takes nothing new; `disabled` takes
+ * nothing (an operator's order); `unresponsive` is connected but its heartbeats stopped, so it is
+ * offered nothing until they resume; `offline` is not connected.
+ */
+export const WorkerState = z.enum(['online', 'offline', 'disabled', 'draining', 'unresponsive']);
+/** An operator's standing order for a worker, kept across its reconnects and server restarts. */
+export const WorkerHold = z.enum(['draining', 'disabled']);
+export type WorkerHold = z.infer<typeof WorkerHold>;
 export type WorkerState = z.infer<typeof WorkerState>;
 
 export const TERMINAL_TASK_STATUSES: readonly TaskStatus[] = ['succeeded', 'failed', 'cancelled'];

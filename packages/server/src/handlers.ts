@@ -1,12 +1,6 @@
 import { DroverError } from '@drover/protocol';
 import { ParamsCheck } from './params-check.js';
-import type {
-  MethodName,
-  MethodResult,
-  WorkerRecord,
-  WorkerState,
-  methods,
-} from '@drover/protocol';
+import type { MethodName, MethodResult, WorkerRecord, WorkerHold, methods } from '@drover/protocol';
 import type { Engine, TaskToStop } from '@drover/engine';
 import type { z } from 'zod';
 
@@ -52,8 +46,8 @@ function socketOnly(method: string): DroverError {
 
 export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
   const params = new ParamsCheck(engine, hooks.onError);
-  const setState = async (id: string, state: WorkerState) => {
-    const worker = await engine.setWorkerState(id, state);
+  const hold = async (id: string, order: WorkerHold | null) => {
+    const worker = await engine.holdWorker(id, order);
     hooks.workerChanged(worker);
     return worker;
   };
@@ -111,9 +105,9 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
       return { job: result.job };
     },
     'workers.list': async () => ({ workers: await engine.listWorkers() }),
-    'workers.disable': ({ id }) => setState(id, 'disabled'),
-    'workers.enable': ({ id }) => setState(id, 'online'),
-    'workers.drain': ({ id }) => setState(id, 'draining'),
+    'workers.disable': ({ id }) => hold(id, 'disabled'),
+    'workers.enable': ({ id }) => hold(id, null),
+    'workers.drain': ({ id }) => hold(id, 'draining'),
     'artifacts.list': async ({ jobId, taskId, after, limit }) => ({
       artifacts: await engine.listArtifacts({
         ...(jobId !== undefined ? { jobId } : { taskId: taskId ?? '' }),

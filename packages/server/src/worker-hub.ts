@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { DroverError } from '@drover/protocol';
 import type { WorkerMethodName, WorkerRecord, workerMethods } from '@drover/protocol';
 import type { Engine, ReportOutcome, TaskToStop } from '@drover/engine';
@@ -14,8 +16,19 @@ export interface HubOptions {
   heartbeatMs?: number;
   /** The safety poll that covers lost notifications and run-at times coming due. @defaultValue 2,000 */
   pollMs?: number;
-  /** How often the lease reaper runs. @defaultValue 1,000 */
+  /** How often the lease reaper (and the sweep of dead replicas) runs. @defaultValue 1,000 */
   reapMs?: number;
+  /**
+   * A worker silent this long (no heartbeat) is unresponsive: offered nothing until it is heard
+   * again. @defaultValue two heartbeats, at most the lease
+   */
+  unresponsiveMs?: number;
+  /**
+   * A replica whose heartbeat in the database is older than this is dead: its workers are marked
+   * offline and their tasks requeued by the survivors. Replicas heartbeat every `heartbeatMs`.
+   * @defaultValue two heartbeats
+   */
+  replicaTimeoutMs?: number;
   /**
    * How long the first report of a quiet spell waits for others to share its write, in ms;
    * reports arriving while a write is under way always share the next one. @defaultValue 0
@@ -58,6 +71,9 @@ export class WorkerHub {
   /** Workers heard from since liveness was last written. */
   #beats = new Set<WorkerSession>();
   #timers: NodeJS.Timeout[] = [];
+  /** This server among the farm's replicas, as registered in the database. */
+  readonly serverId = randomUUID();
+  #url = '';
   #unlisten: (() => Promise<void>) | undefined;
   #closed = false;
 
@@ -69,11 +85,16 @@ export class WorkerHub {
       heartbeatMs: options.heartbeatMs ?? Math.floor(leaseMs / 3),
       pollMs: options.pollMs ?? 2000,
       reapMs: options.reapMs ?? 1000,
+      unresponsiveMs: 0,
+      replicaTimeoutMs: 0,
       reportWindowMs: options.reportWindowMs ?? 0,
       maxSlotsPerPass: options.maxSlotsPerPass ?? 256,
       maxLogPerAttempt: options.maxLogPerAttempt ?? 64 * 1024 * 1024,
       onError: options.onError,
     };
+    const heartbeatMs = this.#options.heartbeatMs;
+    this.#options.unresponsiveMs = options.unresponsiveMs ?? Math.min(2 * heartbeatMs, leaseMs);
+    this.#options.replicaTimeoutMs = options.replicaTimeoutMs ?? 2 * heartbeatMs;
     this.#dispatcher = new Dispatcher(engine, () => this.#sessions.values(), {
       leaseMs,
       maxSlotsPerPass: this.#options.maxSlotsPerPass,
@@ -84,7 +105,7 @@ export class WorkerHub {
       },
       ...(options.onError && { onError: options.onError }),
     });
-    this.#registrar = new WorkerRegistrar(engine);
+    this.#registrar = new WorkerRegistrar(engine, this.serverId);
     this.#writer = new ReportWriter(engine, {
       leaseMs,
       windowMs: this.#options.reportWindowMs,
@@ -92,6 +113,7 @@ export class WorkerHub {
   }
 
   async start(): Promise<void> {
+    await this.#register();
     // Push, never poll: a notification that tasks became claimable wakes the dispatcher.
     this.#unlisten = await this.#engine.listen((payload) => {
       if (payload === 'queue' || payload === '*') this.queueChanged();
@@ -99,6 +121,22 @@ export class WorkerHub {
     this.#timers.push(setInterval(() => this.queueChanged(), this.#options.pollMs));
     this.#timers.push(setInterval(() => void this.#reap(), this.#options.reapMs));
     this.#timers.push(setInterval(() => void this.#writeLiveness(), this.#options.heartbeatMs));
+    this.#timers.push(setInterval(() => void this.#heartbeat(), this.#options.heartbeatMs));
+  }
+
+  /** Where the other replicas reach this server: known once it listens. */
+  async announce(url: string): Promise<void> {
+    this.#url = url;
+    await this.#register();
+  }
+
+  #register(): Promise<void> {
+    return this.#engine.registerServer({
+      id: this.serverId,
+      url: this.#url,
+      host: hostname(),
+      pid: process.pid,
+    });
   }
 
   async close(): Promise<void> {
@@ -109,6 +147,25 @@ export class WorkerHub {
     await this.#writer.drain();
     this.#writer.close();
     await this.#writeLiveness();
+    // The workers are offline here from now on. Their attempts are left to their leases: a worker
+    // that moves to another replica re-attaches them there; one that does not is reaped.
+    const sessions = [...this.#sessions.values()];
+    this.#sessions.clear();
+    for (const session of sessions) {
+      session.live = false;
+      const worker = session.worker;
+      if (!worker) continue;
+      try {
+        await this.#engine.workerGone(worker.id, session.generation);
+      } catch (error) {
+        this.#options.onError?.(error, 'marking a worker offline');
+      }
+    }
+    try {
+      await this.#engine.unregisterServer(this.serverId);
+    } catch (error) {
+      this.#options.onError?.(error, 'leaving the farm');
+    }
   }
 
   /**
@@ -144,7 +201,8 @@ export class WorkerHub {
         session.instance = hello.instance;
         session.heardAt = Date.now();
         this.#byName.set(hello.name, session);
-        const worker = await this.#registrar.register(hello);
+        const { worker, session: generation } = await this.#registrar.register(hello);
+        session.generation = generation;
         // The same name is the same worker: a second connection under it replaces the first.
         const previous = this.#sessions.get(worker.id);
         if (previous && previous !== session) {
@@ -172,8 +230,9 @@ export class WorkerHub {
       // are renewed in the writer's grouped statements, and any found gone (reaped or cancelled
       // through another server) are stopped with tasks.stop.
       'workers.heartbeat': ({ stats, held }) => {
-        session.requireWorker();
+        const worker = session.requireWorker();
         session.heardAt = Date.now();
+        if (worker.state === 'unresponsive') this.#responsive(session, worker);
         if (stats) session.unwrittenStats = stats;
         this.#beats.add(session);
         const stale = held.filter((l) => !session.held.has(l.attemptId)).map((l) => l.attemptId);
@@ -199,11 +258,14 @@ export class WorkerHub {
       // write, so that a pass running meanwhile already leaves it out.
       'workers.leaving': async () => {
         const worker = session.requireWorker();
-        session.identify({ ...worker, state: 'draining' });
+        session.leaving = true;
+        session.identify({
+          ...worker,
+          state: worker.state === 'disabled' ? 'disabled' : 'draining',
+        });
         const updated =
-          worker.state === 'online'
-            ? await engine.setWorkerState(worker.id, 'draining')
-            : await engine.getWorker(worker.id);
+          (await engine.setWorkerState(worker.id, 'draining', session.generation)) ??
+          (await engine.getWorker(worker.id));
         if (this.#sessions.get(worker.id) === session) session.identify(updated);
         return { worker: updated };
       },
@@ -247,7 +309,11 @@ export class WorkerHub {
     };
   }
 
-  /** A worker's socket closed: its attempts are lost now and its tasks go back to the queue. */
+  /**
+   * A worker's socket closed: it is offline, its attempts are lost now and its tasks go back to
+   * the queue. Unless a newer connection of the worker (here or through another replica) holds it
+   * already: that one re-attached what the worker still runs, and leases cover the rest.
+   */
   async disconnected(session: WorkerSession): Promise<void> {
     const worker = session.worker;
     session.live = false;
@@ -255,9 +321,8 @@ export class WorkerHub {
     this.#sessions.delete(worker.id);
     if (this.#byName.get(worker.name) === session) this.#byName.delete(worker.name);
     try {
-      const current = await this.#engine.getWorker(worker.id);
-      if (current.state !== 'disabled') await this.#engine.setWorkerState(worker.id, 'offline');
-      if (session.held.size > 0) {
+      const gone = await this.#engine.workerGone(worker.id, session.generation);
+      if (gone && session.held.size > 0) {
         await this.#engine.loseWorkerAttempts(worker.id, 'The worker disconnected.', [
           ...session.held.keys(),
         ]);
@@ -320,19 +385,87 @@ export class WorkerHub {
 
   async #reap(): Promise<void> {
     if (this.#closed) return;
+    // Silent workers first: their slots, freed below as their leases lapse, must not be refilled.
+    this.#markSilent();
     try {
       const reaped = await this.#engine.reapExpired();
-      if (reaped.length === 0) return;
-      for (const r of reaped) this.#sessions.get(r.workerId)?.release([r.attemptId]);
-      const timedOut = reaped.filter((r) => r.status === 'timed_out');
-      this.stopTasks(timedOut, "The attempt ran longer than the task's timeout.");
-      this.stopTasks(
-        reaped.filter((r) => r.status === 'lost'),
-        'The lease ran out before the worker renewed it.',
-      );
-      this.dispatchSoon();
+      if (reaped.length > 0) {
+        for (const r of reaped) this.#sessions.get(r.workerId)?.release([r.attemptId]);
+        const timedOut = reaped.filter((r) => r.status === 'timed_out');
+        this.stopTasks(timedOut, "The attempt ran longer than the task's timeout.");
+        this.stopTasks(
+          reaped.filter((r) => r.status === 'lost'),
+          'The lease ran out before the worker renewed it.',
+        );
+        this.dispatchSoon();
+      }
     } catch (error) {
       this.#options.onError?.(error, 'reaping leases');
+    }
+    await this.#sweep();
+  }
+
+  /**
+   * Workers connected here but silent for `unresponsiveMs` are unresponsive: no pass offers them
+   * anything (their record here changes at once, before the write) until they are heard again.
+   */
+  #markSilent(): void {
+    const silentSince = Date.now() - this.#options.unresponsiveMs;
+    for (const session of this.#sessions.values()) {
+      const worker = session.worker;
+      if (!worker || session.heardAt > silentSince) continue;
+      if (worker.state !== 'online' && worker.state !== 'draining') continue;
+      session.identify({ ...worker, state: 'unresponsive' });
+      this.#engine.setWorkerState(worker.id, 'unresponsive', session.generation).then(
+        (updated) => {
+          if (
+            updated &&
+            this.#sessions.get(worker.id) === session &&
+            session.worker?.state === 'unresponsive'
+          )
+            session.identify(updated);
+        },
+        (error: unknown) => this.#options.onError?.(error, 'marking a worker unresponsive'),
+      );
+    }
+  }
+
+  /** An unresponsive worker was heard again: it takes tasks again (or drains, if it is leaving). */
+  #responsive(session: WorkerSession, worker: WorkerRecord): void {
+    const state = session.leaving ? 'draining' : 'online';
+    session.identify({ ...worker, state });
+    this.#engine.setWorkerState(worker.id, state, session.generation).then(
+      (updated) => {
+        if (updated && this.#sessions.get(worker.id) === session) session.identify(updated);
+        this.dispatchSoon();
+      },
+      (error: unknown) => this.#options.onError?.(error, 'marking a worker responsive'),
+    );
+  }
+
+  /**
+   * This replica's heartbeat in the database. Found taken for dead (its workers were released by
+   * a survivor), it registers again and closes its workers' connections, so that they say hello
+   * again and are counted once more.
+   */
+  async #heartbeat(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      if (await this.#engine.heartbeatServer(this.serverId)) return;
+      await this.#register();
+      for (const session of this.#sessions.values()) session.ws.terminate();
+    } catch (error) {
+      this.#options.onError?.(error, 'heartbeating');
+    }
+  }
+
+  /** Releases what the replicas that stopped heartbeating held: their workers and their tasks. */
+  async #sweep(): Promise<void> {
+    try {
+      const swept = await this.#engine.sweepServers(this.serverId, this.#options.replicaTimeoutMs);
+      if (swept.attempts.length > 0) this.queueChanged();
+    } catch (error) {
+      this.#options.onError?.(error, 'sweeping dead replicas');
     }
   }
 

@@ -1,10 +1,9 @@
 import { checkWorkerRegistration } from '@drover/engine';
-import type { Engine, WorkerRegistration } from '@drover/engine';
-import type { WorkerRecord } from '@drover/protocol';
+import type { Engine, Registered, WorkerRegistration } from '@drover/engine';
 
 interface Waiter {
   input: WorkerRegistration;
-  resolve: (worker: WorkerRecord) => void;
+  resolve: (registered: Registered) => void;
   reject: (error: unknown) => void;
 }
 
@@ -15,18 +14,23 @@ interface Waiter {
  */
 export class WorkerRegistrar {
   readonly #engine: Engine;
+  readonly #serverId: string;
   readonly #maxPerWrite: number;
   #waiting: Waiter[] = [];
   #writing: Promise<void> | undefined;
   #scheduled = false;
 
-  constructor(engine: Engine, maxPerWrite = 256) {
+  constructor(engine: Engine, serverId: string, maxPerWrite = 256) {
     this.#engine = engine;
+    this.#serverId = serverId;
     this.#maxPerWrite = maxPerWrite;
   }
 
-  /** Registers one worker; a bad registration is refused on its own, before any batch. */
-  register(input: WorkerRegistration): Promise<WorkerRecord> {
+  /**
+   * Registers one worker as connected to this server; a bad registration is refused on its own,
+   * before any batch.
+   */
+  register(input: WorkerRegistration): Promise<Registered> {
     checkWorkerRegistration(input);
     return new Promise((resolve, reject) => {
       this.#waiting.push({ input, resolve, reject });
@@ -61,10 +65,13 @@ export class WorkerRegistrar {
     }
     this.#waiting = rest;
     try {
-      const registered = await this.#engine.registerWorkers(taken.map((w) => w.input));
+      const registered = await this.#engine.registerWorkers(
+        taken.map((w) => w.input),
+        this.#serverId,
+      );
       taken.forEach((waiter, i) => {
         const result = registered[i];
-        if (result) waiter.resolve(result.worker);
+        if (result) waiter.resolve(result);
         else waiter.reject(new Error(`no registration came back for ${waiter.input.name}`));
       });
     } catch (error) {

@@ -31,6 +31,10 @@ export class WorkerSession {
   instance: string | undefined;
   /** When the worker was last heard from (its hello or a heartbeat), in ms since the epoch. */
   heardAt = Date.now();
+  /** The session the worker's registration opened: what this connection's writes are checked by. */
+  generation = '0';
+  /** The worker said it is leaving: it drains, whatever happens to its connection. */
+  leaving = false;
   /** Host stats from the last heartbeat not yet written, if any. */
   unwrittenStats: HostStats | undefined;
 

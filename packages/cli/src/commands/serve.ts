@@ -61,6 +61,7 @@ export async function serve(
           tls: { cert: readPem(config.tlsCert, 'certificate'), key: readPem(config.tlsKey, 'key') },
         }),
       coalesceMs: config.coalesceMs,
+      leaseMs: config.leaseMs,
       secureCookies: config.secureCookies || config.tlsCert !== undefined,
       rateLimitPerMinute: config.rateLimitPerMinute,
       trustProxy: config.trustProxy,

@@ -56,13 +56,13 @@ export function workerMatches(worker: WorkerRecord, filter: WorkerFilter): boole
 export type WorkerAction = 'disable' | 'enable' | 'drain';
 
 /** Whether an action changes anything for a worker in this state. */
-export function actionApplies(action: WorkerAction, state: WorkerState): boolean {
+export function actionApplies(action: WorkerAction, worker: WorkerRecord): boolean {
   switch (action) {
     case 'disable':
-      return state !== 'disabled';
+      return worker.state !== 'disabled';
     case 'enable':
-      return state === 'disabled' || state === 'draining';
+      return worker.hold != null || worker.state === 'disabled' || worker.state === 'draining';
     case 'drain':
-      return state === 'online';
+      return worker.hold == null && (worker.state === 'online' || worker.state === 'unresponsive');
   }
 }

@@ -58,7 +58,7 @@ export function WorkersView() {
   const workers = store.all;
   const tags = useMemo(() => [...new Set(workers.flatMap((w) => w.tags))].sort(), [workers]);
   const matching = workers.filter((w) => workerMatches(w, filter));
-  const targets = matching.filter((w) => actionApplies(action, w.state));
+  const targets = matching.filter((w) => actionApplies(action, w));
   const filtered = filter.state !== '' || filter.tag !== '' || filter.text !== '';
 
   const apply = async (what: WorkerAction, list: readonly WorkerRecord[]) => {
@@ -192,6 +192,12 @@ function WorkerRow({
       </td>
       <td>
         <StatusBadge status={w.state} />
+        {w.hold && w.hold !== w.state && (
+          <span className="hold" title="An operator's order, kept until the worker is enabled">
+            {' '}
+            {w.hold === 'draining' ? 'drained' : w.hold}
+          </span>
+        )}
       </td>
       <td className="ellipsis">{w.host}</td>
       <td>
@@ -225,7 +231,7 @@ function WorkerRow({
           <button
             key={a}
             className="small"
-            disabled={busy || !actionApplies(a, w.state)}
+            disabled={busy || !actionApplies(a, w)}
             onClick={() => void onAction(a, [w])}
           >
             {a}
