@@ -101,7 +101,9 @@ export function workersTable(workers: WorkerRecord[]): string {
       w.name,
       w.host,
       // Draining with nothing left to finish: it has drained, and takes nothing until enabled.
-      w.state === 'draining' && w.running === 0 ? 'drained' : w.state,
+      // An operator's hold on a worker that is not connected shows beside its state.
+      (w.state === 'draining' && w.running === 0 ? 'drained' : w.state) +
+        (w.hold && w.hold !== w.state ? ` (${w.hold === 'draining' ? 'drained' : w.hold})` : ''),
       `${w.running}/${w.slots}`,
       w.tags.join(','),
       w.stats.cpu === undefined ? '' : percent(w.stats.cpu),

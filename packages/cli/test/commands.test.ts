@@ -174,7 +174,7 @@ describe(`drover commands against a farm (${backend})`, () => {
 
   it('shows a draining worker with nothing left to finish as drained', async () => {
     const name = uniqueType('drained');
-    const { worker } = await t.engine.registerWorker({
+    const { worker, session } = await t.engine.registerWorker({
       name,
       host: 'h',
       taskTypes: ['hello'],
@@ -185,6 +185,13 @@ describe(`drover commands against a farm (${backend})`, () => {
     assert.equal(listed.code, 0, listed.stderr);
     const line = listed.stdout.split('\n').find((l) => l.includes(name)) ?? '';
     assert.match(line, / drained /);
+    // Gone while drained: offline, and still drained when it comes back until enabled.
+    await t.engine.workerGone(worker.id, session);
+    const offline = await run('workers', 'ls');
+    assert.match(
+      offline.stdout.split('\n').find((l) => l.includes(name)) ?? '',
+      / offline \(drained\) /,
+    );
   });
 
   it('writes all of a long --json answer to a pipe that reads slowly', async () => {
