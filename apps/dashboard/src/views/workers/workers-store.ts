@@ -1,3 +1,4 @@
+import { workerActionApplies } from '@drover/protocol';
 import type { EventRecord, WorkerRecord, WorkerState } from '@drover/protocol';
 import { VersionedStore } from '../../lib/store.js';
 
@@ -55,14 +56,5 @@ export function workerMatches(worker: WorkerRecord, filter: WorkerFilter): boole
 
 export type WorkerAction = 'disable' | 'enable' | 'drain';
 
-/** Whether an action changes anything for a worker in this state. */
-export function actionApplies(action: WorkerAction, state: WorkerState): boolean {
-  switch (action) {
-    case 'disable':
-      return state !== 'disabled';
-    case 'enable':
-      return state === 'disabled' || state === 'draining';
-    case 'drain':
-      return state === 'online';
-  }
-}
+/** Whether an action changes anything for a worker in this state: as the server decides. */
+export const actionApplies = workerActionApplies;
