@@ -2,16 +2,17 @@ import {
   DroverError,
   JobsApply,
   MAX_JOBS_PER_APPLY,
+  WorkerState,
   WorkersApply,
   isDroverError,
   parseOrThrow,
+  workerActionApplies,
 } from '@drover/protocol';
 import type {
   JobRecord,
   JobsApplied,
   WorkerAction,
   WorkerRecord,
-  WorkerState,
   WorkersApplied,
 } from '@drover/protocol';
 import type { Database } from './database.js';
@@ -21,11 +22,11 @@ import type { TaskToStop } from './cancel.js';
 import { retryJob } from './retry.js';
 import { setJobPriority } from './priority.js';
 
-/** What each worker action sets, and the states it changes. */
-const WORKER_ACTIONS: Record<WorkerAction, { to: WorkerState; from: WorkerState[] }> = {
-  disable: { to: 'disabled', from: ['online', 'offline', 'draining'] },
-  enable: { to: 'online', from: ['disabled', 'draining'] },
-  drain: { to: 'draining', from: ['online'] },
+/** What each worker action sets; the states it changes are those `workerActionApplies` names. */
+const WORKER_ACTIONS: Record<WorkerAction, WorkerState> = {
+  disable: 'disabled',
+  enable: 'online',
+  drain: 'draining',
 };
 
 /**
@@ -39,7 +40,8 @@ export async function applyToWorkers(
   input: WorkersApply,
 ): Promise<WorkersApplied> {
   const { action, filter } = parseOrThrow(WorkersApply, input, 'workers.apply');
-  const { to, from } = WORKER_ACTIONS[action];
+  const to = WORKER_ACTIONS[action];
+  const from = WorkerState.options.filter((state) => workerActionApplies(action, state));
   const [row] = await db.query<{ matched: number; workers: WorkerRecord[] }>(
     sql.get('apply-to-workers'),
     [
