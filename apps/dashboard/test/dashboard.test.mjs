@@ -20,6 +20,8 @@ describe('the dashboard', { timeout: 300_000 }, () => {
   let browser;
   let page;
   const pageErrors = [];
+  /** The JSON-RPC methods the page called over its WebSocket, in order. */
+  const called = [];
 
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
@@ -28,6 +30,12 @@ describe('the dashboard', { timeout: 300_000 }, () => {
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
     page.setDefaultTimeout(30_000);
     page.on('pageerror', (error) => pageErrors.push(error.message));
+    page.on('websocket', (socket) =>
+      socket.on('framesent', ({ payload }) => {
+        const method = /"method":"([^"]+)"/.exec(String(payload))?.[1];
+        if (method) called.push(method);
+      }),
+    );
     await farm.signIn(page);
   });
 
@@ -144,9 +152,15 @@ describe('the dashboard', { timeout: 300_000 }, () => {
     await page.goto(`${farm.url}/workers`);
     await page.getByLabel('tag').selectOption('render');
     await page.getByLabel('action').selectOption('disable');
+    called.length = 0;
     await page.getByRole('button', { name: 'disable 2 matching' }).click();
     await page.waitForSelector('tr[data-state="disabled"][data-worker-name="w-1"]');
     await page.waitForSelector('tr[data-state="disabled"][data-worker-name="w-2"]');
+    assert.deepEqual(
+      called.filter((m) => m.startsWith('workers.') && m !== 'workers.list'),
+      ['workers.apply'],
+      'one call for every worker the filter selects',
+    );
     await page.getByLabel('action').selectOption('enable');
     await page.getByRole('button', { name: 'enable 2 matching' }).click();
     await farm.online(2);
@@ -242,6 +256,132 @@ describe('the dashboard', { timeout: 300_000 }, () => {
       5000,
       'only the job searched for',
     );
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("shows a task's result beside its images, and the image its result names", async () => {
+    const { job } = await farm.rpc('jobs.submit', {
+      group: 'results',
+      name: 'Four frames and a sheet',
+      taskType: 'fractal.frame',
+      params: { frames: 4, width: 80, height: 60, iterations: 64 },
+      frames: { start: 0, end: 3 },
+      then: [{ taskType: 'fractal.contact-sheet', params: { columns: 2, thumbWidth: 40 } }],
+    });
+    await page.goto(`${farm.url}/jobs/${job.id}`);
+    await page.waitForSelector('.job-view[data-job-status="succeeded"]', { timeout: 60_000 });
+    const { artifacts } = await farm.rpc('artifacts.list', { jobId: job.id });
+    const imagesLoaded = (ids) =>
+      page.waitForFunction(
+        (want) => {
+          const shown = [...document.querySelectorAll('.result-images li')];
+          return (
+            JSON.stringify(shown.map((li) => li.getAttribute('data-artifact-id')).sort()) ===
+              JSON.stringify([...want].sort()) &&
+            shown.every((li) => {
+              const img = li.querySelector('img');
+              return img && img.complete && img.naturalWidth > 0;
+            })
+          );
+        },
+        ids,
+        { timeout: 20_000 },
+      );
+
+    // The sheet's task: its result as JSON, and the sheet it names, as an image.
+    await page.locator('[data-task-index="4"]').click();
+    const text = await page.locator('.task-result .result-json').textContent();
+    const { tasks } = await farm.rpc('tasks.list', { jobId: job.id });
+    assert.deepEqual(JSON.parse(text ?? ''), tasks[4].result);
+    const sheet = artifacts.find((a) => a.name === 'contact-sheet.png');
+    assert.equal(tasks[4].result.image, sheet.id);
+    await imagesLoaded([sheet.id]);
+    assert.equal(
+      await page
+        .locator(`.result-images [data-artifact-id="${sheet.id}"]`)
+        .getAttribute('data-named'),
+      'true',
+    );
+    // A frame's task: the image it stored.
+    await page.locator('[data-task-index="1"]').click();
+    await page.waitForSelector(`.task-panel[data-task-id="${tasks[1].id}"]`);
+    await imagesLoaded(artifacts.filter((a) => a.taskId === tasks[1].id).map((a) => a.id));
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it('removes a finished job from its page and from the list, and cancels and removes every matching job at once', async () => {
+    const done = [];
+    for (const name of ['Keep me', 'Remove me from the page', 'Remove me from the list']) {
+      const { job } = await farm.rpc('jobs.submit', {
+        group: 'removals',
+        name,
+        taskType: 'fractal.julia',
+        params: QUICK,
+      });
+      done.push(job);
+    }
+    const [kept, fromPage, fromList] = done;
+    await page.goto(`${farm.url}/jobs?group=removals`);
+    await until(
+      async () => (await page.locator('.jobs-table [data-status="succeeded"]').count()) === 3,
+      60_000,
+      'three jobs done',
+    );
+    // Another page follows the list as the job is removed from its own page: it vanishes there.
+    const other = await browser.context.newPage();
+    try {
+      await other.goto(`${farm.url}/jobs/${fromPage.id}`);
+      await other.waitForSelector('.job-view[data-job-status="succeeded"]');
+      await other.getByRole('button', { name: 'Remove job' }).click();
+      await other.getByRole('button', { name: 'Really remove?' }).click();
+      await other.waitForURL(/\/jobs\?group=removals$/);
+    } finally {
+      await other.close();
+    }
+    await page.waitForSelector(`.jobs-table [data-job-id="${fromPage.id}"]`, { state: 'detached' });
+
+    const row = page.locator(`.jobs-table [data-job-id="${fromList.id}"]`);
+    await row.getByRole('button', { name: 'remove' }).click();
+    await row.getByRole('button', { name: 'sure?' }).click();
+    await row.waitFor({ state: 'detached' });
+    await page.waitForSelector(`.jobs-table [data-job-id="${kept.id}"]`);
+    await assert.rejects(farm.rpc('jobs.get', { id: fromList.id }), /no job/);
+
+    // Every queued job of the group, cancelled in one call, then every job removed in another.
+    const slow = [];
+    for (let i = 0; i < 3; i++) {
+      const { job } = await farm.rpc('jobs.submit', {
+        group: 'removals',
+        name: `Never runs ${i}`,
+        taskType: 'fractal.julia',
+        params: QUICK,
+        runAt: new Date(Date.now() + 3_600_000).toISOString(),
+      });
+      slow.push(job);
+    }
+    await page.locator('[data-filter="queued"]').click();
+    await until(
+      async () => (await page.locator('.jobs-table [data-job-id]').count()) === 3,
+      10_000,
+      'the queued jobs',
+    );
+    called.length = 0;
+    await page.getByRole('button', { name: 'cancel 3 matching' }).click();
+    await page.getByRole('button', { name: 'Really cancel 3 matching?' }).click();
+    await page.waitForSelector('[role="status"]:has-text("Cancelled 3 jobs.")');
+    await page.locator('[data-filter="all"]').click();
+    await page.getByRole('button', { name: 'remove 4 jobs' }).click();
+    await page.getByRole('button', { name: 'Really remove 4 jobs?' }).click();
+    await until(
+      async () => (await page.locator('.jobs-table [data-job-id]').count()) === 0,
+      10_000,
+      'every job gone from the list',
+    );
+    assert.deepEqual(
+      called.filter((m) => m.startsWith('jobs.')),
+      ['jobs.apply', 'jobs.apply'],
+    );
+    assert.deepEqual((await farm.rpc('jobs.list', { group: 'removals' })).jobs, []);
     assert.deepEqual(pageErrors, []);
   });
 

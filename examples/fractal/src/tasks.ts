@@ -94,7 +94,14 @@ export const contactSheetTask = defineTask({
     columns: z.int().min(1).max(64).optional(),
     thumbWidth: z.int().min(16).max(1024).default(160),
   }),
-  result: z.object({ frames: z.int(), sha256: z.string(), width: z.int(), height: z.int() }),
+  result: z.object({
+    frames: z.int(),
+    sha256: z.string(),
+    width: z.int(),
+    height: z.int(),
+    /** The sheet's artifact id: the dashboard shows the image the result names. */
+    image: z.string(),
+  }),
   async run(ctx, p) {
     const frames = (await ctx.jobArtifacts())
       .filter((a) => /^frame-\d+\.png$/.test(a.name))
@@ -111,8 +118,8 @@ export const contactSheetTask = defineTask({
       ...(p.columns && { columns: p.columns }),
     });
     const { width, height } = PNG.sync.read(sheet);
-    await ctx.artifact('contact-sheet.png', sheet, 'image/png');
-    return { frames: pngs.length, sha256: sha256Hex(sheet), width, height };
+    const stored = await ctx.artifact('contact-sheet.png', sheet, 'image/png');
+    return { frames: pngs.length, sha256: sha256Hex(sheet), width, height, image: stored.id };
   },
 });
 

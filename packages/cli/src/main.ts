@@ -7,6 +7,7 @@ import { loadConfig } from './config.js';
 import { closeClients } from './rpc-client.js';
 import { download, groups, jobs, logs, parseLimit, tasks, workers } from './commands/drive.js';
 import { submit } from './commands/submit.js';
+import { listOf, selectsJobs } from './commands/bulk.js';
 import { serve } from './commands/serve.js';
 import { up } from './commands/up.js';
 import { worker } from './commands/worker.js';
@@ -28,9 +29,13 @@ Drive it (--server URL or host:port; by default the farm of --data-dir, whose ad
   submit <task type> [--param k=v ...] [--file job.json] [--group g] [--wait]
                      [--allow-unknown-type: queue for a task type no worker has offered yet]
   groups             every group with jobs, counted by status
-  jobs [ls | show <id> | cancel <id> | retry <id>] [--group g] [--limit N (100) | --all]
+  jobs [ls | show <id> | cancel <id> | retry <id> | rm <id> ...] [--group g] [--limit N (100) | --all]
+  jobs cancel|retry|rm --status S[,S] [--search TEXT] [--created-before TIME] [--group g]
+                     every job of the group these select (--all: every one the verb applies to)
   tasks <job id> | tasks show <task id>
-  workers [ls | disable <id|name> | enable <id|name> | drain <id|name>]
+  workers [ls | disable|enable|drain <id|name> ...]
+  workers disable|enable|drain --tag T [--state S] [--worker-host H] [--search TEXT] [--all]
+                     every worker these select (a tag given twice: workers with both)
   logs <task id> [-f]
   download <job id | task id> [--out dir]
 
@@ -95,6 +100,12 @@ const OPTIONS = {
   'allow-unknown-type': { type: 'boolean' },
   limit: { type: 'string' },
   all: { type: 'boolean' },
+  status: { type: 'string', multiple: true },
+  search: { type: 'string' },
+  'created-before': { type: 'string' },
+  tag: { type: 'string', multiple: true },
+  state: { type: 'string', multiple: true },
+  'worker-host': { type: 'string', multiple: true },
   follow: { type: 'boolean', short: 'f' },
   out: { type: 'string' },
   json: { type: 'boolean' },
@@ -157,17 +168,34 @@ async function main(argv: string[]): Promise<void> {
         name: values.name,
         allowUnknownType: values['allow-unknown-type'] ?? false,
       });
-    case 'jobs':
-      return jobs(config, output, rest[0], rest.slice(1), {
-        limit: parseLimit(values.limit, 100),
-        all: values.all ?? false,
-      });
+    case 'jobs': {
+      const filter = {
+        statuses: listOf(values.status),
+        search: values.search,
+        createdBefore: values['created-before'],
+        all: values.all,
+      };
+      return jobs(
+        config,
+        output,
+        rest[0],
+        rest.slice(1),
+        { limit: parseLimit(values.limit, 100), all: values.all ?? false },
+        selectsJobs(filter) ? filter : undefined,
+      );
+    }
     case 'groups':
       return groups(config, output);
     case 'tasks':
       return tasks(config, output, rest);
     case 'workers':
-      return workers(config, output, rest[0], rest.slice(1));
+      return workers(config, output, rest[0], rest.slice(1), {
+        tags: listOf(values.tag),
+        states: listOf(values.state),
+        hosts: listOf(values['worker-host']),
+        search: values.search,
+        all: values.all,
+      });
     case 'logs':
       return logs(config, output, rest[0], values.follow ?? false);
     case 'tokens':

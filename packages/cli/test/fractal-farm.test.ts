@@ -155,5 +155,6 @@ describe(`the fractal farm, with drover worker processes (${backend})`, () => {
     assert.deepEqual([image.width, image.height], [80, 60]);
     const [last] = (await t.engine.listTasks(job.id)).filter((task) => task.stage === 1);
     assert.deepEqual((last?.result as { frames: number }).frames, 4);
+    assert.equal((last?.result as { image: string }).image, sheet.id, 'the result names its image');
   });
 });

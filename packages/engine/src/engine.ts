@@ -77,6 +77,9 @@ import {
 } from './artifacts.js';
 import type { ArtifactQuery, ArtifactReport, ArtifactScope } from './artifacts.js';
 import { Accounts } from './accounts.js';
+import { applyToJobs, applyToWorkers, notFinished } from './apply.js';
+import type { JobsAppliedWithStops } from './apply.js';
+import type { JobsApply, WorkersApply, WorkersApplied } from '@drover/protocol';
 
 const JobPriority = z.int().min(-1000).max(1000);
 
@@ -270,6 +273,34 @@ export class Engine {
     );
   }
 
+  // Removing finished jobs; actions on every job or worker a filter selects.
+
+  /**
+   * Removes a finished job with its stages, tasks, attempts, logs, events and artifact records
+   * (their bytes go at the store's next sweep, once nothing else refers to them), and appends
+   * `job.removed` to its group's topic and its own. An unfinished job is refused with
+   * `DROVER_E_CONFLICT` and left as it is. Resolves to the job as it was.
+   */
+  async removeJob(jobId: string): Promise<JobRecord> {
+    parseOrThrow(JobId, jobId, 'job id');
+    const [removed] = await this.#db.query<{ job: JobRecord }>(this.#sql.get('remove-jobs'), [
+      [jobId],
+    ]);
+    if (removed) return removed.job;
+    const job = await this.getJob(jobId);
+    throw notFinished(jobId, job.status);
+  }
+
+  /** Cancels, retries, removes or re-prioritises the jobs of a group a filter selects. */
+  applyToJobs(request: JobsApply): Promise<JobsAppliedWithStops> {
+    return applyToJobs(this.#db, this.#sql, request);
+  }
+
+  /** Disables, enables or drains every worker a filter selects, in one statement. */
+  applyToWorkers(request: WorkersApply): Promise<WorkersApplied> {
+    return applyToWorkers(this.#db, this.#sql, request);
+  }
+
   // Workers and their attempts.
 
   async registerWorker(
@@ -311,7 +342,7 @@ export class Engine {
    * disable it, or (null) enable it again. Its state follows at once.
    */
   async holdWorker(workerId: string, hold: WorkerHold | null): Promise<WorkerRecord> {
-    const worker = await setWorkerHold(this.#db, this.#sql, workerId, hold);
+    const [worker] = await setWorkerHold(this.#db, this.#sql, [workerId], hold);
     if (!worker) throw new DroverError('DROVER_E_NOT_FOUND', `There is no worker ${workerId}.`);
     return worker;
   }

@@ -24,6 +24,7 @@ export type {
 } from './reports.js';
 export type { CancelResult, TaskToStop } from './cancel.js';
 export type { RetryResult } from './retry.js';
+export type { JobsAppliedWithStops } from './apply.js';
 export type { EventPage, ReadEventsRequest } from './events.js';
 export type { SubmitResult } from './submit.js';
 export { checkWorkerRegistration } from './workers.js';

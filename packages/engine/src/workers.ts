@@ -10,7 +10,7 @@ import {
 } from '@drover/protocol';
 import type { WorkerRecord } from '@drover/protocol';
 import { z } from 'zod';
-import type { Database } from './database.js';
+import type { Database, Queryable } from './database.js';
 import type { Statements } from './statements.js';
 import { needsCleaning } from './clean-text.js';
 
@@ -124,19 +124,22 @@ export async function setWorkerState(
   return row?.worker;
 }
 
-/** An operator's order for a worker: drain it, disable it, or (null) enable it again. */
+/**
+ * An operator's order for workers: drain them, disable them, or (null) enable them again. Their
+ * records come back, by name.
+ */
 export async function setWorkerHold(
-  db: Database,
+  db: Queryable,
   sql: Statements,
-  workerId: string,
+  workerIds: readonly string[],
   hold: WorkerHold | null,
-): Promise<WorkerRecord | undefined> {
+): Promise<WorkerRecord[]> {
   if (hold !== null) parseOrThrow(WorkerHold, hold, 'worker hold');
-  const [row] = await db.query<{ worker: WorkerRecord }>(sql.get('set-worker-hold'), [
-    workerId,
+  const rows = await db.query<{ name: string; worker: WorkerRecord }>(sql.get('set-worker-hold'), [
+    workerIds,
     hold,
   ]);
-  return row?.worker;
+  return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((r) => r.worker);
 }
 
 /**

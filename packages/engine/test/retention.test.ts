@@ -58,8 +58,11 @@ describe(`retention (${backend})`, () => {
     await assert.rejects(t.engine.getTask(oldTaskId), /no task/);
     assert.deepEqual(await t.engine.listAttempts(oldTaskId), []);
     assert.deepEqual(
-      (await t.engine.readEvents({ topic: `job/${old.job.id}`, after: '' })).events,
-      [],
+      (await t.engine.readEvents({ topic: `job/${old.job.id}`, after: '' })).events.map(
+        (e) => e.kind,
+      ),
+      ['job.removed'],
+      "the job's own topic keeps only the news that it is gone",
     );
     assert.deepEqual(
       (await t.engine.readEvents({ topic: `task/${oldTaskId}/log`, after: '' })).events,

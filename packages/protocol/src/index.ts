@@ -52,6 +52,18 @@ export {
   TasksUpdated,
   WorkerRecord,
 } from './records.js';
+export {
+  JobAction,
+  JobFilter,
+  JobsApplied,
+  JobsApply,
+  MAX_JOBS_PER_APPLY,
+  WorkerAction,
+  WorkerFilter,
+  WorkersApplied,
+  WorkersApply,
+  workerActionApplies,
+} from './bulk.js';
 export { EventKind, EventRecord, JobRemoved, ReportRefused, TaskLog } from './events.js';
 export type { EventOf } from './events.js';
 export { Topic, topics } from './topics.js';

@@ -14,6 +14,7 @@ import { JobStatus } from './statuses.js';
 import { JobSubmission } from './submission.js';
 import { Topic } from './topics.js';
 import { Principal, TokenGrant, TokenId, TokenRecord, TokenSecret } from './auth.js';
+import { JobsApplied, JobsApply, WorkersApplied, WorkersApply } from './bulk.js';
 
 const Reason = z.string().min(1).max(500);
 
@@ -198,6 +199,29 @@ export const methods = {
     /** Admin. The token stops working at once, and its connections and sessions end. */
     params: z.object({ id: TokenId }),
     result: TokenRecord,
+  },
+  // Removing a finished job, and one call for every worker or job a filter selects.
+  'jobs.remove': {
+    /**
+     * Removes a finished job (succeeded, failed or cancelled) with its tasks, attempts, logs,
+     * events and artifact records; `job.removed` tells its group's topic and its own. An
+     * unfinished job is refused: cancel it first. Answers with the job as it was.
+     */
+    params: z.object({ id: JobId }),
+    result: z.object({ job: JobRecord }),
+  },
+  'jobs.apply': {
+    /**
+     * Cancels, retries, removes or re-prioritises every job of a group the filter selects, as the
+     * single calls do, up to `limit` jobs (oldest first); `more` says to call again.
+     */
+    params: JobsApply,
+    result: JobsApplied,
+  },
+  'workers.apply': {
+    /** Disables, enables or drains every worker the filter selects, in one statement. */
+    params: WorkersApply,
+    result: WorkersApplied,
   },
 } as const satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
 

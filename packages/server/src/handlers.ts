@@ -122,5 +122,19 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
     // A subscription streams over a WebSocket; the socket's own handlers replace these.
     'events.subscribe': () => Promise.reject(socketOnly('events.subscribe')),
     'events.unsubscribe': () => Promise.reject(socketOnly('events.unsubscribe')),
+    // Removing finished jobs; one call for every job or worker a filter selects. Each change
+    // reaches workers and the dispatcher as the single calls' do.
+    'jobs.remove': async ({ id }) => ({ job: await engine.removeJob(id) }),
+    'jobs.apply': async (request) => {
+      const { toStop, queued, ...result } = await engine.applyToJobs(request);
+      hooks.stopTasks(toStop, request.values?.reason ?? DEFAULT_REASON);
+      if (queued) hooks.tasksQueued();
+      return result;
+    },
+    'workers.apply': async (request) => {
+      const result = await engine.applyToWorkers(request);
+      for (const worker of result.workers) hooks.workerChanged(worker);
+      return result;
+    },
   };
 }

@@ -218,6 +218,18 @@ describe(`who may do what (${backend})`, () => {
     },
     { method: 'tokens.list', params: () => ({}), allowed: ['admin'] },
     { method: 'tokens.revoke', params: () => ({ id: spareTokenId }), allowed: ['admin'] },
+    // A running job: the writers' call is refused for that (a conflict), not for who asks.
+    { method: 'jobs.remove', params: job, allowed: writers, denied: hidden },
+    {
+      method: 'jobs.apply',
+      params: () => ({ action: 'remove', filter: { group: 'alpha', ids: [alphaJob.id] } }),
+      allowed: writers,
+    },
+    {
+      method: 'workers.apply',
+      params: () => ({ action: 'enable', filter: { ids: [workerId] } }),
+      allowed: ['admin'],
+    },
   ];
 
   it('has a row for every client method', () => {

@@ -10,6 +10,8 @@ import { compareCursors } from '@drover/client';
 import { call, clientOf, fetchFor } from '../rpc-client.js';
 import { clientToken } from '../credentials.js';
 import { idOf, print, required } from './output.js';
+import { applyToJobs, applyToWorkers } from './bulk.js';
+import type { JobFilterFlags, WorkerFilterFlags } from './bulk.js';
 import type { Output } from './output.js';
 
 async function listJobs(config: Config, limit: number): Promise<JobRecord[]> {
@@ -45,6 +47,7 @@ export async function jobs(
   verb: string | undefined,
   args: string[],
   options: { limit: number; all: boolean } = { limit: 100, all: false },
+  filter?: JobFilterFlags,
 ): Promise<void> {
   switch (verb ?? 'ls') {
     case 'ls': {
@@ -87,7 +90,8 @@ export async function jobs(
       return;
     }
     case 'cancel': {
-      const id = idOf('job', args[0], 'drover jobs cancel <job id>');
+      if (args.length === 0 && filter) return applyToJobs(config, output, 'cancel', filter);
+      const id = idOf('job', args[0], 'drover jobs cancel <job id> | --status S ... [--all]');
       const { job } = await call(config, 'jobs.cancel', { id });
       const stopping = job.counts.leased + job.counts.running;
       print(output, job, () =>
@@ -98,7 +102,8 @@ export async function jobs(
       return;
     }
     case 'retry': {
-      const id = idOf('job', args[0], 'drover jobs retry <job id>');
+      if (args.length === 0 && filter) return applyToJobs(config, output, 'retry', filter);
+      const id = idOf('job', args[0], 'drover jobs retry <job id> | --status S ... [--all]');
       const { job, retried } = await call(config, 'jobs.retry', { id });
       print(output, { job, retried }, () =>
         retried.length === 0
@@ -107,8 +112,21 @@ export async function jobs(
       );
       return;
     }
+    case 'rm': {
+      if (args.length === 0 && filter) return applyToJobs(config, output, 'remove', filter);
+      const usage = 'drover jobs rm <job id> ... | --status S ... [--all]';
+      const ids = (args.length === 0 ? [required(undefined, usage)] : args).map((a) =>
+        idOf('job', a, usage),
+      );
+      const removed: JobRecord[] = [];
+      for (const id of ids) removed.push((await call(config, 'jobs.remove', { id })).job);
+      print(output, removed, () =>
+        removed.map((j) => `removed job ${j.id} (${j.status}, ${j.name})`).join('\n'),
+      );
+      return;
+    }
     default:
-      throw new Error(`drover jobs takes ls, show, cancel or retry, not ${verb}`);
+      throw new Error(`drover jobs takes ls, show, cancel, retry or rm, not ${verb}`);
   }
 }
 
@@ -159,6 +177,7 @@ export async function workers(
   output: Output,
   verb: string | undefined,
   args: string[],
+  filter: WorkerFilterFlags = {},
 ): Promise<void> {
   const action = verb ?? 'ls';
   if (action === 'ls') {
@@ -169,12 +188,7 @@ export async function workers(
   if (action !== 'disable' && action !== 'enable' && action !== 'drain') {
     throw new Error(`drover workers takes ls, disable, enable or drain, not ${action}`);
   }
-  const target = required(args[0], `drover workers ${action} <worker id or name>`);
-  const { workers: list } = await call(config, 'workers.list', {});
-  const worker = list.find((w) => w.id === target || w.name === target);
-  if (!worker) throw new Error(`No worker is called ${target}; \`drover workers ls\` lists them.`);
-  const updated = await call(config, `workers.${action}`, { id: worker.id });
-  print(output, updated, () => `worker ${updated.name}: ${updated.state}`);
+  return applyToWorkers(config, output, action, args, filter);
 }
 
 /** `drover logs <task id> [-f]`: a task's log lines, and with --follow the ones still to come. */

@@ -78,6 +78,14 @@ export const RULES: Readonly<Record<string, Rule>> = {
   'tokens.create': { kind: 'admin' },
   'tokens.list': { kind: 'admin' },
   'tokens.revoke': { kind: 'admin' },
+  'jobs.remove': { kind: 'group', access: 'write', of: job },
+  // Its params are valid when this runs: the filter names the one group it may touch.
+  'jobs.apply': {
+    kind: 'group',
+    access: 'write',
+    of: (p) => ({ group: str((p.filter as Params | undefined)?.group) }),
+  },
+  'workers.apply': { kind: 'admin' },
 };
 
 /** Whether a principal may read (or write) a group's jobs. */

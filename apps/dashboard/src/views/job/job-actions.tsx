@@ -3,21 +3,29 @@ import { isTerminalJobStatus } from '@drover/protocol';
 import type { JobRecord } from '@drover/protocol';
 import { useDrover } from '../../lib/drover.js';
 import { describeError } from '../../lib/retry.js';
+import { navigate } from '../../lib/router.js';
 
-/** Cancel (asked twice), retry and priority for one job; the page updates from the events. */
+/**
+ * Cancel (asked twice), retry, priority and, once finished, remove (asked twice) for one job; the
+ * page updates from the events.
+ */
 export function JobActions({ job, onJob }: { job: JobRecord; onJob: (job: JobRecord) => void }) {
   const client = useDrover();
   const [busy, setBusy] = useState(false);
   const [note, setNote] = useState<{ text: string; error: boolean }>();
   const [confirming, setConfirming] = useState(false);
+  const [confirmingRemove, setConfirmingRemove] = useState(false);
   const [priority, setPriority] = useState(String(job.priority));
 
   useEffect(() => setPriority(String(job.priority)), [job.priority]);
   useEffect(() => {
-    if (!confirming) return;
-    const timer = setTimeout(() => setConfirming(false), 4000);
+    if (!confirming && !confirmingRemove) return;
+    const timer = setTimeout(() => {
+      setConfirming(false);
+      setConfirmingRemove(false);
+    }, 4000);
     return () => clearTimeout(timer);
-  }, [confirming]);
+  }, [confirming, confirmingRemove]);
 
   const act = async (what: () => Promise<string>) => {
     setBusy(true);
@@ -56,6 +64,13 @@ export function JobActions({ job, onJob }: { job: JobRecord; onJob: (job: JobRec
       return `Priority set to ${value}.`;
     });
 
+  const remove = () =>
+    act(async () => {
+      await client.call('jobs.remove', { id: job.id });
+      navigate(`/jobs?group=${encodeURIComponent(job.group)}`);
+      return 'Removed.';
+    });
+
   const terminal = isTerminalJobStatus(job.status);
   const retryable = job.counts.failed + job.counts.cancelled > 0;
   return (
@@ -80,6 +95,27 @@ export function JobActions({ job, onJob }: { job: JobRecord; onJob: (job: JobRec
       <button disabled={busy || !retryable} onClick={() => void retry()}>
         Retry failed
       </button>
+      {terminal &&
+        (confirmingRemove ? (
+          <button
+            className="danger"
+            disabled={busy}
+            onClick={() => {
+              setConfirmingRemove(false);
+              void remove();
+            }}
+          >
+            Really remove?
+          </button>
+        ) : (
+          <button
+            disabled={busy}
+            onClick={() => setConfirmingRemove(true)}
+            title="Remove the job with its tasks, logs and files"
+          >
+            Remove job
+          </button>
+        ))}
       <form
         className="inline"
         onSubmit={(e) => {

@@ -16,6 +16,8 @@ export type TaskRow = TaskSummary & { taskType?: string; maxAttempts?: number };
  */
 export class JobStore extends VersionedStore {
   job: JobRecord | undefined;
+  /** The job was removed (here or anywhere else): there is nothing more to show. */
+  removed = false;
   /** By index in the job. */
   tasks: TaskRow[] = [];
   readonly #indexById = new Map<string, number>();
@@ -57,6 +59,10 @@ export class JobStore extends VersionedStore {
           break;
         case 'artifact.added':
           touched = this.#addArtifacts([event.data]) || touched;
+          break;
+        case 'job.removed':
+          this.removed = true;
+          touched = true;
           break;
         default:
           break;

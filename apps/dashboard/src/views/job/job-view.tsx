@@ -69,6 +69,16 @@ function LiveJob({ id }: { id: string }) {
   const workerNames = useWorkerNames(workerIds);
 
   const job = store.job;
+  if (store.removed) {
+    return (
+      <section className="view" data-job-removed={id}>
+        <p className="empty">
+          This job was removed.{' '}
+          {job && <Link to={`/jobs?group=${encodeURIComponent(job.group)}`}>{job.group}</Link>}
+        </p>
+      </section>
+    );
+  }
   if (!job) {
     return (
       <section className="view">
@@ -128,6 +138,7 @@ function LiveJob({ id }: { id: string }) {
             key={task.id}
             task={task}
             workerNames={workerNames}
+            artifacts={store.artifacts}
             onClose={() => setQuery({ task: undefined })}
           />
         )}

@@ -1,12 +1,13 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { isTerminalTaskStatus, topics } from '@drover/protocol';
-import type { AttemptRecord, LogLine } from '@drover/protocol';
+import type { ArtifactRecord, AttemptRecord, LogLine } from '@drover/protocol';
 import { StatusBadge } from '../../components/status.js';
 import { useDrover } from '../../lib/drover.js';
 import { formatTime } from '../../lib/format.js';
 import { useLiveTopic } from '../../lib/live.js';
 import { describeError } from '../../lib/retry.js';
 import type { TaskRow } from './job-store.js';
+import { TaskResult } from './task-result.js';
 
 /** The most lines kept on the page; older ones are dropped from the top. */
 const MAX_LINES = 5000;
@@ -14,16 +15,19 @@ const MAX_LINES = 5000;
 type Line = LogLine & { attempt: number; key: number };
 
 /**
- * One task: its attempts, its error, and a live tail of its log from the first line kept,
+ * One task: its attempts, its error, its result and images, and a live tail of its log from the first line kept,
  * following new lines while scrolled to the bottom.
  */
 export function TaskLog({
   task,
   workerNames,
+  artifacts,
   onClose,
 }: {
   task: TaskRow;
   workerNames: Map<string, string>;
+  /** The job's artifacts: the task's images, and those its result names. */
+  artifacts: readonly ArtifactRecord[];
   onClose: () => void;
 }) {
   const client = useDrover();
@@ -92,6 +96,7 @@ export function TaskLog({
           ))}
         </ol>
       )}
+      <TaskResult taskId={task.id} result={task.result} artifacts={artifacts} />
       <pre
         className="log"
         ref={box}

@@ -1,6 +1,6 @@
-import { memo, useEffect, useMemo, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { JobStatus, topics } from '@drover/protocol';
+import { JobStatus, isTerminalJobStatus, topics } from '@drover/protocol';
 import type { JobRecord } from '@drover/protocol';
 import { ProgressBar, StatusBadge, TaskCountsView } from '../../components/status.js';
 import { useDrover } from '../../lib/drover.js';
@@ -12,6 +12,7 @@ import { useDeferredVersion } from '../../lib/store.js';
 import { JobsStore, matches } from './jobs-store.js';
 import type { JobFilter } from './jobs-store.js';
 import { useGroups } from './use-groups.js';
+import { BulkJobActions } from './bulk-actions.js';
 
 const PAGE = 1000;
 /** Beyond this many jobs in a group, older pages are read only when scrolled to. */
@@ -145,6 +146,10 @@ function GroupJobs({ group, filter }: { group: string; filter: JobFilter }) {
   }, [all]);
 
   const now = useNow(1000);
+  const remove = useCallback(
+    (job: JobRecord) => client.call('jobs.remove', { id: job.id }).then(() => undefined),
+    [client],
+  );
   const scroller = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
     count: shown.length,
@@ -173,6 +178,7 @@ function GroupJobs({ group, filter }: { group: string; filter: JobFilter }) {
             {s} <span className="chip-count">{byStatus[s] ?? 0}</span>
           </button>
         ))}
+        <BulkJobActions group={group} filter={filter} shown={shown} />
         <span className="muted">
           {status === 'failed'
             ? `Could not read the jobs: ${describeError(error)}`
@@ -196,13 +202,14 @@ function GroupJobs({ group, filter }: { group: string; filter: JobFilter }) {
           <span role="columnheader" className="num">
             Duration
           </span>
+          <span role="columnheader" />
         </div>
         <div className="tbody" ref={scroller}>
           <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
             {items.map((item) => {
               const job = shown[item.index];
               if (!job) return null;
-              return <JobRow key={job.id} job={job} now={now} top={item.start} />;
+              return <JobRow key={job.id} job={job} now={now} top={item.start} onRemove={remove} />;
             })}
           </div>
           {status === 'live' && shown.length === 0 && (
@@ -221,11 +228,20 @@ const JobRow = memo(function JobRow({
   job,
   now,
   top,
+  onRemove,
 }: {
   job: JobRecord;
   now: number;
   top: number;
+  onRemove: (job: JobRecord) => Promise<void>;
 }) {
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    if (!confirming) return;
+    const timer = setTimeout(() => setConfirming(false), 4000);
+    return () => clearTimeout(timer);
+  }, [confirming]);
   return (
     <div
       className="tr"
@@ -256,6 +272,20 @@ const JobRow = memo(function JobRow({
       </span>
       <span role="cell" className="num">
         {formatDuration(elapsed(job.startedAt, job.finishedAt, now) ?? NaN)}
+      </span>
+      <span role="cell" className="row-actions" title={error}>
+        {isTerminalJobStatus(job.status) && (
+          <button
+            className={confirming ? 'small danger' : 'small'}
+            onClick={() => {
+              if (!confirming) return setConfirming(true);
+              setConfirming(false);
+              onRemove(job).catch((e: unknown) => setError(describeError(e)));
+            }}
+          >
+            {confirming ? 'sure?' : 'remove'}
+          </button>
+        )}
       </span>
     </div>
   );

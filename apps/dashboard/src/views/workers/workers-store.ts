@@ -1,3 +1,4 @@
+import { workerActionApplies } from '@drover/protocol';
 import type { EventRecord, WorkerRecord, WorkerState } from '@drover/protocol';
 import { VersionedStore } from '../../lib/store.js';
 
@@ -55,14 +56,5 @@ export function workerMatches(worker: WorkerRecord, filter: WorkerFilter): boole
 
 export type WorkerAction = 'disable' | 'enable' | 'drain';
 
-/** Whether an action changes anything for a worker in this state. */
-export function actionApplies(action: WorkerAction, worker: WorkerRecord): boolean {
-  switch (action) {
-    case 'disable':
-      return worker.state !== 'disabled';
-    case 'enable':
-      return worker.hold != null || worker.state === 'disabled' || worker.state === 'draining';
-    case 'drain':
-      return worker.hold == null && (worker.state === 'online' || worker.state === 'unresponsive');
-  }
-}
+/** Whether an action changes anything for a worker: as the server decides. */
+export const actionApplies = workerActionApplies;

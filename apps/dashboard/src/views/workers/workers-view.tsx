@@ -61,6 +61,7 @@ export function WorkersView() {
   const targets = matching.filter((w) => actionApplies(action, w));
   const filtered = filter.state !== '' || filter.tag !== '' || filter.text !== '';
 
+  /** One worker's own button: the single call. */
   const apply = async (what: WorkerAction, list: readonly WorkerRecord[]) => {
     setBusy(true);
     setNote(undefined);
@@ -75,6 +76,31 @@ export function WorkersView() {
         ? { text: `${done}.`, error: false }
         : { text: `${done}: ${describeError(failed[0]?.reason)}`, error: true },
     );
+  };
+
+  /** Every worker the filter selects, in one call: the server applies the same filter. */
+  const applyToMatching = async (what: WorkerAction) => {
+    setBusy(true);
+    setNote(undefined);
+    try {
+      const { workers: changed } = await client.call('workers.apply', {
+        action: what,
+        filter: {
+          ...(filter.state !== '' && { states: [filter.state] }),
+          ...(filter.tag !== '' && { tags: [filter.tag] }),
+          ...(filter.text !== '' && { search: filter.text }),
+        },
+        ...(!filtered && { all: true }),
+      });
+      setNote({
+        text: `${verb(what)} ${changed.length} worker${changed.length === 1 ? '' : 's'}.`,
+        error: false,
+      });
+    } catch (error) {
+      setNote({ text: describeError(error), error: true });
+    } finally {
+      setBusy(false);
+    }
   };
 
   return (
@@ -128,7 +154,7 @@ export function WorkersView() {
         </select>
         <button
           disabled={busy || targets.length === 0}
-          onClick={() => void apply(action, targets)}
+          onClick={() => void applyToMatching(action)}
           title={filtered ? 'every worker the filter selects' : 'every worker'}
         >
           {action} {targets.length}{' '}
