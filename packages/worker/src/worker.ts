@@ -165,6 +165,11 @@ export class Worker {
     return this.#record;
   }
 
+  /** The server this worker is connected to, or the one it tries next while it has none. */
+  get serverUrl(): string {
+    return this.#connection.url;
+  }
+
   /** What this worker runs now, by attempt id. */
   get running(): number {
     return this.#running.size;
