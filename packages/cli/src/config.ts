@@ -37,19 +37,28 @@ export const Config = z.object({
   port: z.coerce.number().int().min(0).max(65_535).default(7400),
   /**
    * The server's URL, for workers and for commands that drive a farm; `host:port` means
-   * `http://host:port`. @defaultValue the farm of `dataDir` on this machine (the address its
-   * `drover up` or `drover server` wrote there), else `http://127.0.0.1:<port>`
+   * `http://host:port`. Several, comma-separated (an array in the config file), are replicas of
+   * one farm: the first is used first, and when it goes away the next. @defaultValue the farm of
+   * `dataDir` on this machine (the address its `drover up` or `drover server` wrote there), else
+   * `http://127.0.0.1:<port>`
    */
   server: z
     .preprocess(
-      (v) =>
-        typeof v === 'string' && v !== '' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(v)
-          ? `http://${v}`
-          : v,
-      z.url({
-        protocol: /^https?$/,
-        error: 'a server URL such as http://farm:7400 (or farm:7400)',
-      }),
+      (v) => (typeof v === 'string' ? v.split(',').map((one) => one.trim()) : v),
+      z
+        .array(
+          z.preprocess(
+            (v) =>
+              typeof v === 'string' && v !== '' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(v)
+                ? `http://${v}`
+                : v,
+            z.url({
+              protocol: /^https?$/,
+              error: 'a server URL such as http://farm:7400 (or farm:7400)',
+            }),
+          ),
+        )
+        .min(1, 'a server URL such as http://farm:7400 (or farm:7400)'),
     )
     .optional(),
   /**
@@ -139,9 +148,10 @@ export const Config = z.object({
   /** The group jobs go to. @defaultValue `default` */
   group: z.string().min(1).default('default'),
 });
-/** The configuration, with the server to talk to resolved (see `server` above). */
+/** The configuration, with the servers to talk to resolved (see `server` above). */
 export type Config = Omit<z.output<typeof Config>, 'server'> & {
-  server: string;
+  /** The farm's servers, in the order they are tried: at least one, no two the same. */
+  server: string[];
   /** Where `server` came from, for messages: given, the data directory's farm, or the default. */
   serverFrom: 'given' | 'data-dir' | 'default';
 };
@@ -185,7 +195,9 @@ export function loadConfig(sources: ConfigSources): Config {
   const found = parsed.server === undefined ? readAddress(parsed.dataDir) : undefined;
   const config: Config = {
     ...parsed,
-    server: parsed.server ?? found ?? `http://127.0.0.1:${parsed.port}`,
+    server: parsed.server
+      ? [...new Set(parsed.server)]
+      : [found ?? `http://127.0.0.1:${parsed.port}`],
     serverFrom:
       parsed.server !== undefined ? 'given' : found !== undefined ? 'data-dir' : 'default',
   };

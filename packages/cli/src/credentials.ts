@@ -15,15 +15,15 @@ export function isLoopbackHost(host: string): boolean {
 /**
  * The token commands sign in with: the configured one (`DROVER_TOKEN`, `--token-file`, the config
  * file), else, for a farm on this machine, the local admin credential in its data directory. It
- * is never sent to another machine's server.
+ * is never sent to another machine's server: only when every server given is on this machine.
  */
 export function clientToken(config: {
   token?: string | undefined;
-  server: string;
+  server: readonly string[];
   dataDir: string;
 }): string | undefined {
   if (config.token !== undefined) return config.token;
-  if (!isLoopbackHost(new URL(config.server).hostname)) return undefined;
+  if (!config.server.every((url) => isLoopbackHost(new URL(url).hostname))) return undefined;
   return readSecret(join(config.dataDir, LOCAL_ADMIN_FILE));
 }
 

@@ -19,13 +19,15 @@ Run a farm:
   up                 the farm on this machine: server, local workers, the fractal producer
                      [--tasks my-tasks.mjs ...] (the local workers run these too) [--demo false]
   server             the server alone (embedded database, or --database-url)
-  worker             join a farm: --server URL --token-file F [--name N] [--tags a,b] [--slots K]
+  worker             join a farm: --server URL[,URL...] --token-file F [--name N] [--tags a,b]
+                     [--slots K]
                      [--state-dir D] (its default name, host-xxxx, kept for its restarts)
                      [--tasks my-tasks.mjs ...] [--shell-tasks templates.json] [--demo false]
   migrate            bring a PostgreSQL database's schema up to date (--database-url)
 
-Drive it (--server URL or host:port; by default the farm of --data-dir, whose address
-\`up\` and \`server\` write in <data dir>/server.json, else 127.0.0.1:--port; --json for scripts):
+Drive it (--server URL or host:port, or several, comma-separated: a farm's replicas, the next
+used when one goes away; by default the farm of --data-dir, whose address \`up\` and \`server\`
+write in <data dir>/server.json, else 127.0.0.1:--port; --json for scripts):
   submit <task type> [--param k=v ...] [--file job.json] [--group g] [--wait]
                      [--allow-unknown-type: queue for a task type no worker has offered yet]
   groups             every group with jobs, counted by status
@@ -48,7 +50,7 @@ Who may do what (an admin's token; on the farm's machine <data dir>/admin-token 
 Options: --port (7400) --host (127.0.0.1) --allowed-hosts NAME,... (more names the server
   answers to in the Host header) --data-dir (./data) --database-url --token-file FILE (the token
   to sign in with; or DROVER_TOKEN, never on the command line)
-  --workers (2, for up) --demo true|false --interval (3 s) --group (default) --server URL
+  --workers (2, for up) --demo true|false --interval (3 s) --group (default) --server URL[,URL...]
   --shell-tasks FILE --coalesce-ms (200: a subscription's window for progress and log lines)
   --lease-ms (30000: a task's lease without a heartbeat; replicas and workers silent for two
   heartbeats, a third of it each, are taken for dead and unresponsive)

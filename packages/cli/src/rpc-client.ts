@@ -13,7 +13,8 @@ const clients = new Map<string, DroverClient>();
 
 /** Where a command's calls go, and what it signs in with. */
 export interface Target {
-  server: string;
+  /** The farm's servers, in the order they are tried (replicas of one farm). */
+  server: readonly string[];
   token?: string | undefined;
   dataDir: string;
   /** A certificate authority to trust besides the system's (a PEM file). */
@@ -37,16 +38,18 @@ export function fetchFor(target: Target): typeof fetch {
   return trustFile(target.caFile).fetch;
 }
 
-/** The client of a server, connected once per command over its WebSocket, signed in. */
+/**
+ * The client of a farm, connected once per command over its WebSocket, signed in; when its
+ * server goes away it moves on to the next one given.
+ */
 export function clientOf(target: Target): DroverClient {
-  const server = target.server;
   const token = clientToken(target);
-  const key = `${server} ${token ?? ''}`;
+  const key = `${target.server.join(',')} ${token ?? ''}`;
   let client = clients.get(key);
   if (!client) {
     const trust = trustFile(target.caFile);
     client = new DroverClient({
-      url: server,
+      url: target.server,
       WebSocket: trustingWebSocket(trust.ca),
       connectTimeoutMs: 5000,
       reconnect: { initialMs: 100, maxMs: 1000 },
@@ -96,17 +99,41 @@ export async function call<M extends MethodName>(
   }
 }
 
+/**
+ * Fetches `path` from the farm: from the server the command's client is on, else from the others
+ * in turn while one cannot be reached (replicas share their database and artifact store).
+ */
+export async function fetchFromFarm(
+  target: Target,
+  path: string,
+  init: RequestInit = {},
+): Promise<Response> {
+  const first = clientOf(target).url;
+  const servers = [first, ...target.server.filter((url) => url !== first)];
+  let failure: unknown;
+  for (const server of servers) {
+    try {
+      return await fetchFor(target)(new URL(path, server), init);
+    } catch (error) {
+      failure = error;
+    }
+  }
+  throw failure;
+}
+
 /** Why no server answered, as far as this machine can tell, and what to do. */
 async function unreachableAdvice(target: Target): Promise<string> {
-  const server = target.server;
-  const { hostname } = new URL(server);
-  try {
-    await lookup(hostname.replace(/^\[|\]$/g, ''));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
-      return `The server's host name "${hostname}" (in ${server}) is not known here (${code}): check --server for a typo, or the network's name service.`;
+  for (const server of target.server) {
+    const { hostname } = new URL(server);
+    try {
+      await lookup(hostname.replace(/^\[|\]$/g, ''));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+        return `The server's host name "${hostname}" (in ${server}) is not known here (${code}): check --server for a typo, or the network's name service.`;
+    }
   }
+  const server = target.server.join(' or ');
   const from =
     target.serverFrom === 'data-dir'
       ? ` (the address the farm of ${target.dataDir}/ wrote in ${join(target.dataDir, ADDRESS_FILE)}; it did not stop cleanly)`
@@ -114,7 +141,7 @@ async function unreachableAdvice(target: Target): Promise<string> {
         ? ` (no farm has written its address in ${join(target.dataDir, ADDRESS_FILE)}: is it running with another --data-dir?)`
         : '';
   const tls =
-    server.startsWith('https:') && target.caFile === undefined
+    target.server.some((url) => url.startsWith('https:')) && target.caFile === undefined
       ? ' Over HTTPS, a server whose certificate is self-signed or from a private authority needs --ca-file FILE.'
       : '';
   return `No Drover server answers at ${server}${from}. Start one with \`drover up\` or pass --server.${tls}`;

@@ -70,17 +70,25 @@ describe('the token a command or worker signs in with', () => {
 
   it('is, when none is given, the local admin credential for a server on this machine only', () => {
     const dataDir = join(dir, 'farm');
-    const local = { server: 'http://127.0.0.1:7400', dataDir };
+    const local = { server: ['http://127.0.0.1:7400'], dataDir };
     assert.equal(clientToken(local), undefined, 'no credential kept yet');
     mkdirSync(dataDir);
     writeFileSync(join(dataDir, 'admin-token'), 'the-local-admin\n', { mode: 0o600 });
     assert.equal(clientToken(local), 'the-local-admin');
-    assert.equal(clientToken({ ...local, server: 'http://localhost:7400' }), 'the-local-admin');
-    assert.equal(clientToken({ ...local, server: 'http://[::1]:7400' }), 'the-local-admin');
+    assert.equal(clientToken({ ...local, server: ['http://localhost:7400'] }), 'the-local-admin');
     assert.equal(
-      clientToken({ ...local, server: 'http://farm.example:7400' }),
+      clientToken({ ...local, server: ['http://[::1]:7400', 'http://127.0.0.1:7401'] }),
+      'the-local-admin',
+    );
+    assert.equal(
+      clientToken({ ...local, server: ['http://farm.example:7400'] }),
       undefined,
       'never sent to another machine',
+    );
+    assert.equal(
+      clientToken({ ...local, server: ['http://127.0.0.1:7400', 'http://farm.example:7400'] }),
+      undefined,
+      'nor to a farm one of whose servers is on another machine',
     );
     assert.equal(
       clientToken({ ...local, token: 'given-token' }),
@@ -88,7 +96,7 @@ describe('the token a command or worker signs in with', () => {
       'a given one wins',
     );
     assert.equal(
-      clientToken({ server: 'http://farm.example:7400', dataDir, token: 'given-token' }),
+      clientToken({ server: ['http://farm.example:7400'], dataDir, token: 'given-token' }),
       'given-token',
     );
   });

@@ -121,7 +121,7 @@ describe('drover up: start, Ctrl-C, start again on the same data directory', () 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'drover-up-'));
     port = await freePort();
-    server = { server: `http://127.0.0.1:${port}`, dataDir };
+    server = { server: [`http://127.0.0.1:${port}`], dataDir };
   });
   after(() => {
     closeClients();

@@ -34,15 +34,18 @@ const PAGE = 1000;
  * A connection to a Drover server over its WebSocket, for programs and the dashboard alike:
  * `call` any method, `submit` typed jobs, `subscribe` to a topic (resumed from its cursor after a
  * reconnect, with no gap and no duplicate), and `waitFor` a job. Reconnects by itself, with
- * back-off and jitter, until `close()`.
+ * back-off and jitter, until `close()`; given several servers (replicas of one farm), it moves on
+ * to the next when its own goes away, and its subscriptions resume there.
  *
  * @example
  * const drover = new DroverClient({ url: 'http://127.0.0.1:7400', token: process.env.DROVER_TOKEN });
+ * const replicated = new DroverClient({ url: ['http://a:7400', 'http://b:7400'], token });
  * const { job } = await drover.submit(hello, { name: 'moi' }, { group: 'demo' });
  * const done = await drover.waitFor(job.id);
  */
 export class DroverClient {
-  readonly url: string;
+  /** The servers this client connects to, in the order it tries them. */
+  readonly urls: readonly string[];
   readonly #rpc: RpcSocket;
   readonly #connectTimeoutMs: number | undefined;
   readonly #token: string | undefined;
@@ -54,7 +57,9 @@ export class DroverClient {
   readonly #stateListeners = new Set<(state: ConnectionState) => void>();
 
   constructor(options: ClientOptions) {
-    this.url = options.url.replace(/\/+$/, '');
+    const urls = typeof options.url === 'string' ? [options.url] : [...options.url];
+    if (urls.length === 0) throw new TypeError('DroverClient needs at least one server URL.');
+    this.urls = urls.map((url) => url.replace(/\/+$/, ''));
     const ctor =
       options.WebSocket ??
       (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ??
@@ -66,10 +71,10 @@ export class DroverClient {
     }
     this.#connectTimeoutMs = options.connectTimeoutMs;
     this.#token = options.token;
-    const url = `${this.url.replace(/^http/, 'ws')}/ws`;
     this.#rpc = new RpcSocket({
+      urls: this.urls,
       // The client uses only what WebSocketLike lists of either kind of WebSocket.
-      connect: () => new ctor(url) as WebSocketLike,
+      connect: (url) => new ctor(`${url.replace(/^http/, 'ws')}/ws`) as WebSocketLike,
       // Signed in before anything else is sent: calls wait for the greeting.
       greet: async () => {
         if (this.#token !== undefined)
@@ -84,6 +89,8 @@ export class DroverClient {
         if (method === 'events.batch') this.#deliver(params as EventBatch);
       },
       onStateChange: (state) => {
+        // On whichever server it reconnected to: every replica reads the one event log, so a
+        // cursor means the same on all of them.
         if (state === 'open')
           for (const live of this.#subscriptions.values()) this.#sendSubscribe(live);
         this.#setState(state);
@@ -94,6 +101,11 @@ export class DroverClient {
       },
     });
     this.#rpc.start();
+  }
+
+  /** The server connected to now, or the one tried next while the connection is down. */
+  get url(): string {
+    return this.#rpc.url;
   }
 
   get state(): ConnectionState {
@@ -271,7 +283,7 @@ export class DroverClient {
       if (timedOut) {
         throw new DroverError(
           'DROVER_E_CONNECTION_LOST',
-          `No Drover server answers at ${this.url}.`,
+          `No Drover server answers at ${this.urls.join(' or ')}.`,
           {
             details: { unreachable: true },
           },

@@ -8,11 +8,18 @@ import type { z } from 'zod';
 export type WebSocketConstructor = new (url: string) => object;
 
 export interface ClientOptions {
-  /** The server's base URL, such as `http://127.0.0.1:7400`. */
-  url: string;
+  /**
+   * The server's base URL, such as `http://127.0.0.1:7400`; or several, the replicas of one farm:
+   * the client connects to the first, and when its server goes away it moves on to the next
+   * (round the list, with back-off and jitter), resuming its subscriptions there.
+   */
+  url: string | readonly string[];
   /** @defaultValue `globalThis.WebSocket` (browsers, Node 22+); pass `ws`'s in Node 20. */
   WebSocket?: WebSocketConstructor;
-  /** Back-off between reconnects: doubles from `initialMs` to `maxMs`, with ±20% jitter. */
+  /**
+   * Back-off before each reconnect: doubles from `initialMs` to `maxMs`, once per round of the
+   * servers, with ±20% jitter.
+   */
   reconnect?: { initialMs?: number; maxMs?: number };
   /**
    * A call made while the connection is down waits at most this long for it before rejecting

@@ -90,7 +90,12 @@ export {
 export { parseOrThrow } from './validate.js';
 export { backoffMs } from './backoff.js';
 export { RpcSocket } from './rpc-socket.js';
-export type { ConnectionState, RpcSocketOptions, WebSocketLike } from './rpc-socket.js';
+export type {
+  ConnectionState,
+  RpcSocketOptions,
+  StateChange,
+  WebSocketLike,
+} from './rpc-socket.js';
 export { nearest } from './nearest.js';
 export type { FieldIssue } from './validate.js';
 export { SubscriptionId, clientNotifications, isMethodName, methods } from './methods.js';

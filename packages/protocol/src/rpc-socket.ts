@@ -19,8 +19,14 @@ export interface WebSocketLike {
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export interface RpcSocketOptions {
-  /** Opens a new WebSocket to the server: on start, and after each loss. */
-  connect(): WebSocketLike;
+  /**
+   * The servers, in the order they are tried: replicas of one farm, any of which will do. The
+   * first connection goes to the first; a lost connection, or one that could not be opened or
+   * greeted, moves on to the next, round the list. Each is passed to `connect` as it is.
+   */
+  urls: readonly string[];
+  /** Opens a new WebSocket to `url`, one of `urls`: on start, and after each loss. */
+  connect(url: string): WebSocketLike;
   /**
    * Runs on each open before anything else is sent (signing in, a worker's hello); its own
    * calls pass `{ greeting: true }`. The socket is ready once it resolves. When it rejects, the
@@ -31,17 +37,33 @@ export interface RpcSocketOptions {
   isFinal?(error: unknown): boolean;
   /** Every notification the server sends. */
   onNotification?(method: string, params: unknown): void;
-  /** Every change of state; `error` says why the connection closed, when it failed. */
-  onStateChange?(state: ConnectionState, change: { wasReady: boolean; error?: Error }): void;
+  /**
+   * Every change of state; `url` is the server it concerns (the one now open, or the one lost or
+   * not reached), `error` says why the connection closed, when it failed.
+   */
+  onStateChange?(state: ConnectionState, change: StateChange): void;
   /** The greeting was refused for good: the socket is closed, and this says why. */
   onFinal?(error: DroverError): void;
-  /** Between reconnects: `backoffMs` from `initialMs` to `maxMs`. @defaultValue 250 and 10,000 */
+  /**
+   * Before each try: `backoffMs` from `initialMs` to `maxMs`, growing once per round of `urls`
+   * that failed, so that every server is tried at each step of the back-off. @defaultValue 250
+   * and 10,000
+   */
   reconnect?: { initialMs?: number; maxMs?: number };
   /**
    * A call unanswered for this long fails with `DROVER_E_CONNECTION_LOST` and the connection is
    * dropped (a server that stopped answering). @defaultValue no limit
    */
   callTimeoutMs?: number;
+}
+
+/** What `onStateChange` is told besides the new state. */
+export interface StateChange {
+  /** Whether the connection that ended had been greeted. */
+  wasReady: boolean;
+  /** The server concerned: the one now open, or the one lost or not reached. */
+  url: string;
+  error?: Error;
 }
 
 interface Pending {
@@ -55,15 +77,20 @@ const OPEN = 1;
 
 /**
  * JSON-RPC 2.0 over one WebSocket that comes back by itself: ids and pending calls, call
- * timeouts, a greeting on each open, reconnects with `backoffMs`. Browser-safe; the client and the
- * worker are both built on it. A call whose connection is lost before its answer rejects with
- * `DROVER_E_CONNECTION_LOST` (it may or may not have taken effect): it is never sent twice.
+ * timeouts, a greeting on each open, reconnects with `backoffMs`, moving on to the next of its
+ * servers after each loss. Browser-safe; the client and the worker are both built on it. A call
+ * whose connection is lost before its answer rejects with `DROVER_E_CONNECTION_LOST` (it may or
+ * may not have taken effect): it is never sent twice.
  */
 export class RpcSocket {
   readonly #options: RpcSocketOptions;
+  readonly #urls: readonly string[];
+  /** The index in `urls` of the server connected to, or tried next. */
+  #at = 0;
   #socket: WebSocketLike | undefined;
   #state: ConnectionState = 'connecting';
   #ready = false;
+  /** Tries that failed since the last greeting that went through. */
   #failures = 0;
   #nextId = 1;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -72,7 +99,14 @@ export class RpcSocket {
   #final: DroverError | undefined;
 
   constructor(options: RpcSocketOptions) {
+    if (options.urls.length === 0) throw new TypeError('RpcSocket needs at least one server URL.');
     this.#options = options;
+    this.#urls = [...options.urls];
+  }
+
+  /** The server connected to, or the one tried next while there is no connection. */
+  get url(): string {
+    return this.#urls[this.#at] ?? '';
   }
 
   get state(): ConnectionState {
@@ -142,7 +176,7 @@ export class RpcSocket {
     clearTimeout(this.#timer);
     const wasReady = this.#ready;
     this.#ready = false;
-    this.#setState('closed', { wasReady });
+    this.#setState('closed', { wasReady, url: this.url });
     const socket = this.#socket;
     this.#socket = undefined;
     socket?.close(1000, 'closed');
@@ -153,7 +187,7 @@ export class RpcSocket {
   #connect(): void {
     let socket: WebSocketLike;
     try {
-      socket = this.#options.connect();
+      socket = this.#options.connect(this.url);
     } catch (error) {
       this.#lost(undefined, error instanceof Error ? error : new Error(String(error)));
       return;
@@ -169,7 +203,7 @@ export class RpcSocket {
           // socket but refuses the greeting must not be hammered.
           this.#failures = 0;
           this.#ready = true;
-          this.#setState('open', { wasReady: false });
+          this.#setState('open', { wasReady: false, url: this.url });
           for (const waiter of this.#waiters.splice(0)) waiter.resolve();
         },
         (error: unknown) => {
@@ -192,7 +226,10 @@ export class RpcSocket {
     socket.onclose = () => this.#lost(socket, failure);
   }
 
-  /** The connection `socket` is gone: fail its calls, then reconnect after the back-off. */
+  /**
+   * The connection `socket` is gone (or could not be made): fail its calls, then connect to the
+   * next server after the back-off.
+   */
   #lost(socket: WebSocketLike | undefined, error: Error | undefined): void {
     if (socket !== undefined && this.#socket !== socket) return;
     this.#socket = undefined;
@@ -207,13 +244,19 @@ export class RpcSocket {
     if (this.#state === 'closed') return;
     this.#setState(this.#state === 'connecting' ? 'connecting' : 'reconnecting', {
       wasReady,
+      url: this.url,
       ...(error && { error }),
     });
-    const wait = backoffMs(this.#failures, {
+    // Every server is as good as another: the one just lost is tried again only after the
+    // others. The back-off grows once per round, and its jitter spreads the clients that a dead
+    // server cut off together over the ones still alive.
+    const round = Math.floor(this.#failures / this.#urls.length);
+    const wait = backoffMs(round, {
       initialMs: this.#options.reconnect?.initialMs ?? 250,
       maxMs: this.#options.reconnect?.maxMs ?? 10_000,
     });
     this.#failures += 1;
+    this.#at = (this.#at + 1) % this.#urls.length;
     this.#timer = setTimeout(() => this.#connect(), wait);
   }
 
@@ -268,7 +311,7 @@ export class RpcSocket {
     return this.#final ?? new DroverError('DROVER_E_CONNECTION_LOST', 'The connection is closed.');
   }
 
-  #setState(state: ConnectionState, change: { wasReady: boolean; error?: Error }): void {
+  #setState(state: ConnectionState, change: StateChange): void {
     if (this.#state === state && state !== 'reconnecting' && state !== 'connecting') return;
     this.#state = state;
     this.#options.onStateChange?.(state, change);

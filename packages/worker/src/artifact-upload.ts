@@ -11,8 +11,12 @@ import {
 import type { ErrorCode, LeaseRef } from '@drover/protocol';
 
 export interface ArtifactUpload {
-  /** The server's base URL, such as `http://farm.example:7400`. */
-  serverUrl: string;
+  /**
+   * The server's base URL, such as `http://farm.example:7400`; or several, replicas of one farm
+   * sharing their artifact store: the first is tried first, and each try after a failure goes
+   * to the next, round the list.
+   */
+  serverUrl: string | readonly string[];
   /** The attempt's lease: the only credential an upload needs, valid while the attempt is. */
   lease: LeaseRef;
   /** A relative path such as `frames/0001.png`. */
@@ -22,7 +26,10 @@ export interface ArtifactUpload {
   contentType?: string | undefined;
   /** Aborted when the attempt is stopped or its lease is gone: the upload stops trying. */
   signal?: AbortSignal | undefined;
-  /** First wait before sending again; doubles to `maxBackoffMs`, ±20% jitter. @defaultValue 200 */
+  /**
+   * First wait before sending again; doubles to `maxBackoffMs` once per round of the servers,
+   * ±20% jitter. @defaultValue 200
+   */
   initialBackoffMs?: number;
   /** @defaultValue 10,000 */
   maxBackoffMs?: number;
@@ -44,12 +51,16 @@ export async function uploadArtifact(upload: ArtifactUpload): Promise<ArtifactRe
   const body = typeof upload.data === 'string' ? Buffer.from(upload.data, 'utf8') : upload.data;
   const sha256 = createHash('sha256').update(body).digest('hex');
   const contentType = upload.contentType ?? contentTypeOf(upload.name, upload.data);
-  const url = new URL(artifactHttp.uploadPath, upload.serverUrl);
-  url.searchParams.set('name', upload.name);
+  const servers = typeof upload.serverUrl === 'string' ? [upload.serverUrl] : upload.serverUrl;
+  if (servers.length === 0) throw new TypeError('uploadArtifact needs at least one server URL.');
   const initial = upload.initialBackoffMs ?? 200;
   const max = upload.maxBackoffMs ?? 10_000;
   for (let attempt = 0; ; attempt++) {
     upload.signal?.throwIfAborted();
+    // The same bytes under the same name again are stored once (the first record comes back),
+    // so a try whose answer was lost with its server is safe to repeat on another.
+    const url = new URL(artifactHttp.uploadPath, servers[attempt % servers.length]);
+    url.searchParams.set('name', upload.name);
     let outcome: ArtifactRecord | DroverError;
     try {
       const response = await (upload.fetch ?? fetch)(url, {
@@ -73,7 +84,8 @@ export async function uploadArtifact(upload: ArtifactUpload): Promise<ArtifactRe
     }
     if (!(outcome instanceof DroverError)) return outcome;
     if (!outcome.retryable) throw outcome;
-    await sleep(backoffMs(attempt, { initialMs: initial, maxMs: max }), upload.signal);
+    const round = Math.floor(attempt / servers.length);
+    await sleep(backoffMs(round, { initialMs: initial, maxMs: max }), upload.signal);
   }
 }
 

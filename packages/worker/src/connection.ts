@@ -26,17 +26,26 @@ export type WorkerCallResult<M extends WorkerCall> = M extends WorkerMethodName
     : never;
 
 export interface ConnectionOptions {
-  /** The server's base URL, such as `http://farm.example:7400`. */
-  url: string;
+  /**
+   * The servers' base URLs, such as `http://farm.example:7400`: replicas of one farm, tried in
+   * this order; a lost connection moves on to the next.
+   */
+  urls: readonly string[];
   /** Called for every notification the server sends. */
   onNotification: (method: string, params: unknown) => void;
   /** Called after each (re)connect, before anything else is sent: say hello here. */
   onOpen: () => Promise<void>;
   /**
-   * Called when the socket closes: `wasReady` if it had been greeted, `error` when it failed (an
-   * unknown host, a refused connection), `closing` when `close()` ended it.
+   * Called when the socket closes: `wasReady` if it had been greeted, `url` the server it was to,
+   * `error` when it failed (an unknown host, a refused connection), `closing` when `close()`
+   * ended it.
    */
-  onClose?: (info: { wasReady: boolean; error: Error | undefined; closing: boolean }) => void;
+  onClose?: (info: {
+    wasReady: boolean;
+    url: string;
+    error: Error | undefined;
+    closing: boolean;
+  }) => void;
   /**
    * Called when the greeting is refused for good (a wrong worker token, a name another worker
    * holds): the connection stops trying, since trying again cannot help.
@@ -60,14 +69,18 @@ export interface ConnectionOptions {
  */
 export class Connection {
   readonly #rpc: RpcSocket;
+  readonly #urls: readonly string[];
 
   constructor(options: ConnectionOptions) {
-    const url = new URL('/ws', options.url);
-    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    this.#urls = [...options.urls];
     this.#rpc = new RpcSocket({
+      urls: options.urls,
       // ws's WebSocket has every member WebSocketLike lists (and terminate).
-      connect: () =>
-        new WebSocket(url, options.ca ? { ca: options.ca } : {}) as unknown as WebSocketLike,
+      connect: (server) => {
+        const url = new URL('/ws', server);
+        url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+        return new WebSocket(url, options.ca ? { ca: options.ca } : {}) as unknown as WebSocketLike;
+      },
       greet: options.onOpen,
       isFinal: (error) =>
         error instanceof DroverError &&
@@ -76,9 +89,9 @@ export class Connection {
             (error.code === 'DROVER_E_UNAUTHORIZED' || error.code === 'DROVER_E_FORBIDDEN'))),
       onFinal: (error) => options.onFatal?.(error),
       onNotification: options.onNotification,
-      onStateChange: (state, { wasReady, error }) => {
+      onStateChange: (state, { wasReady, url, error }) => {
         if (state === 'reconnecting' || state === 'connecting' || state === 'closed')
-          options.onClose?.({ wasReady, error, closing: state === 'closed' });
+          options.onClose?.({ wasReady, url, error, closing: state === 'closed' });
       },
       reconnect: {
         initialMs: options.initialBackoffMs ?? 200,
@@ -86,6 +99,18 @@ export class Connection {
       },
       callTimeoutMs: options.callTimeoutMs ?? 30_000,
     });
+  }
+
+  /** The server connected to, or the one tried next while there is no connection. */
+  get url(): string {
+    return this.#rpc.url;
+  }
+
+  /** The servers, starting with the one connected to (or tried next), then the others in order. */
+  get urlsFromCurrent(): string[] {
+    const urls = this.#urls;
+    const at = Math.max(0, urls.indexOf(this.url));
+    return [...urls.slice(at), ...urls.slice(0, at)];
   }
 
   /** True between a successful onOpen and the next disconnect. */

@@ -42,15 +42,17 @@ export function defaultStateDir(): string {
  */
 export function claimIdentity(options: {
   stateDir: string;
-  /** The farm's URL: a name is a worker of one farm. */
-  server: string;
+  /** The farm's URL, or its replicas' URLs: a name is a worker of one farm. */
+  server: string | readonly string[];
   name?: string;
   host?: string;
 }): WorkerIdentity {
   const dir = join(options.stateDir, 'workers');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (options.name !== undefined) {
-    const farm = createHash('sha256').update(options.server).digest('hex').slice(0, 12);
+    // The same servers in any order are the same farm; one URL keeps the key it always had.
+    const servers = typeof options.server === 'string' ? [options.server] : [...options.server];
+    const farm = createHash('sha256').update(servers.sort().join(',')).digest('hex').slice(0, 12);
     const key = `${options.name}@${farm}`;
     const holder = lock(dir, key);
     if (holder !== undefined) {

@@ -15,8 +15,13 @@ import { asJson, describeParams, toTaskError } from './wire.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface WorkerOptions {
-  /** The server's base URL, such as `http://farm.example:7400`. */
-  serverUrl: string;
+  /**
+   * The server's base URL, such as `http://farm.example:7400`; or several, the replicas of one
+   * farm, tried in this order: when its server goes away the worker moves on to the next (with
+   * back-off and jitter), re-attaches its running tasks there while their leases hold, and
+   * delivers the reports it kept meanwhile.
+   */
+  serverUrl: string | readonly string[];
   /** The worker token the operator gave this machine. */
   token: string;
   /**
@@ -72,6 +77,7 @@ interface Running {
  */
 export class Worker {
   readonly #options: WorkerOptions;
+  readonly #servers: readonly string[];
   readonly #tasks: ReadonlyMap<string, TaskDefinition>;
   readonly #connection: Connection;
   readonly #reporter: Reporter;
@@ -92,6 +98,8 @@ export class Worker {
 
   constructor(options: WorkerOptions) {
     this.#options = options;
+    this.#servers = typeof options.serverUrl === 'string' ? [options.serverUrl] : options.serverUrl;
+    if (this.#servers.length === 0) throw new TypeError('A worker needs at least one server URL.');
     this.#identity = {
       name: options.name ?? hostname(),
       instance: randomBytes(24).toString('base64url'),
@@ -99,23 +107,27 @@ export class Worker {
     this.#tasks = new Map(options.tasks.map((t) => [t.name, t]));
     this.#trust = trustFor(options.ca);
     this.#connection = new Connection({
-      url: options.serverUrl,
+      urls: this.#servers,
       ca: this.#trust.ca,
       onOpen: () => this.#hello(),
       onNotification: (method, params) => this.#notified(method, params),
-      onClose: ({ wasReady, error, closing }) => {
+      onClose: ({ wasReady, url, error, closing }) => {
         clearInterval(this.#heartbeat);
         if (this.#fatal || closing) return;
         if (wasReady) {
           this.#unreachable = undefined;
-          this.#log('disconnected from the server; reconnecting');
+          this.#log(
+            this.#servers.length > 1
+              ? `disconnected from ${url}; reconnecting, to the next server first`
+              : 'disconnected from the server; reconnecting',
+          );
           return;
         }
         // Said once per cause, not at every attempt: an unknown host, a refused connection...
-        const why = error?.message ?? 'the connection closed before the greeting';
+        const why = `${url} (${error?.message ?? 'the connection closed before the greeting'})`;
         if (why !== this.#unreachable) {
           this.#unreachable = why;
-          this.#log(`cannot reach ${options.serverUrl} (${why}); trying again`);
+          this.#log(`cannot reach ${why}; trying again`);
         }
       },
       onFatal: (error) => {
@@ -137,7 +149,7 @@ export class Worker {
     if (o.name === undefined || o.stateDir !== undefined) {
       this.#identity = claimIdentity({
         stateDir: o.stateDir ?? defaultStateDir(),
-        server: o.serverUrl,
+        server: this.#servers,
         ...(o.name !== undefined && { name: o.name }),
         ...(o.host !== undefined && { host: o.host }),
       });
@@ -151,6 +163,11 @@ export class Worker {
     });
     if (!this.#record) throw new Error('connected without a registration');
     return this.#record;
+  }
+
+  /** The server this worker is connected to, or the one it tries next while it has none. */
+  get serverUrl(): string {
+    return this.#connection.url;
   }
 
   /** What this worker runs now, by attempt id. */
@@ -212,6 +229,9 @@ export class Worker {
   async #hello(): Promise<void> {
     const o = this.#options;
     const host = o.host ?? hostname();
+    // What still runs from before a disconnect, on whichever server this is: any replica
+    // renews the leases that hold, and says which are gone.
+    const held = [...this.#running.values()].map((r) => r.lease);
     const result = await this.#connection.call(
       'workers.hello',
       {
@@ -223,7 +243,7 @@ export class Worker {
         paramsSchemas: describeParams(this.#tasks),
         slots: o.slots ?? 1,
         token: o.token,
-        held: [...this.#running.values()].map((r) => r.lease),
+        held,
       },
       { greeting: true },
     );
@@ -232,7 +252,12 @@ export class Worker {
     clearInterval(this.#heartbeat);
     this.#heartbeat = setInterval(() => void this.#beat(), result.heartbeatMs);
     this.#heartbeat.unref();
-    this.#log(`registered as ${result.worker.name} (${result.worker.id}), ${result.worker.state}`);
+    const where = this.#servers.length > 1 ? ` at ${this.#connection.url}` : '';
+    const kept = held.length - result.stale.length;
+    this.#log(
+      `registered as ${result.worker.name} (${result.worker.id}), ${result.worker.state}${where}` +
+        (held.length > 0 ? `; re-attached ${kept} of ${held.length} running task(s)` : ''),
+    );
     // Back after a disconnect in the middle of a shutdown: still leaving.
     if (this.#leaving) void this.#announceLeaving();
     // Reports queued while the server was away go first; then a first heartbeat, so the farm
@@ -336,7 +361,8 @@ export class Worker {
           this.#reporter.log(lease, { at: new Date().toISOString(), stream: 'log', line }),
         artifact: (name, data, contentType) =>
           uploadArtifact({
-            serverUrl: this.#options.serverUrl,
+            // The server connected to first; the others if it cannot be reached.
+            serverUrl: this.#connection.urlsFromCurrent,
             lease,
             name,
             data,
@@ -380,7 +406,7 @@ export class Worker {
     return artifacts.map((record) => ({
       ...record,
       read: async () => {
-        const url = new URL(`/artifacts/${record.id}`, this.#options.serverUrl);
+        const url = new URL(`/artifacts/${record.id}`, this.#connection.url);
         // The attempt's lease lets it read the files of its own job, and nothing else.
         const response = await this.#trust.fetch(url, {
           signal,

@@ -73,7 +73,7 @@ describe('the reporter', () => {
   async function connected(): Promise<{ connection: Connection; reporter: Reporter }> {
     const { port } = peer.address() as AddressInfo;
     const connection = new Connection({
-      url: `http://127.0.0.1:${port}`,
+      urls: [`http://127.0.0.1:${port}`],
       onNotification: () => undefined,
       onOpen: () => Promise.resolve(),
       initialBackoffMs: 20,
@@ -151,5 +151,69 @@ describe('the reporter', () => {
     assert.equal(r.pendingFinals, 0);
     r.close();
     connection.close();
+  });
+});
+
+describe('the reporter across servers', () => {
+  /** A server that records each report and takes it; `dies` hangs up on the first and stops. */
+  async function replica(dies: boolean) {
+    const got: { method: string; params: unknown }[] = [];
+    const server = new WebSocketServer({ port: 0, path: '/ws' });
+    server.on('connection', (ws: WebSocket) => {
+      ws.on('message', (data: Buffer) => {
+        const request = JSON.parse(data.toString('utf8')) as {
+          id: number;
+          method: string;
+          params: unknown;
+        };
+        got.push({ method: request.method, params: request.params });
+        if (dies) {
+          ws.terminate();
+          server.close();
+          return;
+        }
+        ws.send(JSON.stringify({ jsonrpc: '2.0', id: request.id, result: { refused: [] } }));
+      });
+    });
+    await new Promise((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}`, got, server };
+  }
+
+  it('delivers to the next server what its server took down with it, and what came meanwhile', async () => {
+    const a = await replica(true);
+    const b = await replica(false);
+    const connection = new Connection({
+      urls: [a.url, b.url],
+      onNotification: () => undefined,
+      onOpen: () => Promise.resolve(),
+      initialBackoffMs: 20,
+    });
+    connection.open();
+    await connection.whenReady();
+    assert.equal(connection.url, a.url);
+    const reporter = new Reporter(connection, () => undefined, undefined, 60_000);
+    reporter.log(lease, line('before'));
+    await reporter.flush(); // a takes it down with it: no answer
+    reporter.log(lease, line('meanwhile'));
+    reporter.finish(lease, { kind: 'complete', result: 'done' });
+    await connection.whenReady();
+    assert.equal(connection.url, b.url);
+    await reporter.flush();
+    assert.equal(reporter.pendingFinals, 0);
+    const lines = b.got
+      .filter((c) => c.method === 'tasks.log')
+      .flatMap((c) => (c.params as { batches: { lines: { line: string }[] }[] }).batches)
+      .flatMap((batch) => batch.lines.map((l) => l.line));
+    assert.deepEqual(lines, ['before', 'meanwhile'], 'in order, none lost');
+    const results = b.got.filter((c) => c.method === 'tasks.complete');
+    assert.equal(results.length, 1, 'the result once');
+    assert.deepEqual(
+      a.got.map((c) => c.method),
+      ['tasks.log'],
+    );
+    reporter.close();
+    connection.close();
+    b.server.close();
   });
 });

@@ -10,7 +10,7 @@ import random
 import ssl
 import urllib.error
 import urllib.request
-from typing import Optional
+from typing import Optional, Sequence, Union
 from urllib.parse import quote, urljoin
 
 from .errors import RpcError
@@ -37,7 +37,7 @@ def content_type_of(name: str) -> str:
 
 
 async def upload_artifact(
-    server_url: str,
+    server_url: Union[str, Sequence[str]],
     lease: dict,
     name: str,
     body: bytes,
@@ -51,10 +51,13 @@ async def upload_artifact(
 
     The credential is the attempt's lease, worth as much as the lease. While the server cannot be
     reached (or answers that later may work) it sends again with back-off, until the attempt is
-    stopped; a refusal ends it with the server's RpcError.
+    stopped; a refusal ends it with the server's RpcError. Given several servers (replicas sharing
+    their artifact store), each try after a failure goes to the next: the same bytes under the
+    same name are stored once, so a try whose answer was lost is safe to repeat on another.
     """
     sha256 = hashlib.sha256(body).hexdigest()
-    url = urljoin(server_url, UPLOAD_PATH) + "?name=" + quote(name, safe="")
+    servers = [server_url] if isinstance(server_url, str) else list(server_url)
+    urls = [urljoin(server, UPLOAD_PATH) + "?name=" + quote(name, safe="") for server in servers]
     headers = {
         "Authorization": f"Bearer {lease['attemptId']}.{lease['token']}",
         "Content-Type": content_type or content_type_of(name),
@@ -65,11 +68,12 @@ async def upload_artifact(
         if stopped.is_set():
             raise Cancelled(f"the task was stopped before {name} was stored")
         try:
-            return await asyncio.to_thread(_put, url, headers, body, ssl_context)
+            return await asyncio.to_thread(_put, urls[attempt % len(urls)], headers, body, ssl_context)
         except RpcError as error:
             if not error.retryable:
                 raise
-        wait = min(max_backoff_s, initial_backoff_s * 2**attempt) * (0.8 + random.random() * 0.4)
+        rounds = attempt // len(urls)
+        wait = min(max_backoff_s, initial_backoff_s * 2**rounds) * (0.8 + random.random() * 0.4)
         attempt += 1
         try:
             await asyncio.wait_for(stopped.wait(), wait)

@@ -9,6 +9,7 @@ import signal
 import ssl
 import sys
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 from typing import Optional, Sequence
 
 from .errors import RpcError
@@ -29,7 +30,11 @@ def parser() -> argparse.ArgumentParser:
         description="Runs Python task types for a Drover farm. Each option may also come from "
         "the environment: DROVER_ and its name in capitals (DROVER_SERVER, DROVER_TOKEN...).",
     )
-    p.add_argument("--server", help="the server's URL (default http://127.0.0.1:7400)")
+    p.add_argument(
+        "--server",
+        help="the server's URL (default http://127.0.0.1:7400); or several, comma-separated: the "
+        "replicas of one farm, the next used when one goes away",
+    )
     p.add_argument("--token", help=argparse.SUPPRESS)
     p.add_argument("--token-file", help="a file whose first line is the worker token")
     p.add_argument(
@@ -111,7 +116,14 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[dict] = None) -> in
             file=sys.stderr,
         )
         return 2
-    server = _setting(args, "server", env) or "http://127.0.0.1:7400"
+    servers = _servers(_setting(args, "server", env) or "http://127.0.0.1:7400")
+    if servers is None:
+        print(
+            "--server takes a server URL such as http://farm:7400 (or farm:7400), or several, "
+            "comma-separated.",
+            file=sys.stderr,
+        )
+        return 2
     name = _setting(args, "name", env)
     state_dir = _setting(args, "state-dir", env) or default_state_dir(env)
     slots_text = _setting(args, "slots", env) or "1"
@@ -148,7 +160,7 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[dict] = None) -> in
         print(f"{stamp} {worker.name}: {line}", flush=True)
 
     worker = Worker(
-        server,
+        servers,
         token,
         tasks,
         name=name,
@@ -159,7 +171,7 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[dict] = None) -> in
         state_dir=state_dir,
     )
     try:
-        return asyncio.run(_serve(worker, server, slots, drain_s))
+        return asyncio.run(_serve(worker, servers, slots, drain_s))
     except RpcError as error:
         print(f"The server refused this worker: {error}", file=sys.stderr)
         return 1
@@ -169,9 +181,27 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[dict] = None) -> in
         return 1
 
 
-async def _serve(worker: Worker, server: str, slots: int, drain_s: float) -> int:
+def _servers(text: str) -> Optional[list[str]]:
+    """`farm:7400,https://b:7401` -> the URLs (host:port means http://host:port); None if bad."""
+    servers: list[str] = []
+    for one in (part.strip() for part in text.split(",")):
+        url = one if "://" in one else f"http://{one}"
+        parts = urlsplit(url)
+        if not one or parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+        if url not in servers:
+            servers.append(url)
+    return servers
+
+
+async def _serve(worker: Worker, servers: list[str], slots: int, drain_s: float) -> int:
     record = await worker.start()
-    print(f"worker {record['name']} ({record['id']}) joined {server} with {slots} slot(s)", flush=True)
+    rest = [url for url in servers if url != worker.server_url]
+    others = f"; moves to {', '.join(rest)} should it go away" if rest else ""
+    print(
+        f"worker {record['name']} ({record['id']}) joined {worker.server_url} with {slots} slot(s){others}",
+        flush=True,
+    )
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -7,7 +7,7 @@ import itertools
 import json
 import random
 import ssl
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional, Sequence, Union
 from urllib.parse import urlsplit, urlunsplit
 
 import websockets
@@ -27,14 +27,17 @@ def socket_url(server_url: str) -> str:
 class Connection:
     """One WebSocket to the server, opened again after every loss.
 
-    Reconnects with exponential back-off and ±20% jitter, so that workers cut off together do
-    not all come back in the same instant. Only a greeting that went through resets the back-off:
-    a server that accepts the socket but refuses the worker must not be hammered.
+    Given several servers (replicas of one farm), it connects to the first, and after each loss,
+    or a connection that could not be opened or greeted, moves on to the next, round the list.
+    Reconnects with exponential back-off, grown once per round of the list, and ±20% jitter, so
+    that workers cut off together do not all come back in the same instant. Only a greeting that
+    went through resets the back-off: a server that accepts the socket but refuses the worker must
+    not be hammered.
     """
 
     def __init__(
         self,
-        url: str,
+        url: Union[str, Sequence[str]],
         on_open: Callable[[], Awaitable[None]],
         on_notification: Callable[[str, Any], None],
         on_close: Callable[[bool, Optional[BaseException], bool], None],
@@ -43,7 +46,10 @@ class Connection:
         max_backoff_s: float = 10.0,
         call_timeout_s: float = 30.0,
     ):
-        self._url = socket_url(url)
+        self._servers = [url] if isinstance(url, str) else list(url)
+        if not self._servers:
+            raise ValueError("a connection needs at least one server URL")
+        self._at = 0
         self._on_open = on_open
         self._on_notification = on_notification
         self._on_close = on_close
@@ -58,6 +64,16 @@ class Connection:
         self._pending: dict[int, asyncio.Future] = {}
         self._ready_event = asyncio.Event()
         self.fatal: Optional[RpcError] = None
+
+    @property
+    def url(self) -> str:
+        """The server connected to, or the one tried next (or just lost) while there is none."""
+        return self._servers[self._at]
+
+    @property
+    def servers_from_current(self) -> list[str]:
+        """The servers, starting with the one connected to (or tried next), then the others."""
+        return self._servers[self._at :] + self._servers[: self._at]
 
     @property
     def ready(self) -> bool:
@@ -77,7 +93,7 @@ class Connection:
                 # ssl only when given: a wss:// URL otherwise gets the system's default context.
                 options = {"ssl": self._ssl} if self._ssl is not None else {}
                 async with websockets.connect(
-                    self._url, max_size=MAX_MESSAGE_BYTES, open_timeout=10, **options
+                    socket_url(self.url), max_size=MAX_MESSAGE_BYTES, open_timeout=10, **options
                 ) as ws:
                     self._ws = ws
                     reader = asyncio.ensure_future(self._read(ws))
@@ -106,8 +122,12 @@ class Connection:
             self._on_close(was_ready, error, self._closed)
             if self._closed:
                 break
-            base = min(self._max, self._initial * 2**attempt)
+            # Every server is as good as another: the one just lost is tried again only after the
+            # others, and the back-off grows once per round of them.
+            rounds = attempt // len(self._servers)
+            base = min(self._max, self._initial * 2**rounds)
             attempt += 1
+            self._at = (self._at + 1) % len(self._servers)
             await asyncio.sleep(base * (0.8 + random.random() * 0.4))
         self._ready_event.set()
 

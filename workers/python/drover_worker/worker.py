@@ -11,7 +11,7 @@ import ssl
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Union
 
 from .artifacts import upload_artifact
 from .connection import Connection
@@ -59,7 +59,7 @@ class Worker:
 
     def __init__(
         self,
-        server_url: str,
+        server_url: Union[str, Sequence[str]],
         token: str,
         tasks: Sequence[TaskDefinition],
         name: Optional[str] = None,
@@ -70,7 +70,10 @@ class Worker:
         on_log: Callable[[str], None] = lambda line: None,
         state_dir: Optional[str] = None,
     ):
-        self._server_url = server_url
+        # One URL, or the replicas of one farm, tried in this order.
+        self._servers = [server_url] if isinstance(server_url, str) else list(server_url)
+        if not self._servers:
+            raise ValueError("a worker needs at least one server URL")
         self._token = token
         self._tasks = {t.name: t for t in tasks}
         if len(self._tasks) != len(tasks):
@@ -98,6 +101,11 @@ class Worker:
         self.record: Optional[dict] = None
 
     @property
+    def server_url(self) -> str:
+        """The server this worker is connected to, or the one it tries next while it has none."""
+        return self._connection.url if self._connection is not None else self._servers[0]
+
+    @property
     def running(self) -> int:
         return len(self._running)
 
@@ -115,7 +123,9 @@ class Worker:
         if self._wanted_name is None or self._state_dir is not None:
             identity = claim_identity(
                 self._state_dir if self._state_dir is not None else default_state_dir(),
-                self._server_url,
+                # The same servers in any order are the same farm, as the TypeScript worker
+                # keys them; one URL keeps the key it always had.
+                ",".join(sorted(self._servers)),
                 name=self._wanted_name,
                 host=self._host,
             )
@@ -129,7 +139,7 @@ class Worker:
 
     async def _connect(self) -> dict:
         self._connection = Connection(
-            self._server_url,
+            self._servers,
             on_open=self._hello,
             on_notification=self._notified,
             on_close=self._closed,
@@ -213,6 +223,9 @@ class Worker:
 
     async def _hello(self) -> None:
         assert self._connection is not None
+        # What still runs from before a disconnect, on whichever server this is: any replica
+        # renews the leases that hold, and says which are gone.
+        held = [r.lease for r in self._running.values()]
         result = await self._connection.call(
             "workers.hello",
             {
@@ -224,7 +237,7 @@ class Worker:
                 "paramsSchemas": self._params_schemas(),
                 "slots": self._slots,
                 "token": self._token,
-                "held": [r.lease for r in self._running.values()],
+                "held": held,
             },
             before_ready=True,
         )
@@ -234,7 +247,10 @@ class Worker:
             self._heartbeat.cancel()
         self._heartbeat = asyncio.ensure_future(self._beat_every(result["heartbeatMs"] / 1000))
         worker = result["worker"]
-        self._log(f"registered as {worker['name']} ({worker['id']}), {worker['state']}")
+        where = f" at {self._connection.url}" if len(self._servers) > 1 else ""
+        kept = len(held) - len(result.get("stale", []))
+        reattached = f"; re-attached {kept} of {len(held)} running task(s)" if held else ""
+        self._log(f"registered as {worker['name']} ({worker['id']}), {worker['state']}{where}{reattached}")
         # Back after a disconnect in the middle of a shutdown: still leaving.
         if self._leaving:
             asyncio.ensure_future(self._announce_leaving_once_ready())
@@ -269,15 +285,19 @@ class Worker:
             return
         if closing:
             return
+        url = self._connection.url if self._connection is not None else self._servers[0]
         if was_ready:
             self._unreachable = None
-            self._log("disconnected from the server; reconnecting")
+            if len(self._servers) > 1:
+                self._log(f"disconnected from {url}; reconnecting, to the next server first")
+            else:
+                self._log("disconnected from the server; reconnecting")
             return
         # Said once per cause, not at every attempt.
-        why = str(error) if error else "the connection closed before the greeting"
+        why = f"{url} ({error if error else 'the connection closed before the greeting'})"
         if why != self._unreachable:
             self._unreachable = why
-            self._log(f"cannot reach {self._server_url} ({why}); trying again")
+            self._log(f"cannot reach {why}; trying again")
 
     def _notified(self, method: str, params: Any) -> None:
         params = params if isinstance(params, dict) else {}
@@ -337,8 +357,15 @@ class Worker:
             stopped=stopped,
             progress=lambda fraction, message: reporter.progress(lease, fraction, message),
             log=lambda line: reporter.log(lease, {"at": _now(), "stream": "log", "line": line[: 64 * 1024]}),
+            # The server connected to first; the others if it cannot be reached.
             artifact=lambda name, body, content_type: upload_artifact(
-                self._server_url, lease, name, body, content_type, stopped, self._ssl
+                self._connection.servers_from_current if self._connection else self._servers,
+                lease,
+                name,
+                body,
+                content_type,
+                stopped,
+                self._ssl,
             ),
         )
         try:

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 import unittest
 
+from drover_worker import cli
 from drover_worker.cli import main
 from drover_worker.identity import claim_identity
 
@@ -87,3 +88,17 @@ class CliTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ServersTest(unittest.TestCase):
+    def test_refuses_a_list_of_servers_with_a_bad_or_empty_entry(self):
+        for servers in ("farm:7400,,other:7400", "farm:7400,ftp://other", ","):
+            code, err = run(["--tasks", EXAMPLE, "--server", servers], {"DROVER_TOKEN": "drover_secret"})
+            self.assertEqual(code, 2, servers)
+            self.assertIn("--server takes a server URL", err)
+
+    def test_takes_host_port_and_urls_comma_separated(self):
+        self.assertEqual(
+            cli._servers("farm:7400, https://other:7401,farm:7400"),
+            ["http://farm:7400", "https://other:7401"],
+        )

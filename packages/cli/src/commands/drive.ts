@@ -7,7 +7,7 @@ import type { EventRecord, JobRecord, TaskRecord } from '@drover/protocol';
 import type { Config } from '../config.js';
 import { duration, groupsTable, jobsTable, percent, tasksTable, workersTable } from '../format.js';
 import { compareCursors } from '@drover/client';
-import { call, clientOf, fetchFor } from '../rpc-client.js';
+import { call, clientOf, fetchFromFarm } from '../rpc-client.js';
 import { clientToken } from '../credentials.js';
 import { idOf, print, required } from './output.js';
 import { applyToJobs, applyToWorkers } from './bulk.js';
@@ -261,7 +261,7 @@ export async function download(
   mkdirSync(outDir, { recursive: true });
   for (const artifact of artifacts) {
     const token = clientToken(config);
-    const response = await fetchFor(config)(new URL(`/artifacts/${artifact.id}`, config.server), {
+    const response = await fetchFromFarm(config, `/artifacts/${artifact.id}`, {
       ...(token !== undefined && { headers: { authorization: `Bearer ${token}` } }),
     });
     if (!response.ok || !response.body)

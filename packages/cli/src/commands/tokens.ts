@@ -2,7 +2,7 @@ import { openEngine } from '@drover/engine';
 import type { TokenGrant, TokenRecord } from '@drover/protocol';
 import type { Config } from '../config.js';
 import { age, table } from '../format.js';
-import { call } from '../rpc-client.js';
+import { call, clientOf } from '../rpc-client.js';
 import type { Output } from './output.js';
 
 /** What `drover tokens create` reads from the command line besides the config. */
@@ -75,7 +75,8 @@ export async function tokens(
 /** `drover login`: a one-time link that signs a browser in as this command's token. */
 export async function login(config: Config): Promise<void> {
   const { path, expiresAt } = await call(config, 'auth.loginLink', {});
-  console.log(new URL(path, config.server).toString());
+  // On the server that made it (any of a farm's would take it).
+  console.log(new URL(path, clientOf(config).url).toString());
   console.error(`(one use, until ${expiresAt})`);
 }
 

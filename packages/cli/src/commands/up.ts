@@ -81,7 +81,7 @@ export async function up(config: Config, cliMain: string): Promise<void> {
   if (!local) throw new Error('drover up keeps its credentials in the data directory');
   // The farm is driven like any other program drives it: through the client, as the admin.
   const client = clientOf({
-    server: url,
+    server: [url],
     token: local.admin.secret,
     dataDir: config.dataDir,
     caFile: config.tlsCert === undefined ? undefined : (config.caFile ?? config.tlsCert),

@@ -5,7 +5,10 @@ import type { TaskDefinition } from '@drover/worker';
 import type { Config } from '../config.js';
 import { loadTaskModules } from '../task-modules.js';
 
-/** `drover worker`: joins a farm with nothing but its URL and a worker token. */
+/**
+ * `drover worker`: joins a farm with nothing but its URL (or its replicas' URLs) and a worker
+ * token.
+ */
 export async function worker(config: Config): Promise<void> {
   if (!config.token)
     throw new Error(
@@ -45,8 +48,10 @@ export async function worker(config: Config): Promise<void> {
   const record = await Promise.race([w.start(), ended.then(() => undefined)]);
   if (record) {
     label = record.name;
+    const others = config.server.filter((url) => url !== w.serverUrl);
     console.log(
-      `worker ${record.name} (${record.id}) joined ${config.server} with ${config.slots} slot(s)`,
+      `worker ${record.name} (${record.id}) joined ${w.serverUrl} with ${config.slots} slot(s)` +
+        (others.length > 0 ? `; moves to ${others.join(', ')} should it go away` : ''),
     );
     await ended;
   }
