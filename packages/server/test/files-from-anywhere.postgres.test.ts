@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,6 +21,16 @@ import {
 } from '../src/index.js';
 import type { DroverServer } from '../src/index.js';
 import { seededBytes } from './fixtures/seeded-bytes.js';
+
+/** A port nothing listens on now. */
+async function freePort(): Promise<number> {
+  const probe = createNetServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const address = probe.address();
+  probe.close();
+  assert.ok(address && typeof address === 'object');
+  return address.port;
+}
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 /** Several chunks of the streams in between: the sha256 check spans them all. */
@@ -53,7 +65,7 @@ describe('files from anywhere: replicas on one PostgreSQL database, each with it
   });
 
   /** A worker's upload through `server` of bytes no other test has. */
-  async function store(server: DroverServer, name = 'frame.bin') {
+  async function store(server: { url: string }, name = 'frame.bin') {
     const data = seededBytes(seed++, SIZE);
     const [lease] = await claimFresh(t.engine);
     assert.ok(lease);
@@ -217,6 +229,36 @@ describe('files from anywhere: replicas on one PostgreSQL database, each with it
     assert.ok((await sweepArtifacts(t.engine, sweeping, { graceMs: 0 })) >= 1);
     assert.ok(!existsSync(blobIn(dirA, artifact.sha256)));
     assert.deepEqual(await t.engine.blobHolders(artifact.sha256, randomUUID()), []);
+  });
+
+  it('reaches a replica at the URL it advertises, which it answers to whatever names it allows', async () => {
+    const port = await freePort();
+    const dirE = mkdtempSync(join(tmpdir(), 'drover-replica-e-'));
+    // On every interface, answering only to its public name and the one it advertises.
+    const engineE = await openEngine({ databaseUrl, schema: t.schema });
+    const e = await startServer({
+      engine: engineE,
+      host: '0.0.0.0',
+      port,
+      allowedHosts: ['farm.example'],
+      advertiseUrl: `http://127.0.0.1:${port}`,
+      artifactsDir: dirE,
+    });
+    try {
+      const { artifact, data } = await store({ url: `http://127.0.0.1:${port}` });
+      const holders = await t.engine.blobHolders(artifact.sha256, randomUUID());
+      assert.deepEqual(
+        holders.map((h) => h.url),
+        [`http://127.0.0.1:${port}`],
+      );
+      const response = await download(b, artifact);
+      assert.equal(response.status, 200);
+      assert.ok(Buffer.from(await response.arrayBuffer()).equals(data));
+    } finally {
+      await e.close();
+      await engineE.close();
+      rmSync(dirE, { recursive: true, force: true });
+    }
   });
 
   it('after the replica that stored a file stops, says so (503); it serves again once that one is back', async () => {
