@@ -147,6 +147,13 @@ export const Config = z.object({
   rateLimitPerMinute: z.coerce.number().int().min(0).max(100_000_000).default(3000),
   /** The group jobs go to. @defaultValue `default` */
   group: z.string().min(1).default('default'),
+  /**
+   * Where the farm's other servers reach this one, to fetch the files it holds. @defaultValue the
+   * address it listens on; on every interface (`0.0.0.0`), the host's name and its port
+   */
+  advertiseUrl: z
+    .url({ protocol: /^https?$/, error: 'a URL such as http://server-2:7400' })
+    .optional(),
 });
 /** The configuration, with the servers to talk to resolved (see `server` above). */
 export type Config = Omit<z.output<typeof Config>, 'server'> & {

@@ -58,6 +58,8 @@ Options: --port (7400) --host (127.0.0.1) --allowed-hosts NAME,... (more names t
   to trust besides the system's, for workers and commands)
   --secure-cookies true, --trust-proxy true (behind a proxy that serves HTTPS) --rate-limit-per-minute (3000 calls
   per token, over every server; 0: none)
+  --advertise-url URL (where the farm's other servers reach this one for its files; default: its
+  address, the host's name on 0.0.0.0)
   --json. An embedded farm keeps a worker token in <data dir>/worker-token.
 
 Every option can also come from DROVER_<NAME> in the environment or from drover.json
@@ -92,6 +94,7 @@ const OPTIONS = {
   'tls-key': { type: 'string' },
   'ca-file': { type: 'string' },
   'rate-limit-per-minute': { type: 'string' },
+  'advertise-url': { type: 'string' },
   role: { type: 'string' },
   groups: { type: 'string' },
   'task-types': { type: 'string' },

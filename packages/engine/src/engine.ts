@@ -80,6 +80,13 @@ import { Accounts } from './accounts.js';
 import { applyToJobs, applyToWorkers, notFinished } from './apply.js';
 import type { JobsAppliedWithStops } from './apply.js';
 import type { JobsApply, WorkersApply, WorkersApplied } from '@drover/protocol';
+import {
+  blobHolders,
+  forgetBlobLocations,
+  recordBlobLocations,
+  replicaSecret,
+} from './blob-locations.js';
+import type { BlobHolder } from './blob-locations.js';
 
 const JobPriority = z.int().min(-1000).max(1000);
 
@@ -491,6 +498,28 @@ export class Engine {
    */
   unreferencedBlobs(sha256s: readonly string[]): Promise<string[]> {
     return unreferencedBlobs(this.#db, this.#sql, sha256s);
+  }
+
+  // Blob locations: which replica's store holds which artifact bytes, for the others to fetch.
+
+  /** Replica `serverId` stores these blobs (a no-op while its peers take it for dead). */
+  recordBlobLocations(serverId: string, sha256s: readonly string[]): Promise<void> {
+    return recordBlobLocations(this.#db, this.#sql, serverId, sha256s);
+  }
+
+  /** A blob no artifact references was deleted: its locations recorded before then go. */
+  forgetBlobLocations(sha256: string, storedBefore: Date): Promise<void> {
+    return forgetBlobLocations(this.#db, this.#sql, sha256, storedBefore);
+  }
+
+  /** The replicas besides `exceptServerId` that hold a blob, the most recently heard first. */
+  blobHolders(sha256: string, exceptServerId: string): Promise<BlobHolder[]> {
+    return blobHolders(this.#db, this.#sql, sha256, exceptServerId);
+  }
+
+  /** The secret replicas show one another to fetch blobs: servers alone read the database. */
+  replicaSecret(): Promise<string> {
+    return replicaSecret(this.#db, this.#sql);
   }
 
   // Events.

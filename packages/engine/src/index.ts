@@ -32,5 +32,6 @@ export type { Registered, WorkerRegistration } from './workers.js';
 export type { ServerRegistration, SweepResult } from './servers.js';
 export type { RetentionPolicy } from './retention.js';
 export type { ArtifactQuery, ArtifactReport, ArtifactScope } from './artifacts.js';
+export type { BlobHolder } from './blob-locations.js';
 export { SUBMISSION_DEFAULTS } from './expand.js';
 export type { Database } from './database.js';

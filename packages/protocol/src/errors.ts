@@ -171,6 +171,12 @@ export const errorCatalogue = {
     message:
       'This attempt already has an artifact of that name with other content. Give each file of an attempt its own name.',
   },
+  DROVER_E_ARTIFACT_UNAVAILABLE: {
+    rpc: -32033,
+    retryable: true,
+    message:
+      "The file's bytes are kept by another server of the farm, and no server that holds them answers: the one that stored them has stopped. Try again once it is back; servers that share one artifacts directory never depend on each other for files.",
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import type { Server as HttpsServer } from 'node:https';
@@ -14,7 +15,7 @@ import { createRpcDispatcher } from './rpc.js';
 import { WorkerHub } from './worker-hub.js';
 import { DroverError, isDroverError, methods } from '@drover/protocol';
 import type { ArtifactRecord, ErrorCode } from '@drover/protocol';
-import { FileArtifactStore, registerArtifacts } from './artifacts/index.js';
+import { FileArtifactStore, registerArtifacts, replicaStore } from './artifacts/index.js';
 import { registerDashboard } from './dashboard.js';
 import { hostChecker, sameOrigin } from './host-check.js';
 import { EventFanout } from './subscriptions.js';
@@ -65,13 +66,27 @@ export interface ServerOptions {
   /** Log requests and errors with fastify's logger. @defaultValue false */
   logger?: boolean;
   /**
-   * Where artifacts' bytes are kept, content-addressed. Servers sharing a database must share
-   * it too; another farm's directory is refused.
+   * Where artifacts' bytes are kept, content-addressed: this server's own directory, or one that
+   * servers sharing a database share. What it lacks is fetched from the replica that stored it.
+   * Another farm's directory is refused.
    * @defaultValue `<dataDir>/artifacts` when embedded, `./data/artifacts-<farm id>` otherwise
    */
   artifactsDir?: string;
-  /** Keeps artifacts' bytes somewhere else than a directory (then `artifactsDir` is unused). */
+  /**
+   * Keeps artifacts' bytes somewhere else than a directory, somewhere every replica reads (an
+   * object store): then `artifactsDir` is unused and no replica fetches bytes from another.
+   */
   artifactStore?: ArtifactStore;
+  /**
+   * Where the farm's other servers reach this one, to fetch the artifacts' bytes it holds.
+   * @defaultValue its own URL; on every interface (`0.0.0.0`, `::`), with the host's name
+   */
+  advertiseUrl?: string;
+  /**
+   * Keep a copy of the bytes fetched whole from another replica, once their sha256 proved right,
+   * so that the next download here is local and outlives that replica. @defaultValue true
+   */
+  keepFetchedArtifacts?: boolean;
   /** The largest artifact a worker may upload, in bytes. @defaultValue 1 GiB */
   maxArtifactBytes?: number;
   /** At most one batch of events per subscription in this time, in ms. @defaultValue 200 */
@@ -130,6 +145,8 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     : Fastify(settings)) as unknown as FastifyInstance;
   const onError = (error: unknown, where: string) => app.log.error({ err: error }, where);
   const hub = new WorkerHub(options.engine, {
+    // Called once the server listens, by which time the store below exists.
+    onJoined: () => announceBlobs(),
     ...(options.leaseMs !== undefined && { leaseMs: options.leaseMs }),
     ...(options.pollMs !== undefined && { pollMs: options.pollMs }),
     ...(options.maxLogPerAttempt !== undefined && { maxLogPerAttempt: options.maxLogPerAttempt }),
@@ -165,7 +182,21 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     return { principal, credential };
   };
 
-  const hostAllowed = hostChecker(options.host ?? '127.0.0.1', options.allowedHosts);
+  const bindHost = options.host ?? '127.0.0.1';
+  const allowedHosts = options.allowedHosts ?? [];
+  // The name the other replicas reach it by, where names are checked at all.
+  const replicaName =
+    options.advertiseUrl !== undefined
+      ? new URL(options.advertiseUrl).hostname
+      : isWildcard(bindHost)
+        ? hostname()
+        : undefined;
+  const hostAllowed = hostChecker(
+    bindHost,
+    replicaName !== undefined && (allowedHosts.length > 0 || !isWildcard(bindHost))
+      ? [...allowedHosts, replicaName]
+      : allowedHosts,
+  );
   app.addHook('onRequest', async (request, reply) => {
     if (hostAllowed(request.headers.host)) return;
     return reply
@@ -264,7 +295,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   });
 
   const farmId = await options.engine.farmId();
-  const store =
+  const local =
     options.artifactStore ??
     new FileArtifactStore(
       options.artifactsDir ??
@@ -273,10 +304,28 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
           : join('data', `artifacts-${farmId}`)),
     );
   // Before anything is served: a store that is another farm's is refused, never swept.
-  await store.claim?.(farmId);
+  await local.claim?.(farmId);
+  // Files from anywhere: a directory of this server's own holds what was stored through it;
+  // the rest is streamed from the replica that holds it. (Shared, it simply lacks nothing.)
+  const replicaSecret = await options.engine.replicaSecret();
+  const peers =
+    options.artifactStore === undefined
+      ? replicaStore({
+          engine: options.engine,
+          serverId: hub.serverId,
+          local,
+          secret: replicaSecret,
+          keepCopies: options.keepFetchedArtifacts,
+          onError,
+        })
+      : undefined;
+  const announceBlobs = () => {
+    peers?.announce().catch((error: unknown) => onError(error, 'announcing the blobs held here'));
+  };
   registerArtifacts(app, {
     engine: options.engine,
-    store,
+    store: peers ?? local,
+    replica: { local, secret: replicaSecret },
     maxArtifactBytes: options.maxArtifactBytes,
     authorizeDownload: async (request, find) => {
       // A worker reads the files of the job it runs a task of, with that attempt's lease.
@@ -348,7 +397,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   const port = typeof address === 'object' && address ? address.port : options.port;
   const host = options.host ?? '127.0.0.1';
   const url = `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  await hub.announce(url);
+  await hub.announce(options.advertiseUrl ?? advertisedUrl(url, host, port));
   return {
     url,
     app,
@@ -361,6 +410,16 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
       await app.close();
     },
   };
+}
+
+/** Where other replicas reach a server listening at `url`: by the host's name on every interface. */
+function advertisedUrl(url: string, host: string, port: number | undefined): string {
+  if (!isWildcard(host)) return url;
+  return `${new URL(url).protocol}//${hostname()}:${port}`;
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '';
 }
 
 /** The answer to a request whose `Host` the server does not answer to. */

@@ -12,6 +12,20 @@ export {
   registerArtifacts,
   sweepArtifacts,
 } from './artifacts/index.js';
+// Files from anywhere: a replica's store reaching the bytes the others hold.
+export {
+  PeerArtifactStore,
+  fetchBlob,
+  replicaHttp,
+  replicaStore,
+  verifyingSha256,
+} from './artifacts/index.js';
+export type {
+  BlobLocations,
+  PeerStoreOptions,
+  RemoteBlob,
+  RemoteBlobRequest,
+} from './artifacts/index.js';
 export type {
   ArtifactOptions,
   ArtifactStore,

@@ -42,6 +42,12 @@ export interface HubOptions {
    */
   maxLogPerAttempt?: number;
   onError?: (error: unknown, where: string) => void;
+  /**
+   * Called each time this server joins the farm's replicas at its URL: once it listens
+   * (`announce`), and again when it comes back after its peers took it for dead (what the
+   * database recorded of it went with its row).
+   */
+  onJoined?: () => void;
 }
 
 /** Workers whose last seen and host stats one statement writes. */
@@ -61,7 +67,8 @@ type WorkerHandlers = {
  */
 export class WorkerHub {
   readonly #engine: Engine;
-  readonly #options: Required<Omit<HubOptions, 'onError'>> & Pick<HubOptions, 'onError'>;
+  readonly #options: Required<Omit<HubOptions, 'onError' | 'onJoined'>> &
+    Pick<HubOptions, 'onError' | 'onJoined'>;
   readonly #sessions = new Map<string, WorkerSession>();
   /** The connected workers by name, with the token each said hello with. */
   readonly #byName = new Map<string, WorkerSession>();
@@ -81,6 +88,7 @@ export class WorkerHub {
     this.#engine = engine;
     const leaseMs = options.leaseMs ?? 30_000;
     this.#options = {
+      onJoined: options.onJoined,
       leaseMs,
       heartbeatMs: options.heartbeatMs ?? Math.floor(leaseMs / 3),
       pollMs: options.pollMs ?? 2000,
@@ -128,6 +136,7 @@ export class WorkerHub {
   async announce(url: string): Promise<void> {
     this.#url = url;
     await this.#register();
+    this.#options.onJoined?.();
   }
 
   #register(): Promise<void> {
@@ -453,6 +462,7 @@ export class WorkerHub {
     try {
       if (await this.#engine.heartbeatServer(this.serverId)) return;
       await this.#register();
+      if (this.#url !== '') this.#options.onJoined?.();
       for (const session of this.#sessions.values()) session.ws.terminate();
     } catch (error) {
       this.#options.onError?.(error, 'heartbeating');

@@ -67,6 +67,7 @@ export async function serve(
       trustProxy: config.trustProxy,
       allowedHosts: config.allowedHosts,
       artifactsDir: join(dataDir, 'artifacts'),
+      ...(config.advertiseUrl !== undefined && { advertiseUrl: config.advertiseUrl }),
       dashboardDir: dashboardDir(),
     });
     if (!isLoopbackHost(config.host) && config.tlsCert === undefined)

@@ -2,11 +2,18 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Engine } from '@drover/engine';
 import type { ArtifactRecord } from '@drover/protocol';
 import { artifactRoutes } from './routes.js';
+import { replicaRoutes } from './replica-routes.js';
 import type { ArtifactStore } from './store.js';
 import { scheduleSweep } from './sweep.js';
 import type { SweepOptions } from './sweep.js';
 
 export { FileArtifactStore } from './fs-store.js';
+export { PeerArtifactStore } from './peer-store.js';
+export type { BlobLocations, PeerStoreOptions } from './peer-store.js';
+export { replicaStore } from './replica-store.js';
+export { fetchBlob, verifyingSha256 } from './remote-blob.js';
+export type { RemoteBlob, RemoteBlobRequest } from './remote-blob.js';
+export { replicaHttp } from './replica-routes.js';
 export { sweepArtifacts } from './sweep.js';
 export type { SweepOptions } from './sweep.js';
 export type { ArtifactStore, ByteRange, OpenBlob, StoredBlob } from './store.js';
@@ -28,6 +35,11 @@ export interface ArtifactOptions {
     find: () => Promise<ArtifactRecord>,
   ) => Promise<ArtifactRecord>;
   onError: (error: unknown, where: string) => void;
+  /**
+   * Serve this replica's own blobs (`local`) to the farm's other replicas, to those that show
+   * the farm's replica secret. @defaultValue not served
+   */
+  replica?: { local: ArtifactStore; secret: string } | undefined;
 }
 
 /**
@@ -44,6 +56,15 @@ export function registerArtifacts(app: FastifyInstance, options: ArtifactOptions
       onError: options.onError,
     }),
   );
+  if (options.replica) {
+    void app.register(
+      replicaRoutes({
+        store: options.replica.local,
+        secret: options.replica.secret,
+        onError: options.onError,
+      }),
+    );
+  }
   const intervalMs = options.sweepIntervalMs ?? 3_600_000;
   if (intervalMs > 0) {
     const stop = scheduleSweep(

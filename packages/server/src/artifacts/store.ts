@@ -22,7 +22,8 @@ export interface OpenBlob {
 
 /**
  * Where artifacts' bytes live, addressed by their sha256: the same bytes are stored once however
- * many artifacts have them. The filesystem store is the embedded default; an object store can
+ * many artifacts have them. The filesystem store is the embedded default; `PeerArtifactStore`
+ * wraps a replica's own store to reach the bytes other replicas hold; an object store can
  * implement the same methods.
  */
 export interface ArtifactStore {
@@ -35,7 +36,11 @@ export interface ArtifactStore {
     body: AsyncIterable<Uint8Array>,
     expect: { sha256: string; maxBytes: number },
   ): Promise<StoredBlob>;
-  /** Opens a stored blob, or resolves to undefined if there is none with this sha256. */
+  /**
+   * Opens a stored blob, or resolves to undefined if there is none with this sha256. A store that
+   * knows the bytes are elsewhere but cannot reach them rejects with
+   * `DROVER_E_ARTIFACT_UNAVAILABLE`.
+   */
   open(sha256: string): Promise<OpenBlob | undefined>;
   /** Every stored blob, with the time its bytes were last written. */
   list(): AsyncIterable<{ sha256: string; writtenAt: Date }>;

@@ -1,0 +1,2 @@
+-- What replicas of this farm show one another (never a worker or a client).
+SELECT replica_secret FROM farm
