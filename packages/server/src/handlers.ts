@@ -97,6 +97,12 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
       return { job };
     },
     'jobs.extend': async (extension) => {
+      // The new tasks' params, checked as a submission's against the task type's schema.
+      const job = await engine.getJob(extension.id);
+      await params.check(
+        { taskType: job.taskType, params: job.params, ...extension },
+        { allowUnknownType: true },
+      );
       const result = await engine.extendJob(extension);
       hooks.tasksQueued();
       return result;
