@@ -8,6 +8,15 @@
 ALTER TABLE jobs ADD COLUMN paused boolean NOT NULL DEFAULT false;
 ALTER TABLE jobs ADD COLUMN group_paused boolean NOT NULL DEFAULT false;
 
+-- The queue walks a paused job's waiting tasks last, so that a claim does not read past
+-- thousands of them to find the tasks it may take: `held_back` is set on them as the job is
+-- paused (and on those it gets while paused) and cleared as it is resumed or as a claim takes
+-- one. A hint for the order of the walk only: whether a task may start is the job's row, read
+-- per candidate, so a hint left behind by a race delays a task, never starts or loses one.
+ALTER TABLE tasks ADD COLUMN held_back boolean NOT NULL DEFAULT false;
+DROP INDEX tasks_queue;
+CREATE INDEX tasks_queue ON tasks (task_type, held_back, priority DESC, run_at, id) WHERE status = 'queued';
+
 -- How the job's first stage expands, so that more of the same can be added to it (jobs.extend):
 -- 'items', 'frames' (with the lowest and highest frame so far), or NULL for a single task.
 ALTER TABLE jobs ADD COLUMN expansion text CHECK (expansion IN ('items', 'frames'));
@@ -71,7 +80,8 @@ CREATE OR REPLACE FUNCTION job_json(j jobs) RETURNS jsonb LANGUAGE sql STABLE AS
 $$;
 
 -- The claim's choice (0007), now skipping paused jobs too. The job's row was already read per
--- candidate for its cancel reason: the pause is read from the same row, at no extra cost.
+-- candidate for its cancel reason: the pause is read from the same row, at no extra cost. Each
+-- task type's queue is walked held-back tasks last (see tasks.held_back above).
 CREATE OR REPLACE FUNCTION claim_choice(slot_groups jsonb) RETURNS TABLE (task_id bigint, worker_id uuid)
 LANGUAGE sql VOLATILE ROWS 50
 SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off SET jit = off
@@ -101,7 +111,7 @@ WITH doc AS (
       -- anti-join that reads the whole queue instead of walking the index to the first few.
       AND (SELECT j.cancel_reason IS NULL AND NOT j.paused AND NOT j.group_paused
            FROM jobs j WHERE j.id = t.job_id)
-    ORDER BY t.priority DESC, t.run_at, t.id
+    ORDER BY t.held_back, t.priority DESC, t.run_at, t.id
     LIMIT cardinality(grp.slots)
     FOR UPDATE SKIP LOCKED
   ) AS c

@@ -1,7 +1,8 @@
 -- jobs.extend, once judged: more tasks for the job's first stage ($1), under its lock. $2 is the
 -- stage as submit-job.sql takes it (params, items or a frame range, tags, attempts, timeout),
 -- $3 how many tasks that makes, $4 and $5 the back-off, $6 and $7 the job's frames now. The new
--- tasks take the next indexes, after every task the job has, at the job's priority. Tasks are
+-- tasks take the next indexes, after every task the job has, at the job's priority, held back in
+-- the queue if the job is paused (migration 0012; take-group-pause.sql ran first). Tasks are
 -- inserted, which the tasks trigger does not see, so the job's counts and status (a finished job
 -- runs again) and its first stage's size are brought up to date here.
 WITH s AS MATERIALIZED (
@@ -10,9 +11,9 @@ WITH s AS MATERIALIZED (
        frame_start int, frame_end int, frame_step int, tags jsonb, max_attempts int, timeout_ms int)
 ), added AS (
   INSERT INTO tasks (job_id, idx, stage, task_type, params, priority, run_at, status, tags,
-                     max_attempts, timeout_ms, backoff_initial_ms, backoff_max_ms)
+                     max_attempts, timeout_ms, backoff_initial_ms, backoff_max_ms, held_back)
   SELECT j.id, s.first_index + e.i - 1, 0, s.task_type, e.params, j.priority, now(), 'queued',
-         s.tag_list, s.max_attempts, s.timeout_ms, $4, $5
+         s.tag_list, s.max_attempts, s.timeout_ms, $4, $5, j.paused OR j.group_paused
   FROM jobs j, s
   CROSS JOIN LATERAL (
     SELECT s.params || x.item AS params, x.i FROM jsonb_array_elements(s.items) WITH ORDINALITY AS x(item, i)

@@ -10,4 +10,4 @@ WITH locked AS (
 )
 UPDATE jobs j SET group_paused = $2, updated_at = now()
 FROM locked WHERE j.id = locked.id
-RETURNING j.id
+RETURNING j.id, j.paused

@@ -12,7 +12,7 @@ WITH job AS (
   VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'queued', $7, $8, $9, $10, $11, group_is_paused($2),
           $17, $18, $19)
   ON CONFLICT (group_name, idempotency_key) DO NOTHING
-  RETURNING id, job_json(jobs) AS record
+  RETURNING id, group_paused, job_json(jobs) AS record
 ), stages AS (
   INSERT INTO job_stages (job_id, stage, task_count)
   SELECT job.id, s.stage, s.task_count
@@ -25,10 +25,10 @@ WITH job AS (
        timeout_ms int)
 ), tasks AS (
   INSERT INTO tasks (job_id, idx, stage, task_type, params, priority, run_at, status, tags,
-                     max_attempts, timeout_ms, backoff_initial_ms, backoff_max_ms)
+                     max_attempts, timeout_ms, backoff_initial_ms, backoff_max_ms, held_back)
   SELECT job.id, s.first_index + e.i - 1, s.stage, s.task_type, e.params, $6, coalesce($13::timestamptz, now()),
          CASE WHEN s.stage = 0 THEN 'queued' ELSE 'blocked' END,
-         s.tag_list, s.max_attempts, s.timeout_ms, $14, $15
+         s.tag_list, s.max_attempts, s.timeout_ms, $14, $15, job.group_paused
   FROM job, s
   CROSS JOIN LATERAL (
     SELECT s.params || x.item AS params, x.i FROM jsonb_array_elements(s.items) WITH ORDINALITY AS x(item, i)

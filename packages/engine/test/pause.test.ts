@@ -188,6 +188,62 @@ describe(`pausing and resuming jobs and groups (${backend})`, () => {
     assert.equal((await claim()).length, 1);
   });
 
+  it("reads about as many queued rows as slots with a paused job's 20,000 tasks first in the queue", async () => {
+    const type = uniqueType('deep');
+    const group = uniqueType('g');
+    const { job: paused } = await t.engine.submit({
+      group,
+      taskType: type,
+      priority: 5,
+      items: Array.from({ length: 20_000 }, (_, i) => ({ i })),
+    });
+    await t.engine.submit({ group, taskType: type, items: [{ n: 1 }, { n: 2 }, { n: 3 }] });
+    const { worker } = await t.engine.registerWorker({
+      name: uniqueType('w'),
+      host: 'h',
+      taskTypes: [type],
+      slots: 10,
+    });
+    await t.engine.pauseJob(paused.id);
+    await t.engine.database.exec('ANALYZE');
+    const [fn] = await t.engine.database.query<{ body: string; settings: string[] }>(
+      `SELECT prosrc AS body, proconfig AS settings FROM pg_proc
+       WHERE proname = 'claim_choice' AND pronamespace = current_schema()::regnamespace`,
+    );
+    assert.ok(fn);
+    const slots = 2;
+    const plan = await t.engine.database
+      .transaction(async (tx) => {
+        for (const setting of fn.settings) {
+          const [name, value] = setting.split('=');
+          await tx.exec(`SET LOCAL ${name} = ${value}`);
+        }
+        const rows = await tx.query<{ 'QUERY PLAN': unknown }>(
+          `EXPLAIN (ANALYZE, FORMAT JSON) ${fn.body.replaceAll('slot_groups', '$1::jsonb')}`,
+          [JSON.stringify([{ taskTypes: [type], tags: [], slots: Array(slots).fill(worker.id) }])],
+        );
+        throw new Rollback(JSON.stringify(rows[0]?.['QUERY PLAN']));
+      })
+      .catch((error: unknown) => {
+        if (error instanceof Rollback) return error.message;
+        throw error;
+      });
+    const queue = nodes(JSON.parse(plan)).find((n) => n['Index Name'] === 'tasks_queue');
+    assert.ok(queue, `the claim walks tasks_queue; plan: ${plan.slice(0, 2000)}`);
+    // Rows the scan read and its filter (the job's row says paused) then dropped count too.
+    const read = Number(queue['Actual Rows']) + Number(queue['Rows Removed by Filter'] ?? 0);
+    assert.ok(read <= slots + 1, `read ${read} queued rows for ${slots} slots`);
+    // Resumed, its tasks take their place at the head of the queue again.
+    await t.engine.resumeJob(paused.id);
+    const held = await t.engine.claim({
+      workerId: worker.id,
+      taskTypes: [type],
+      tags: [],
+      limit: 1,
+    });
+    assert.equal(held[0]?.task.jobId, paused.id);
+  });
+
   it('refuses a missing job or group and a bad name, changing nothing', async () => {
     const missing = '00000000-0000-4000-8000-000000000000';
     await rejectsWith(t.engine.pauseJob(missing), 'DROVER_E_NOT_FOUND');
@@ -200,3 +256,19 @@ describe(`pausing and resuming jobs and groups (${backend})`, () => {
     assert.deepEqual(await t.engine.listGroups(), before);
   });
 });
+
+class Rollback extends Error {}
+
+type PlanNode = Record<string, unknown> & { Plans?: PlanNode[]; Plan?: PlanNode };
+
+/** Every node of an EXPLAIN (FORMAT JSON) plan. */
+function nodes(value: unknown): PlanNode[] {
+  const out: PlanNode[] = [];
+  const visit = (node: PlanNode) => {
+    out.push(node);
+    for (const child of node.Plans ?? []) visit(child);
+  };
+  const roots = (Array.isArray(value) ? value : [value]) as PlanNode[];
+  for (const root of roots) visit(root.Plan ?? root);
+  return out;
+}
