@@ -31,7 +31,7 @@ export function jobsTable(jobs: JobRecord[]): string {
     jobs.map((j) => [
       j.id,
       j.name,
-      j.status,
+      j.paused ? `${j.status}, paused` : j.status,
       percent(j.progress),
       String(j.taskCount),
       String(j.counts.succeeded),
@@ -43,16 +43,27 @@ export function jobsTable(jobs: JobRecord[]): string {
 
 export function groupsTable(groups: GroupRecord[]): string {
   return table(
-    ['GROUP', 'JOBS', 'QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'LAST SUBMITTED'],
+    [
+      'GROUP',
+      'JOBS',
+      'QUEUED',
+      'RUNNING',
+      'SUCCEEDED',
+      'FAILED',
+      'CANCELLED',
+      'TASKS DONE',
+      'LAST SUBMITTED',
+    ],
     groups.map((g) => [
-      g.name,
+      g.paused ? `${g.name} (paused)` : g.name,
       String(g.jobs),
       String(g.counts.queued),
       String(g.counts.running),
       String(g.counts.succeeded),
       String(g.counts.failed),
       String(g.counts.cancelled),
-      `${age(g.lastSubmittedAt)} ago`,
+      `${g.taskCounts.succeeded}/${g.taskCount} ${percent(g.progress)}`,
+      g.lastSubmittedAt === null ? 'never' : `${age(g.lastSubmittedAt)} ago`,
     ]),
   );
 }

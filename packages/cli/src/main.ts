@@ -30,10 +30,13 @@ used when one goes away; by default the farm of --data-dir, whose address \`up\`
 write in <data dir>/server.json, else 127.0.0.1:--port; --json for scripts):
   submit <task type> [--param k=v ...] [--file job.json] [--group g] [--wait]
                      [--allow-unknown-type: queue for a task type no worker has offered yet]
-  groups             every group with jobs, counted by status
+  groups [ls | pause <name> | resume <name>]   every group with jobs, counted by status
   jobs [ls | show <id> | cancel <id> | retry <id> | rm <id> ...] [--group g] [--limit N (100) | --all]
   jobs cancel|retry|rm --status S[,S] [--search TEXT] [--created-before TIME] [--group g]
                      every job of the group these select (--all: every one the verb applies to)
+  jobs pause <id> | resume <id>   (running tasks finish; nothing new starts until resumed)
+  jobs extend <id> --frames 241-480 | --file more.json ({"items": [...]} or {"frames": ...})
+  jobs update <id> [--max-attempts N] [--timeout-ms MS] [--priority P]   (its waiting tasks)
   tasks <job id> | tasks show <task id>
   workers [ls | disable|enable|drain <id|name> ...]
   workers disable|enable|drain --tag T [--state S] [--worker-host H] [--search TEXT] [--all]
@@ -113,6 +116,10 @@ const OPTIONS = {
   'worker-host': { type: 'string', multiple: true },
   follow: { type: 'boolean', short: 'f' },
   out: { type: 'string' },
+  frames: { type: 'string' },
+  'max-attempts': { type: 'string' },
+  'timeout-ms': { type: 'string' },
+  priority: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -185,12 +192,20 @@ async function main(argv: string[]): Promise<void> {
         output,
         rest[0],
         rest.slice(1),
-        { limit: parseLimit(values.limit, 100), all: values.all ?? false },
+        {
+          limit: parseLimit(values.limit, 100),
+          all: values.all ?? false,
+          file: values.file,
+          frames: values.frames,
+          maxAttempts: values['max-attempts'],
+          timeoutMs: values['timeout-ms'],
+          priority: values.priority,
+        },
         selectsJobs(filter) ? filter : undefined,
       );
     }
     case 'groups':
-      return groups(config, output);
+      return groups(config, output, rest[0], rest.slice(1));
     case 'tasks':
       return tasks(config, output, rest);
     case 'workers':

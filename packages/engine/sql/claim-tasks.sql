@@ -10,7 +10,9 @@ WITH matched AS (
   SELECT c.task_id AS id, c.worker_id FROM claim_choice($1::jsonb) AS c
 ), claimed AS (
   -- The attempt's id and token are drawn here, so the attempt rows need no join back.
+  -- A task taken sheds the queue's hint (migration 0012): if it comes back, it is walked in order.
   UPDATE tasks t SET status = 'leased', attempt = t.attempt + 1, worker_id = m.worker_id,
+         held_back = false,
          progress = 0, message = NULL, error = NULL,
          started_at = coalesce(t.started_at, now())
   FROM matched m WHERE t.id = m.id

@@ -2,13 +2,17 @@
 -- atomic without a transaction of its own. Nothing is written, and nothing returned, when the
 -- group already has a job under the idempotency key. Tasks are expanded here rather than sent row
 -- by row: a stage is one task, one task per item (the item's keys over the stage params), or one
--- per frame of a range. Ids follow the ORDER BY, so submission order is index order.
+-- per frame of a range. Ids follow the ORDER BY, so submission order is index order. A job
+-- submitted into a paused group starts paused ($17..$19: how its first stage expands, for
+-- jobs.extend).
 WITH job AS (
   INSERT INTO jobs (id, group_name, name, task_type, params, priority, status, task_count,
-                    queued_count, blocked_count, idempotency_key, submission_hash)
-  VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'queued', $7, $8, $9, $10, $11)
+                    queued_count, blocked_count, idempotency_key, submission_hash, group_paused,
+                    expansion, frame_first, frame_last)
+  VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'queued', $7, $8, $9, $10, $11, group_is_paused($2),
+          $17, $18, $19)
   ON CONFLICT (group_name, idempotency_key) DO NOTHING
-  RETURNING id, job_json(jobs) AS record
+  RETURNING id, group_paused, job_json(jobs) AS record
 ), stages AS (
   INSERT INTO job_stages (job_id, stage, task_count)
   SELECT job.id, s.stage, s.task_count
@@ -21,10 +25,10 @@ WITH job AS (
        timeout_ms int)
 ), tasks AS (
   INSERT INTO tasks (job_id, idx, stage, task_type, params, priority, run_at, status, tags,
-                     max_attempts, timeout_ms, backoff_initial_ms, backoff_max_ms)
+                     max_attempts, timeout_ms, backoff_initial_ms, backoff_max_ms, held_back)
   SELECT job.id, s.first_index + e.i - 1, s.stage, s.task_type, e.params, $6, coalesce($13::timestamptz, now()),
          CASE WHEN s.stage = 0 THEN 'queued' ELSE 'blocked' END,
-         s.tag_list, s.max_attempts, s.timeout_ms, $14, $15
+         s.tag_list, s.max_attempts, s.timeout_ms, $14, $15, job.group_paused
   FROM job, s
   CROSS JOIN LATERAL (
     SELECT s.params || x.item AS params, x.i FROM jsonb_array_elements(s.items) WITH ORDINALITY AS x(item, i)

@@ -1,4 +1,4 @@
-import { DroverError, TaskId, JobId, parseOrThrow } from '@drover/protocol';
+import { DroverError, GroupName, TaskId, JobId, parseOrThrow } from '@drover/protocol';
 import { z } from 'zod';
 import type {
   ArtifactRecord,
@@ -51,7 +51,11 @@ import type {
 import { cancelJob, cancelTask } from './cancel.js';
 import type { CancelResult } from './cancel.js';
 import { retryJob } from './retry.js';
-import { setJobPriority } from './priority.js';
+import { updateJob } from './update.js';
+import type { UpdateResult } from './update.js';
+import { getGroup, pauseGroup, pauseJob } from './pause.js';
+import { extendJob } from './extend.js';
+import type { ExtendResult } from './extend.js';
 import type { RetryResult } from './retry.js';
 import { headCursor, readEvents } from './events.js';
 import type { EventPage, ReadEventsRequest } from './events.js';
@@ -252,7 +256,52 @@ export class Engine {
   async setJobPriority(jobId: string, priority: number): Promise<JobRecord> {
     parseOrThrow(JobId, jobId, 'job id');
     parseOrThrow(JobPriority, priority, 'priority');
-    return setJobPriority(this.#db, this.#sql, jobId, priority);
+    return (await updateJob(this.#db, this.#sql, { id: jobId, priority })).job;
+  }
+
+  // Jobs and groups edited while they run.
+
+  /**
+   * Changes a job's waiting (queued and blocked) tasks: `maxAttempts`, `timeoutMs`, `priority`
+   * (the job's too). Tasks workers hold keep what they started with.
+   */
+  updateJob(input: unknown): Promise<UpdateResult> {
+    return updateJob(this.#db, this.#sql, input);
+  }
+
+  /** Pauses a job: it starts no more tasks; those workers hold run to their end. */
+  async pauseJob(jobId: string): Promise<JobRecord> {
+    parseOrThrow(JobId, jobId, 'job id');
+    return pauseJob(this.#db, this.#sql, jobId, true);
+  }
+
+  /** Resumes a job, even one whose group stays paused: its waiting tasks may start at once. */
+  async resumeJob(jobId: string): Promise<JobRecord> {
+    parseOrThrow(JobId, jobId, 'job id');
+    return pauseJob(this.#db, this.#sql, jobId, false);
+  }
+
+  /** Gives a job's first stage more items or frames (`JobExtension`); a finished job runs again. */
+  extendJob(input: unknown): Promise<ExtendResult> {
+    return extendJob(this.#db, this.#sql, input);
+  }
+
+  /** Pauses a group: its jobs, and those submitted into it until it is resumed. */
+  async pauseGroup(group: string): Promise<{ group: GroupRecord; changed: number }> {
+    parseOrThrow(GroupName, group, 'group');
+    return pauseGroup(this.#db, this.#sql, group, true);
+  }
+
+  /** Lifts a group's pause; its jobs paused on their own stay paused. */
+  async resumeGroup(group: string): Promise<{ group: GroupRecord; changed: number }> {
+    parseOrThrow(GroupName, group, 'group');
+    return pauseGroup(this.#db, this.#sql, group, false);
+  }
+
+  /** One group: its jobs counted by status, its tasks over them all, whether it is paused. */
+  async getGroup(group: string): Promise<GroupRecord> {
+    parseOrThrow(GroupName, group, 'group');
+    return getGroup(this.#db, this.#sql, group);
   }
 
   /** Every task type a worker offers or has described, with its params schema. */
@@ -263,9 +312,9 @@ export class Engine {
     return rows.map((r) => r.task_type);
   }
 
-  /** Every group that has jobs, with its jobs counted by status. */
+  /** Every group that has jobs or is paused, with its jobs counted by status. */
   async listGroups(): Promise<GroupRecord[]> {
-    const rows = await this.#db.query<{ group: GroupRecord }>(this.#sql.get('list-groups'));
+    const rows = await this.#db.query<{ group: GroupRecord }>(this.#sql.get('list-groups'), [null]);
     return rows.map((r) => r.group);
   }
 

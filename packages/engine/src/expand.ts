@@ -55,6 +55,19 @@ export function expandStages(job: ParsedJobSubmission): StageRow[] {
   });
 }
 
+/**
+ * How a job's first stage expands, as stored with the job for `jobs.extend`: 'items' or
+ * 'frames' (with its first and last frame), or null for a single task.
+ */
+export function expansionOf(
+  stage: Pick<ParsedJobSubmission, 'items' | 'frames'>,
+): [expansion: 'items' | 'frames' | null, first: number | null, last: number | null] {
+  if (stage.items) return ['items', null, null];
+  if (!stage.frames) return [null, null, null];
+  const { start, end, step } = stage.frames;
+  return ['frames', start, start + Math.floor((end - start) / step) * step];
+}
+
 /** What a frame adds to a task's params: `,"frame":-2147483648`. */
 const FRAME_BYTES = 24;
 

@@ -25,6 +25,8 @@ export type {
 export type { CancelResult, TaskToStop } from './cancel.js';
 export type { RetryResult } from './retry.js';
 export type { JobsAppliedWithStops } from './apply.js';
+export type { ExtendResult } from './extend.js';
+export type { UpdateResult } from './update.js';
 export type { EventPage, ReadEventsRequest } from './events.js';
 export type { SubmitResult } from './submit.js';
 export { checkWorkerRegistration } from './workers.js';

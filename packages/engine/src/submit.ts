@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { DroverError, JobSubmission, parseOrThrow } from '@drover/protocol';
 import type { JobRecord } from '@drover/protocol';
 import type { Database } from './database.js';
-import { SUBMISSION_DEFAULTS, checkParamsSize, expandStages } from './expand.js';
+import { SUBMISSION_DEFAULTS, checkParamsSize, expandStages, expansionOf } from './expand.js';
 import type { Statements } from './statements.js';
 import { uncleanPath } from './clean-text.js';
 
@@ -66,6 +66,7 @@ export async function submitJob(
     backoff.initialMs,
     backoff.maxMs,
     JSON.stringify(stages.map((s) => ({ stage: s.stage, task_count: s.task_count }))),
+    ...expansionOf(job),
   ];
   // One statement, atomic on its own. Sorting a large job's tasks into submission order must not
   // spill to disk, which takes a setting and so a transaction.

@@ -189,7 +189,7 @@ describe(`a user's retry of a job, and the group listing (${backend})`, () => {
     assert.ok(mine);
     assert.equal(mine.jobs, 4);
     assert.deepEqual(mine.counts, { queued: 3, running: 0, succeeded: 0, failed: 0, cancelled: 1 });
-    assert.ok(Date.parse(mine.lastSubmittedAt) <= Date.now() + 1000);
+    assert.ok(Date.parse(mine.lastSubmittedAt ?? '') <= Date.now() + 1000);
     assert.deepEqual(
       groups.map((g) => g.name),
       groups.map((g) => g.name).sort(),

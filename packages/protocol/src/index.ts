@@ -25,7 +25,9 @@ export {
 export {
   Backoff,
   FrameRange,
+  JobExtension,
   JobSubmission,
+  JobUpdate,
   JsonObject,
   JsonValue,
   MAX_JOB_PARAMS_BYTES,
@@ -35,7 +37,7 @@ export {
   StageSubmission,
   stageTaskCount,
 } from './submission.js';
-export type { ParsedJobSubmission } from './submission.js';
+export type { ParsedJobExtension, ParsedJobSubmission } from './submission.js';
 export {
   Assignment,
   AttemptRecord,

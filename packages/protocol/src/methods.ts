@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ArtifactId, ArtifactRecord } from './artifacts.js';
-import { Cursor, JobId, TaskId, WorkerId } from './ids.js';
+import { Cursor, GroupName, JobId, TaskId, WorkerId } from './ids.js';
 import {
   AttemptRecord,
   GroupRecord,
@@ -11,7 +11,7 @@ import {
 } from './records.js';
 import { EventRecord } from './events.js';
 import { JobStatus } from './statuses.js';
-import { JobSubmission } from './submission.js';
+import { JobExtension, JobSubmission, JobUpdate } from './submission.js';
 import { Topic } from './topics.js';
 import { Principal, TokenGrant, TokenId, TokenRecord, TokenSecret } from './auth.js';
 import { JobsApplied, JobsApply, WorkersApplied, WorkersApply } from './bulk.js';
@@ -74,6 +74,50 @@ export const methods = {
     /** Higher runs first. Applies to the job's tasks still waiting; running ones are not moved. */
     params: z.object({ id: JobId, priority: z.int().min(-1000).max(1000) }),
     result: z.object({ job: JobRecord }),
+  },
+  // Jobs and groups edited while they run.
+  'jobs.pause': {
+    /** The job starts no more tasks; those workers hold run to their end. */
+    params: z.object({ id: JobId }),
+    result: z.object({ job: JobRecord }),
+  },
+  'jobs.resume': {
+    /** The job's waiting tasks may start again at once, even while its group stays paused. */
+    params: z.object({ id: JobId }),
+    result: z.object({ job: JobRecord }),
+  },
+  'jobs.extend': {
+    /**
+     * More items, or more frames, for the job's first stage, as the submission gave them: the new
+     * tasks take the next indexes and are queued, and a finished job runs again.
+     */
+    params: JobExtension,
+    result: z.object({ job: JobRecord, added: z.int() }),
+  },
+  'jobs.update': {
+    /**
+     * Changes the job's waiting (queued and blocked) tasks: attempts, timeout, priority; the
+     * priority is the job's too. Tasks workers hold keep what they started with.
+     */
+    params: JobUpdate,
+    result: z.object({ job: JobRecord, updated: z.int() }),
+  },
+  'groups.get': {
+    params: z.object({ name: GroupName }),
+    result: GroupRecord,
+  },
+  'groups.pause': {
+    /**
+     * Pauses every job of the group, and those submitted into it until it is resumed; tasks
+     * workers hold run to their end. `changed` counts the jobs this paused.
+     */
+    params: z.object({ name: GroupName }),
+    result: z.object({ group: GroupRecord, changed: z.int() }),
+  },
+  'groups.resume': {
+    /** Lifts the group's pause; jobs paused on their own (`jobs.pause`) stay paused. */
+    params: z.object({ name: GroupName }),
+    result: z.object({ group: GroupRecord, changed: z.int() }),
   },
   'taskTypes.list': {
     params: z.object({}),

@@ -42,6 +42,11 @@ export const JobRecord = z.object({
   progress: z.number().min(0).max(1),
   taskCount: z.int(),
   counts: TaskCounts,
+  /**
+   * The job starts no task: it, or its group, was paused (`jobs.pause`, `groups.pause`). Tasks
+   * workers hold run to their end; `jobs.resume` starts the rest again.
+   */
+  paused: z.boolean().default(false),
   idempotencyKey: z.string().nullable(),
   cancelReason: z.string().nullable(),
   createdAt: Time,
@@ -51,7 +56,7 @@ export const JobRecord = z.object({
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
-/** A group: the jobs submitted under one name, counted by status. */
+/** A group: the jobs submitted under one name, counted by status, and its work over them all. */
 export const GroupRecord = z.object({
   name: GroupName,
   jobs: z.int(),
@@ -62,7 +67,16 @@ export const GroupRecord = z.object({
     failed: z.int(),
     cancelled: z.int(),
   }),
-  lastSubmittedAt: Time,
+  /** Paused by `groups.pause`: its jobs, and those submitted into it, start no task. */
+  paused: z.boolean(),
+  /** The tasks of all its jobs. */
+  taskCount: z.int(),
+  /** The tasks of all its jobs, by status. */
+  taskCounts: TaskCounts,
+  /** 0..1, the share of the work of all its jobs done, counted as a job's `progress` is. */
+  progress: z.number().min(0).max(1),
+  /** Null for a group paused before any job was submitted into it. */
+  lastSubmittedAt: Time.nullable(),
 });
 export type GroupRecord = z.infer<typeof GroupRecord>;
 

@@ -136,3 +136,52 @@ export function stageTaskCount(stage: {
     return Math.floor((stage.frames.end - stage.frames.start) / stage.frames.step) + 1;
   return 1;
 }
+
+/**
+ * More tasks for a running or finished job (`jobs.extend`): more items, or more frames, for its
+ * first stage, in the shape the job was submitted with. Each new task's params are the job's
+ * params with the item's keys (or its frame) on top.
+ *
+ * @example
+ * { id: job.id, frames: { start: 241, end: 480 } }
+ */
+export const JobExtension = z
+  .object({
+    id: z.uuid(),
+    /** More items, for a job submitted with items. */
+    items: z.array(JsonObject).min(1).max(MAX_TASKS_PER_JOB).optional(),
+    /** More frames, for a job submitted with frames: all after its last frame, or before its first. */
+    frames: FrameRange.optional(),
+    /** For the new tasks; by default those of the job's last task of its first stage. */
+    maxAttempts: stageShape.maxAttempts,
+    timeoutMs: stageShape.timeoutMs,
+  })
+  .refine((e) => (e.items === undefined) !== (e.frames === undefined), {
+    message: 'give either items or frames',
+    path: ['items'],
+  });
+export type JobExtension = z.input<typeof JobExtension>;
+export type ParsedJobExtension = z.output<typeof JobExtension>;
+
+/**
+ * Changes to a job's waiting tasks (`jobs.update`): those queued or blocked. At least one field.
+ */
+export const JobUpdate = z
+  .object({
+    id: z.uuid(),
+    /**
+     * How many attempts each waiting task may have in all, counting those it has had; a task that
+     * has had as many still gets the one it is waiting for. A later `jobs.retry` gives this many
+     * again.
+     */
+    maxAttempts: stageShape.maxAttempts,
+    /** How long each of their attempts may run, in milliseconds, from their next start. */
+    timeoutMs: stageShape.timeoutMs,
+    /** The job's priority, and its waiting tasks'. */
+    priority: z.int().min(-1000).max(1000).optional(),
+  })
+  .refine(
+    (u) => u.maxAttempts !== undefined || u.timeoutMs !== undefined || u.priority !== undefined,
+    { message: 'give maxAttempts, timeoutMs or priority', path: ['maxAttempts'] },
+  );
+export type JobUpdate = z.input<typeof JobUpdate>;

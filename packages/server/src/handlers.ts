@@ -89,6 +89,32 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
     'jobs.setPriority': async ({ id, priority }) => ({
       job: await engine.setJobPriority(id, priority),
     }),
+    // Jobs and groups edited while they run.
+    'jobs.pause': async ({ id }) => ({ job: await engine.pauseJob(id) }),
+    'jobs.resume': async ({ id }) => {
+      const job = await engine.resumeJob(id);
+      hooks.tasksQueued();
+      return { job };
+    },
+    'jobs.extend': async (extension) => {
+      // The new tasks' params, checked as a submission's against the task type's schema.
+      const job = await engine.getJob(extension.id);
+      await params.check(
+        { taskType: job.taskType, params: job.params, ...extension },
+        { allowUnknownType: true },
+      );
+      const result = await engine.extendJob(extension);
+      hooks.tasksQueued();
+      return result;
+    },
+    'jobs.update': (change) => engine.updateJob(change),
+    'groups.get': ({ name }) => engine.getGroup(name),
+    'groups.pause': ({ name }) => engine.pauseGroup(name),
+    'groups.resume': async ({ name }) => {
+      const result = await engine.resumeGroup(name);
+      hooks.tasksQueued();
+      return result;
+    },
     'taskTypes.list': async () => ({ taskTypes: await engine.listTaskTypes() }),
     'groups.list': async () => ({ groups: await engine.listGroups() }),
     'tasks.get': ({ id }) => engine.getTask(id),

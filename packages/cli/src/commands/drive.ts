@@ -12,6 +12,8 @@ import { clientToken } from '../credentials.js';
 import { idOf, print, required } from './output.js';
 import { applyToJobs, applyToWorkers } from './bulk.js';
 import type { JobFilterFlags, WorkerFilterFlags } from './bulk.js';
+import { editGroup, editJob } from './edit.js';
+import type { EditOptions } from './edit.js';
 import type { Output } from './output.js';
 
 async function listJobs(config: Config, limit: number): Promise<JobRecord[]> {
@@ -46,9 +48,12 @@ export async function jobs(
   output: Output,
   verb: string | undefined,
   args: string[],
-  options: { limit: number; all: boolean } = { limit: 100, all: false },
+  options: { limit: number; all: boolean } & EditOptions = { limit: 100, all: false },
   filter?: JobFilterFlags,
 ): Promise<void> {
+  // Jobs edited while they run: commands/edit.ts.
+  if (verb === 'pause' || verb === 'resume' || verb === 'extend' || verb === 'update')
+    return editJob(config, output, verb, args, options);
   switch (verb ?? 'ls') {
     case 'ls': {
       const list = await listJobs(config, options.all ? Infinity : options.limit);
@@ -126,12 +131,22 @@ export async function jobs(
       return;
     }
     default:
-      throw new Error(`drover jobs takes ls, show, cancel, retry or rm, not ${verb}`);
+      throw new Error(
+        `drover jobs takes ls, show, cancel, retry, rm, pause, resume, extend or update, not ${verb}`,
+      );
   }
 }
 
-/** `drover groups`: every group with jobs, counted by status. */
-export async function groups(config: Config, output: Output): Promise<void> {
+/** `drover groups`: every group with jobs, counted by status; `groups pause|resume <name>`. */
+export async function groups(
+  config: Config,
+  output: Output,
+  verb?: string,
+  args: string[] = [],
+): Promise<void> {
+  if (verb === 'pause' || verb === 'resume') return editGroup(config, output, verb, args);
+  if (verb !== undefined && verb !== 'ls')
+    throw new Error(`drover groups takes ls, pause or resume, not ${verb}`);
   const { groups: list } = await call(config, 'groups.list', {});
   print(output, list, () => (list.length ? groupsTable(list) : 'no jobs yet'));
 }

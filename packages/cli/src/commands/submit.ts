@@ -29,7 +29,7 @@ export function parseParams(pairs: readonly string[]): Record<string, unknown> {
  * The job in a `--file`: JSON, an object. Its errors name the file, and where in it the JSON
  * breaks.
  */
-function readJobFile(file: string): Record<string, unknown> {
+export function readJobFile(file: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -52,6 +52,14 @@ export const RULES: Readonly<Record<string, Rule>> = {
   'jobs.cancel': { kind: 'group', access: 'write', of: job },
   'jobs.retry': { kind: 'group', access: 'write', of: job },
   'jobs.setPriority': { kind: 'group', access: 'write', of: job },
+  // Jobs and groups edited while they run.
+  'jobs.pause': { kind: 'group', access: 'write', of: job },
+  'jobs.resume': { kind: 'group', access: 'write', of: job },
+  'jobs.extend': { kind: 'group', access: 'write', of: job },
+  'jobs.update': { kind: 'group', access: 'write', of: job },
+  'groups.get': { kind: 'group', access: 'read', of: (p) => ({ group: str(p.name) }) },
+  'groups.pause': { kind: 'group', access: 'write', of: (p) => ({ group: str(p.name) }) },
+  'groups.resume': { kind: 'group', access: 'write', of: (p) => ({ group: str(p.name) }) },
   'taskTypes.list': { kind: 'viewer' },
   // Answered with the groups the caller may read (see `visibleGroups`).
   'groups.list': { kind: 'viewer' },

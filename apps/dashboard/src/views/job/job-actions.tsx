@@ -4,6 +4,7 @@ import type { JobRecord } from '@drover/protocol';
 import { useDrover } from '../../lib/drover.js';
 import { describeError } from '../../lib/retry.js';
 import { navigate } from '../../lib/router.js';
+import { PauseButton } from './pause-button.js';
 
 /**
  * Cancel (asked twice), retry, priority and, once finished, remove (asked twice) for one job; the
@@ -75,6 +76,7 @@ export function JobActions({ job, onJob }: { job: JobRecord; onJob: (job: JobRec
   const retryable = job.counts.failed + job.counts.cancelled > 0;
   return (
     <div className="actions">
+      <PauseButton job={job} onJob={onJob} />
       {!terminal &&
         (confirming ? (
           <button

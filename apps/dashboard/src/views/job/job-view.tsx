@@ -1,5 +1,6 @@
-import { useMemo } from 'react';
+import { useEffect, useMemo } from 'react';
 import { isTerminalJobStatus, topics } from '@drover/protocol';
+import { PausedBadge } from '../../components/paused.js';
 import { ProgressBar, StatusBadge, TaskCountsView } from '../../components/status.js';
 import { useDrover } from '../../lib/drover.js';
 import { elapsed, formatDuration, formatTime } from '../../lib/format.js';
@@ -60,6 +61,28 @@ function LiveJob({ id }: { id: string }) {
     onEvents: (events) => store.apply(events),
   });
 
+  // A job given more tasks (jobs.extend) says so in its record: read those not read yet.
+  const taskCount = store.job?.taskCount ?? 0;
+  useEffect(() => {
+    if (status !== 'live') return;
+    const missing = store.tasks.findIndex((t) => t === undefined);
+    const from = missing < 0 ? store.tasks.length : missing;
+    if (from >= taskCount) return;
+    const controller = new AbortController();
+    const more = async () => {
+      for (let fromIndex = from; fromIndex < taskCount; fromIndex += TASK_PAGE) {
+        const { tasks } = await untilDone(
+          () => client.call('tasks.list', { jobId: id, fromIndex, limit: TASK_PAGE }),
+          controller.signal,
+        );
+        store.addTasks(tasks);
+        if (tasks.length < TASK_PAGE) break;
+      }
+    };
+    more().catch(() => undefined);
+    return () => controller.abort();
+  }, [client, id, store, status, taskCount]);
+
   const now = useNow(1000);
   const workerIds = useMemo(() => {
     const ids = new Set<string | null>();
@@ -94,7 +117,12 @@ function LiveJob({ id }: { id: string }) {
   const ended = job.finishedAt ? Date.parse(job.finishedAt) : now;
 
   return (
-    <section className="view job-view" data-job-id={job.id} data-job-status={job.status}>
+    <section
+      className="view job-view"
+      data-job-id={job.id}
+      data-job-status={job.status}
+      data-job-paused={job.paused}
+    >
       <header className="job-head">
         <div className="job-title">
           <div className="crumbs">
@@ -102,6 +130,7 @@ function LiveJob({ id }: { id: string }) {
           </div>
           <h1>{job.name}</h1>
           <StatusBadge status={job.status} />
+          {job.paused && <PausedBadge />}
         </div>
         <div className="job-facts">
           <ProgressBar value={job.progress} status={job.status} />

@@ -13,6 +13,8 @@ import { JobsStore, matches } from './jobs-store.js';
 import type { JobFilter } from './jobs-store.js';
 import { useGroups } from './use-groups.js';
 import { BulkJobActions } from './bulk-actions.js';
+import { GroupSummary } from './group-summary.js';
+import { PausedBadge } from '../../components/paused.js';
 
 const PAGE = 1000;
 /** Beyond this many jobs in a group, older pages are read only when scrolled to. */
@@ -50,7 +52,7 @@ export function JobsView() {
             )}
             {groups?.map((g) => (
               <option key={g.name} value={g.name}>
-                {g.name} ({g.jobs})
+                {g.name} ({g.jobs}){g.paused ? ', paused' : ''}
               </option>
             ))}
           </select>
@@ -69,7 +71,10 @@ export function JobsView() {
       {group === '' ? (
         <p className="empty">{groups?.length === 0 ? 'No jobs yet: submit one.' : 'Loading…'}</p>
       ) : (
-        <GroupJobs key={group} group={group} filter={filter} />
+        <>
+          <GroupSummary key={`summary-${group}`} group={group} />
+          <GroupJobs key={group} group={group} filter={filter} />
+        </>
       )}
     </section>
   );
@@ -257,6 +262,7 @@ const JobRow = memo(function JobRow({
       </span>
       <span role="cell">
         <StatusBadge status={job.status} />
+        {job.paused && <PausedBadge />}
       </span>
       <span role="cell">
         <ProgressBar value={job.progress} status={job.status} />

@@ -6,7 +6,7 @@ import { isRetryable } from '../../lib/retry.js';
 const REFRESH_MS = 10_000;
 
 /**
- * The groups that have jobs, most recently submitted to first. Groups have no topic of their
+ * The groups that have jobs or are paused, most recently submitted to first. Groups have no topic of their
  * own, so the list is read again every 10 s and after each reconnect.
  */
 export function useGroups(): GroupRecord[] | undefined {
@@ -18,7 +18,7 @@ export function useGroups(): GroupRecord[] | undefined {
       client.call('groups.list', {}).then(
         ({ groups }) => {
           if (stopped) return;
-          groups.sort((a, b) => b.lastSubmittedAt.localeCompare(a.lastSubmittedAt));
+          groups.sort((a, b) => (b.lastSubmittedAt ?? '').localeCompare(a.lastSubmittedAt ?? ''));
           setGroups(groups);
         },
         (error: unknown) => {
