@@ -5,10 +5,14 @@
 -- per frame of a range. Ids follow the ORDER BY, so submission order is index order.
 WITH job AS (
   INSERT INTO jobs (id, group_name, name, task_type, params, priority, status, task_count,
-                    queued_count, blocked_count, idempotency_key, submission_hash)
-  VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'queued', $7, $8, $9, $10, $11)
+                    queued_count, blocked_count, idempotency_key, submission_hash, site)
+  VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'queued', $7, $8, $9, $10, $11, $17)
   ON CONFLICT (group_name, idempotency_key) DO NOTHING
   RETURNING id, job_json(jobs) AS record
+), forwarded AS (
+  -- A site job ($17) waits here, with what to send the site ($18), for its site's link.
+  INSERT INTO site_jobs (job_id, site, submission)
+  SELECT job.id, $17, $18::jsonb FROM job WHERE $17::text IS NOT NULL
 ), stages AS (
   INSERT INTO job_stages (job_id, stage, task_count)
   SELECT job.id, s.stage, s.task_count

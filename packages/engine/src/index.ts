@@ -33,3 +33,5 @@ export type { RetentionPolicy } from './retention.js';
 export type { ArtifactQuery, ArtifactReport, ArtifactScope } from './artifacts.js';
 export { SUBMISSION_DEFAULTS } from './expand.js';
 export type { Database } from './database.js';
+export { Sites, UnmappedSiteTask } from './sites.js';
+export type { RemoteArtifact, SiteAction, SiteJob, SiteLinkTarget, SiteTaskLog } from './sites.js';

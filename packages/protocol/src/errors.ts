@@ -171,6 +171,12 @@ export const errorCatalogue = {
     message:
       'This attempt already has an artifact of that name with other content. Give each file of an attempt its own name.',
   },
+  DROVER_E_SITE_UNREACHABLE: {
+    rpc: -32040,
+    retryable: true,
+    message:
+      'The site (another farm this one forwards jobs to) does not answer. Try again later; its jobs wait for it.',
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -14,6 +14,7 @@ import { JobStatus } from './statuses.js';
 import { JobSubmission } from './submission.js';
 import { Topic } from './topics.js';
 import { Principal, TokenGrant, TokenId, TokenRecord, TokenSecret } from './auth.js';
+import { SiteAdd, SiteName, SiteRecord } from './sites.js';
 
 const Reason = z.string().min(1).max(500);
 
@@ -198,6 +199,22 @@ export const methods = {
     /** Admin. The token stops working at once, and its connections and sessions end. */
     params: z.object({ id: TokenId }),
     result: TokenRecord,
+  },
+  // Sites: other farms this one forwards jobs to (`site` on a submission).
+  'sites.add': {
+    /** Admin. The site's token is kept to reach it and never returned by any method. */
+    params: SiteAdd,
+    result: SiteRecord,
+  },
+  'sites.list': {
+    /** Admin. */
+    params: z.object({}),
+    result: z.object({ sites: z.array(SiteRecord) }),
+  },
+  'sites.remove': {
+    /** Admin. Refused while the site has unfinished jobs: cancel them, or wait. */
+    params: z.object({ name: SiteName }),
+    result: SiteRecord,
   },
 } as const satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
 

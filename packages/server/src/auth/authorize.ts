@@ -78,6 +78,9 @@ export const RULES: Readonly<Record<string, Rule>> = {
   'tokens.create': { kind: 'admin' },
   'tokens.list': { kind: 'admin' },
   'tokens.revoke': { kind: 'admin' },
+  'sites.add': { kind: 'admin' },
+  'sites.list': { kind: 'admin' },
+  'sites.remove': { kind: 'admin' },
 };
 
 /** Whether a principal may read (or write) a group's jobs. */

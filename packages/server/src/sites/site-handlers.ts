@@ -1,0 +1,52 @@
+import { DroverError } from '@drover/protocol';
+import type { MethodResult, methods } from '@drover/protocol';
+import type { Engine } from '@drover/engine';
+import type { z } from 'zod';
+
+type SiteMethod = 'sites.add' | 'sites.list' | 'sites.remove';
+
+export type SiteHandlers = {
+  [M in SiteMethod]: (params: z.output<(typeof methods)[M]['params']>) => Promise<MethodResult<M>>;
+};
+
+/** `sites.add|list|remove`, for one connection (its token is recorded as a site's creator). */
+export function siteHandlers(
+  engine: Engine,
+  caller: () => string | undefined,
+  changed: () => void,
+): SiteHandlers {
+  return {
+    'sites.add': async (site) => {
+      const record = await engine.sites.add(site, caller() ?? null);
+      changed();
+      return record;
+    },
+    'sites.list': async () => ({ sites: await engine.sites.list() }),
+    'sites.remove': async ({ name }) => {
+      const record = await engine.sites.remove(name);
+      changed();
+      return record;
+    },
+  };
+}
+
+/** Refuses a submission to a site this farm does not know, naming those it knows. */
+export async function checkSite(engine: Engine, site: string): Promise<void> {
+  const names = await engine.sites.names();
+  if (names.includes(site)) return;
+  throw new DroverError(
+    'DROVER_E_INVALID_PARAMS',
+    names.length === 0
+      ? `There is no site ${site}: this farm has no sites (an admin adds one with drover sites add).`
+      : `There is no site ${site}; the sites are ${names.join(', ')}.`,
+    { details: [{ path: 'site', message: `unknown site; known: ${names.join(', ') || 'none'}` }] },
+  );
+}
+
+/** Why a task of a site job is not cancelled alone. */
+export function siteTaskCancel(site: string): DroverError {
+  return new DroverError(
+    'DROVER_E_INVALID_PARAMS',
+    `This task's job runs at site ${site}: cancel the whole job (jobs.cancel).`,
+  );
+}
