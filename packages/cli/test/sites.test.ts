@@ -273,4 +273,29 @@ describe(`sites: a job forwarded to another farm and mirrored back (home on ${ba
     assert.equal(remoteJob.cancelReason, 'not needed');
     assert.ok(done.counts.cancelled > 0);
   });
+
+  it('keeps a job waiting while its site is unreachable, saying so, and sends it once it is back', async () => {
+    await stopRemote();
+    const { job } = (await rpc('jobs.submit', {
+      group: 'fractals',
+      name: 'while the site is away',
+      taskType: 'fractal.julia',
+      items: renders(2, 13),
+      site: 'remote',
+    })) as { job: JobRecord };
+    const [waiting] = await until('the job to say it waits', async () => {
+      const tasks = await home.engine.listTasks(job.id);
+      return tasks[0]?.message === 'site remote unreachable, retrying' ? tasks : undefined;
+    });
+    assert.equal(waiting?.status, 'queued');
+    await startRemote();
+    const done = await finished(job.id);
+    assert.equal(done.status, 'succeeded');
+    const tasks = await home.engine.listTasks(job.id);
+    assert.ok(tasks.every((task) => task.message !== 'site remote unreachable, retrying'));
+    const there = (await remote.listJobs({ group: 'fractals' })).filter((j) =>
+      j.idempotencyKey?.endsWith(job.id),
+    );
+    assert.equal(there.length, 1, 'sent once');
+  });
 });
