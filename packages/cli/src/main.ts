@@ -12,6 +12,7 @@ import { serve } from './commands/serve.js';
 import { up } from './commands/up.js';
 import { worker } from './commands/worker.js';
 import { login, tokens } from './commands/tokens.js';
+import { sites } from './commands/sites.js';
 
 const USAGE = `drover <command> [options]
 
@@ -28,7 +29,7 @@ Run a farm:
 Drive it (--server URL or host:port, or several, comma-separated: a farm's replicas, the next
 used when one goes away; by default the farm of --data-dir, whose address \`up\` and \`server\`
 write in <data dir>/server.json, else 127.0.0.1:--port; --json for scripts):
-  submit <task type> [--param k=v ...] [--file job.json] [--group g] [--wait]
+  submit <task type> [--param k=v ...] [--file job.json] [--group g] [--wait] [--site NAME]
                      [--allow-unknown-type: queue for a task type no worker has offered yet]
   groups [ls | pause <name> | resume <name>]   every group with jobs, counted by status
   jobs [ls | show <id> | cancel <id> | retry <id> | rm <id> ...] [--group g] [--limit N (100) | --all]
@@ -49,6 +50,10 @@ Who may do what (an admin's token; on the farm's machine <data dir>/admin-token 
                 [--task-types a,b] [--tags t1,t2] [--expires-in-days N]
   tokens [ls | revoke <token id>]       (with --database-url: straight in the database)
   login              print a one-time link that signs a browser in as this token
+
+Sites, other farms this one forwards jobs to (submit with --site NAME; an admin's token):
+  sites add NAME URL --token-file F     (F: the token the site made for this farm)
+  sites [ls | rm NAME]
 
 Options: --port (7400) --host (127.0.0.1) --allowed-hosts NAME,... (more names the server
   answers to in the Host header) --data-dir (./data) --database-url --token-file FILE (the token
@@ -106,6 +111,7 @@ const OPTIONS = {
   file: { type: 'string' },
   wait: { type: 'boolean' },
   'allow-unknown-type': { type: 'boolean' },
+  site: { type: 'string' },
   limit: { type: 'string' },
   all: { type: 'boolean' },
   status: { type: 'string', multiple: true },
@@ -135,7 +141,10 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const config = loadConfig({ flags: values, env: process.env, file: values.config });
+  // For `sites add`, --token-file is the site's token: the command signs in without it.
+  const siteTokenFile = command === 'sites' ? values['token-file'] : undefined;
+  const flags = command === 'sites' ? { ...values, 'token-file': undefined } : values;
+  const config = loadConfig({ flags, env: process.env, file: values.config });
   const output = { json: values.json ?? false };
   switch (command) {
     case 'up':
@@ -179,6 +188,7 @@ async function main(argv: string[]): Promise<void> {
         wait: values.wait ?? false,
         name: values.name,
         allowUnknownType: values['allow-unknown-type'] ?? false,
+        site: values.site,
       });
     case 'jobs': {
       const filter = {
@@ -229,6 +239,8 @@ async function main(argv: string[]): Promise<void> {
       });
     case 'login':
       return login(config);
+    case 'sites':
+      return sites(config, output, rest[0], rest.slice(1), siteTokenFile);
     case 'download':
       return download(config, rest[0], values.out ?? '.');
     default:

@@ -91,6 +91,7 @@ import {
   replicaSecret,
 } from './blob-locations.js';
 import type { BlobHolder } from './blob-locations.js';
+import { Sites } from './sites.js';
 
 const JobPriority = z.int().min(-1000).max(1000);
 
@@ -114,6 +115,8 @@ export class Engine {
   readonly dataDir: string | undefined;
   /** Tokens, browser sessions and sign-in links. */
   readonly accounts: Accounts;
+  /** The farms this one forwards jobs to, and the state of each job forwarded. */
+  readonly sites: Sites;
 
   constructor(
     db: Database,
@@ -129,6 +132,7 @@ export class Engine {
     this.migration = migration;
     this.dataDir = dataDir;
     this.accounts = new Accounts(db);
+    this.sites = new Sites(db, sql);
     if (maintenanceIntervalMs > 0) {
       this.#maintenance = setInterval(() => {
         // A failed pass is tried again at the next interval; callers see their own statements

@@ -37,3 +37,5 @@ export type { ArtifactQuery, ArtifactReport, ArtifactScope } from './artifacts.j
 export type { BlobHolder } from './blob-locations.js';
 export { SUBMISSION_DEFAULTS } from './expand.js';
 export type { Database } from './database.js';
+export { Sites, UnmappedSiteTask } from './sites.js';
+export type { RemoteArtifact, SiteAction, SiteJob, SiteLinkTarget, SiteTaskLog } from './sites.js';

@@ -24,6 +24,17 @@ export function checkSubmissionSize(input: unknown): void {
   checkParamsSize(expandStages(parseOrThrow(JobSubmission, input, 'job submission')));
 }
 
+/**
+ * What a site job's site is sent: the submission as given, without the site (the site runs it)
+ * and without this farm's idempotency key (the link sends its own, derived from the job).
+ */
+function siteSubmission(input: unknown): Record<string, unknown> {
+  const rest = { ...(input as Record<string, unknown>) };
+  delete rest.site;
+  delete rest.idempotencyKey;
+  return rest;
+}
+
 export async function submitJob(
   db: Database,
   sql: Statements,
@@ -67,6 +78,8 @@ export async function submitJob(
     backoff.maxMs,
     JSON.stringify(stages.map((s) => ({ stage: s.stage, task_count: s.task_count }))),
     ...expansionOf(job),
+    job.site ?? null,
+    job.site === undefined ? null : JSON.stringify(siteSubmission(input)),
   ];
   // One statement, atomic on its own. Sorting a large job's tasks into submission order must not
   // spill to disk, which takes a setting and so a transaction.

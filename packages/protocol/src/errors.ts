@@ -177,6 +177,12 @@ export const errorCatalogue = {
     message:
       "The file's bytes are kept by another server of the farm, and no server that holds them answers: the one that stored them has stopped. Try again once it is back; servers that share one artifacts directory never depend on each other for files.",
   },
+  DROVER_E_SITE_UNREACHABLE: {
+    rpc: -32040,
+    retryable: true,
+    message:
+      'The site (another farm this one forwards jobs to) does not answer. Try again later; its jobs wait for it.',
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

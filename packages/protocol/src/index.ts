@@ -116,3 +116,4 @@ export {
   TokenSecret,
   authHttp,
 } from './auth.js';
+export { SiteAdd, SiteName, SiteRecord, SiteUrl, siteIdempotencyKey } from './sites.js';

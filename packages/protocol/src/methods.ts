@@ -15,6 +15,7 @@ import { JobExtension, JobSubmission, JobUpdate } from './submission.js';
 import { Topic } from './topics.js';
 import { Principal, TokenGrant, TokenId, TokenRecord, TokenSecret } from './auth.js';
 import { JobsApplied, JobsApply, WorkersApplied, WorkersApply } from './bulk.js';
+import { SiteAdd, SiteName, SiteRecord } from './sites.js';
 
 const Reason = z.string().min(1).max(500);
 
@@ -266,6 +267,22 @@ export const methods = {
     /** Disables, enables or drains every worker the filter selects, in one statement. */
     params: WorkersApply,
     result: WorkersApplied,
+  },
+  // Sites: other farms this one forwards jobs to (`site` on a submission).
+  'sites.add': {
+    /** Admin. The site's token is kept to reach it and never returned by any method. */
+    params: SiteAdd,
+    result: SiteRecord,
+  },
+  'sites.list': {
+    /** Admin. */
+    params: z.object({}),
+    result: z.object({ sites: z.array(SiteRecord) }),
+  },
+  'sites.remove': {
+    /** Admin. Refused while the site has unfinished jobs: cancel them, or wait. */
+    params: z.object({ name: SiteName }),
+    result: SiteRecord,
   },
 } as const satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
 

@@ -49,6 +49,8 @@ export const JobRecord = z.object({
   paused: z.boolean().default(false),
   idempotencyKey: z.string().nullable(),
   cancelReason: z.string().nullable(),
+  /** The site the job runs at (its tasks mirror the site's); null: this farm's workers. */
+  site: z.string().nullable().optional(),
   createdAt: Time,
   updatedAt: Time,
   startedAt: Time.nullable(),

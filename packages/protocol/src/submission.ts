@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { GroupName, Tag, TaskTypeName } from './ids.js';
+import { SiteName } from './sites.js';
 
 /** The most tasks one job may expand into, over all its stages. */
 export const MAX_TASKS_PER_JOB = 1_000_000;
@@ -111,6 +112,11 @@ export const JobSubmission = z
     idempotencyKey: z.string().min(1).max(200).optional(),
     backoff: Backoff.optional(),
     then: z.array(StageSubmission).max(16).optional(),
+    /**
+     * Run the job at this site (see `sites.add`) instead of on this farm's workers: it is
+     * recorded here, forwarded, and mirrored back as it runs there. @defaultValue this farm
+     */
+    site: SiteName.optional(),
   })
   .refine(onlyOneExpansion, expansionMessage)
   .superRefine((job, ctx) => {

@@ -3,9 +3,13 @@ import { ParamsCheck } from './params-check.js';
 import type { MethodName, MethodResult, WorkerRecord, WorkerHold, methods } from '@drover/protocol';
 import type { Engine, TaskToStop } from '@drover/engine';
 import type { z } from 'zod';
+import { checkSite, refuseSiteEdit, siteTaskCancel } from './sites/site-handlers.js';
 
 /** The methods about jobs, tasks, workers and events; signing in and tokens are apart. */
-export type EngineMethod = Exclude<MethodName, `auth.${string}` | `tokens.${string}`>;
+export type EngineMethod = Exclude<
+  MethodName,
+  `auth.${string}` | `tokens.${string}` | `sites.${string}`
+>;
 
 /** The implementation of every engine method, given its validated params. */
 export type Handlers = {
@@ -24,6 +28,8 @@ export interface HandlerHooks {
   /** Tasks became claimable through this server: its dispatcher need not wait for NOTIFY. */
   tasksQueued: () => void;
   onError: (error: unknown, where: string) => void;
+  /** A site job was submitted, cancelled or retried: the site links look for work now. */
+  sitesChanged?: () => void;
 }
 
 async function alreadySubmitted(engine: Engine, submission: unknown): Promise<boolean> {
@@ -55,6 +61,13 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
     'jobs.submit': async ({ allowUnknownType, ...submission }) => {
       // The stored size first: checking params against a schema costs per task.
       engine.checkSubmissionSize(submission);
+      // A site job's task types are the site's: the site checks its params when it gets it.
+      if (submission.site !== undefined) {
+        await checkSite(engine, submission.site);
+        const result = await engine.submit(submission);
+        if (result.created) hooks.sitesChanged?.();
+        return result;
+      }
       try {
         await params.check(submission, { allowUnknownType: allowUnknownType ?? false });
       } catch (error) {
@@ -77,11 +90,24 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
       }),
     }),
     'jobs.cancel': async ({ id, reason }) => {
+      // A site job's cancel goes to its site, unless the job never left; it comes back mirrored.
+      if ((await engine.sites.siteOf(id)) !== undefined) {
+        const action = await engine.sites.requestCancel(id, reason ?? DEFAULT_REASON);
+        hooks.sitesChanged?.();
+        if (action === 'forward') return { job: await engine.getJob(id) };
+      }
       const result = await engine.cancelJob(id, reason ?? DEFAULT_REASON);
       hooks.stopTasks(result.toStop, reason ?? DEFAULT_REASON);
       return { job: result.job };
     },
     'jobs.retry': async ({ id }) => {
+      // Likewise a site job's retry: the site puts back the tasks that ended failed or cancelled.
+      if ((await engine.sites.siteOf(id)) !== undefined) {
+        const action = await engine.sites.requestRetry(id);
+        hooks.sitesChanged?.();
+        if (action === 'forward')
+          return { job: await engine.getJob(id), retried: await engine.sites.retriable(id) };
+      }
       const result = await engine.retryJob(id);
       hooks.tasksQueued();
       return result;
@@ -90,13 +116,18 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
       job: await engine.setJobPriority(id, priority),
     }),
     // Jobs and groups edited while they run.
-    'jobs.pause': async ({ id }) => ({ job: await engine.pauseJob(id) }),
+    'jobs.pause': async ({ id }) => {
+      await refuseSiteEdit(engine, id, 'paused');
+      return { job: await engine.pauseJob(id) };
+    },
     'jobs.resume': async ({ id }) => {
+      await refuseSiteEdit(engine, id, 'resumed');
       const job = await engine.resumeJob(id);
       hooks.tasksQueued();
       return { job };
     },
     'jobs.extend': async (extension) => {
+      await refuseSiteEdit(engine, extension.id, 'extended');
       // The new tasks' params, checked as a submission's against the task type's schema.
       const job = await engine.getJob(extension.id);
       await params.check(
@@ -107,7 +138,10 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
       hooks.tasksQueued();
       return result;
     },
-    'jobs.update': (change) => engine.updateJob(change),
+    'jobs.update': async (change) => {
+      await refuseSiteEdit(engine, change.id, 'updated');
+      return engine.updateJob(change);
+    },
     'groups.get': ({ name }) => engine.getGroup(name),
     'groups.pause': ({ name }) => engine.pauseGroup(name),
     'groups.resume': async ({ name }) => {
@@ -126,6 +160,8 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
     }),
     'tasks.attempts': async ({ id }) => ({ attempts: await engine.listAttempts(id) }),
     'tasks.cancel': async ({ id, reason }) => {
+      const site = await engine.sites.siteOf((await engine.getTask(id)).jobId);
+      if (site !== undefined) throw siteTaskCancel(site);
       const result = await engine.cancelTask(id, reason ?? DEFAULT_REASON);
       hooks.stopTasks(result.toStop, reason ?? DEFAULT_REASON);
       return { job: result.job };

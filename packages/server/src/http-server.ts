@@ -29,6 +29,9 @@ import { registerLogin } from './auth/login-routes.js';
 import { RateLimiter } from './auth/rate-limit.js';
 import { leaseCredential } from './artifacts/routes.js';
 import type { ArtifactStore } from './artifacts/index.js';
+import { SiteLinks } from './sites/site-links.js';
+import { siteHandlers } from './sites/site-handlers.js';
+import { proxySiteArtifact } from './sites/site-proxy.js';
 
 export interface ServerOptions {
   engine: Engine;
@@ -103,6 +106,11 @@ export interface ServerOptions {
   maxSubscriptionsPerToken?: number;
   /** Serve the dashboard built in this directory at `/` (`apps/dashboard/dist`). @defaultValue none */
   dashboardDir?: string;
+  /**
+   * Sites: how often a site link looks for work, and its back-off between reconnects to its
+   * site. @defaultValue 500 ms; 250 ms to 10 s
+   */
+  sites?: { tickMs?: number; reconnect?: { initialMs?: number; maxMs?: number } };
 }
 
 export interface DroverServer {
@@ -152,12 +160,16 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     ...(options.maxLogPerAttempt !== undefined && { maxLogPerAttempt: options.maxLogPerAttempt }),
     onError,
   });
+  const siteLinks = new SiteLinks(options.engine, hub.serverId, { ...options.sites, onError });
   const clientHandlers = engineHandlers(options.engine, {
     stopTasks: (tasks, reason) => hub.stopTasks(tasks, reason),
     workerChanged: (worker) => hub.workerChanged(worker),
     tasksQueued: () => hub.queueChanged(),
+    sitesChanged: () => siteLinks.refresh(),
     onError,
   });
+  const sitesFor = (caller: () => string | undefined) =>
+    siteHandlers(options.engine, caller, () => siteLinks.refresh());
   const fanout = new EventFanout(options.engine, {
     ...(options.coalesceMs !== undefined && { coalesceMs: options.coalesceMs }),
     onError,
@@ -269,6 +281,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     }
     const handlers = {
       ...clientHandlers,
+      ...sitesFor(() => connection.principal?.tokenId),
       ...authHandlers(connection, {
         accounts,
         authenticator,
@@ -327,6 +340,11 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     store: peers ?? local,
     replica: { local, secret: replicaSecret },
     maxArtifactBytes: options.maxArtifactBytes,
+    // A site job's files are the site's: served from it.
+    proxyDownload: async (artifact, request, reply) => {
+      const remote = await options.engine.sites.remoteArtifact(artifact.id);
+      return remote && proxySiteArtifact(remote, request, reply);
+    },
     authorizeDownload: async (request, find) => {
       // A worker reads the files of the job it runs a task of, with that attempt's lease.
       const bearer = bearerOf(request.headers.authorization);
@@ -370,6 +388,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     hub,
     fanout,
     clientHandlers,
+    siteHandlers: sitesFor,
     authenticator,
     authorizer,
     maxMessageBytes,
@@ -386,6 +405,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7400 });
   } catch (error) {
     // The port is taken (or the host unknown): nothing of this server may keep running.
+    await siteLinks.close();
     await fanout.close();
     await hub.close();
     sockets.close();
@@ -398,11 +418,13 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   const host = options.host ?? '127.0.0.1';
   const url = `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   await hub.announce(options.advertiseUrl ?? advertisedUrl(url, host, port));
+  siteLinks.start();
   return {
     url,
     app,
     hub,
     close: async () => {
+      await siteLinks.close();
       await fanout.close();
       await hub.close();
       sockets.close();

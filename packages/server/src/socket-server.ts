@@ -8,6 +8,7 @@ import type { Engine } from '@drover/engine';
 import { createRpcDispatcher } from './rpc.js';
 import type { RpcDispatcher } from './rpc.js';
 import type { Handlers } from './handlers.js';
+import type { SiteHandlers } from './sites/site-handlers.js';
 import { WorkerSession } from './worker-session.js';
 import type { WorkerHub } from './worker-hub.js';
 import type { EventFanout, Subscriber } from './subscriptions.js';
@@ -25,6 +26,8 @@ export interface SocketServerOptions {
   hub: WorkerHub;
   fanout: EventFanout;
   clientHandlers: Handlers;
+  /** The site methods, for one connection: `caller` is the token signed in on it. */
+  siteHandlers: (caller: () => string | undefined) => SiteHandlers;
   authenticator: Authenticator;
   authorizer: Authorizer;
   maxMessageBytes: number;
@@ -159,6 +162,7 @@ export function serveSockets(app: FastifyInstance, options: SocketServerOptions)
     const mine = new Map<string, string>();
     const handlers = {
       ...options.clientHandlers,
+      ...options.siteHandlers(() => connection.principal?.tokenId),
       ...hubHandlers,
       ...auth,
       'groups.list': async (p: Record<string, never>) => {

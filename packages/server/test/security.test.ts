@@ -248,6 +248,13 @@ describe(`who may do what (${backend})`, () => {
       params: () => ({ action: 'enable', filter: { ids: [workerId] } }),
       allowed: ['admin'],
     },
+    {
+      method: 'sites.add',
+      params: () => ({ name: 'matrix', url: 'http://127.0.0.1:9', token: 'a-site-token-1234' }),
+      allowed: ['admin'],
+    },
+    { method: 'sites.list', params: () => ({}), allowed: ['admin'] },
+    { method: 'sites.remove', params: () => ({ name: 'matrix' }), allowed: ['admin'] },
   ];
 
   it('has a row for every client method', () => {

@@ -118,6 +118,8 @@ export async function submit(
     wait: boolean;
     name: string | undefined;
     allowUnknownType: boolean;
+    /** Run it at this site (`drover sites ls`). */
+    site?: string | undefined;
   },
 ): Promise<void> {
   const fromFile = options.file ? readJobFile(options.file) : {};
@@ -135,6 +137,7 @@ export async function submit(
       params: { ...(fromFile.params as object), ...given },
     }),
     ...(options.allowUnknownType && { allowUnknownType: true }),
+    ...(options.site !== undefined && { site: options.site }),
   };
   const { job, created } = await call(config, 'jobs.submit', submission as never).catch(
     (error: unknown) => {
@@ -149,7 +152,8 @@ export async function submit(
       .map((stage) => stage.taskType)
       .filter((name): name is string => typeof name === 'string'),
   ];
-  for (const name of new Set(types)) {
+  // A site job runs on the site's workers, not this farm's.
+  for (const name of job.site ? [] : new Set(types)) {
     if (!offered.has(name)) {
       console.error(
         `note: no online worker offers task type "${name}" now; its tasks wait until one joins`,

@@ -4,6 +4,7 @@ import type { ArtifactRecord } from '@drover/protocol';
 import { artifactRoutes } from './routes.js';
 import { replicaRoutes } from './replica-routes.js';
 import type { ArtifactStore } from './store.js';
+import type { ArtifactRouteOptions } from './routes.js';
 import { scheduleSweep } from './sweep.js';
 import type { SweepOptions } from './sweep.js';
 
@@ -34,6 +35,8 @@ export interface ArtifactOptions {
     request: FastifyRequest,
     find: () => Promise<ArtifactRecord>,
   ) => Promise<ArtifactRecord>;
+  /** Serves an artifact whose bytes are elsewhere (see `ArtifactRouteOptions`). */
+  proxyDownload?: ArtifactRouteOptions['proxyDownload'];
   onError: (error: unknown, where: string) => void;
   /**
    * Serve this replica's own blobs (`local`) to the farm's other replicas, to those that show
@@ -53,6 +56,7 @@ export function registerArtifacts(app: FastifyInstance, options: ArtifactOptions
       store: options.store,
       maxArtifactBytes: options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES,
       authorizeDownload: options.authorizeDownload,
+      ...(options.proxyDownload && { proxyDownload: options.proxyDownload }),
       onError: options.onError,
     }),
   );

@@ -30,6 +30,15 @@ export interface ArtifactRouteOptions {
     find: () => Promise<ArtifactRecord>,
   ) => Promise<ArtifactRecord>;
   onError: (error: unknown, where: string) => void;
+  /**
+   * Serves an artifact whose bytes are elsewhere (a site job's, at its site), once the caller
+   * may read it; resolves to undefined for one in this farm's store.
+   */
+  proxyDownload?: (
+    artifact: ArtifactRecord,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ) => Promise<FastifyReply | undefined>;
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -44,6 +53,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   DROVER_E_RATE_LIMITED: 429,
   DROVER_E_DATABASE_UNAVAILABLE: 503,
   DROVER_E_ARTIFACT_UNAVAILABLE: 503,
+  DROVER_E_SITE_UNREACHABLE: 502,
 };
 
 /**
@@ -121,7 +131,7 @@ async function upload(
 }
 
 async function download(
-  { engine, store, authorizeDownload, onError }: ArtifactRouteOptions,
+  { engine, store, authorizeDownload, proxyDownload, onError }: ArtifactRouteOptions,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
@@ -130,6 +140,8 @@ async function download(
     if (!ArtifactId.safeParse(id).success)
       throw new DroverError('DROVER_E_NOT_FOUND', `There is no artifact ${id}.`);
     const artifact = await authorizeDownload(request, () => engine.getArtifact(id));
+    const proxied = await proxyDownload?.(artifact, request, reply);
+    if (proxied) return proxied;
     const blob = await store.open(artifact.sha256);
     if (!blob) {
       onError(new Error(`artifact ${id}: blob ${artifact.sha256} is missing`), 'downloading');

@@ -94,6 +94,9 @@ export const RULES: Readonly<Record<string, Rule>> = {
     of: (p) => ({ group: str((p.filter as Params | undefined)?.group) }),
   },
   'workers.apply': { kind: 'admin' },
+  'sites.add': { kind: 'admin' },
+  'sites.list': { kind: 'admin' },
+  'sites.remove': { kind: 'admin' },
 };
 
 /** Whether a principal may read (or write) a group's jobs. */
