@@ -86,9 +86,9 @@ describe('the dashboard behind nginx when a replica dies', { timeout: 240_000 },
     return child;
   };
   /**
-   * A call over plain HTTP through nginx. One sent to a replica as it dies gets nginx's 502 (nginx
-   * passes a POST to the next replica only when the first never took it): sent again, as an HTTP
-   * client of a replicated service does with a read.
+   * A call over plain HTTP through nginx. One sent to a replica as it dies gets nginx's 502 or 504
+   * (nginx passes a POST to the next replica only when the first never took it): sent again, as
+   * an HTTP client of a replicated service does with a read.
    */
   const rpc = async (method, params) => {
     for (let tries = 1; ; tries++) {
@@ -97,10 +97,13 @@ describe('the dashboard behind nginx when a replica dies', { timeout: 240_000 },
         headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
         body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
       });
-      if (response.status === 502 && tries < 5) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
+      // nginx's own error page (502, or 504 while it waits on the dead replica): sent again.
+      if (response.status >= 502 && response.status <= 504 && tries < 20) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
         continue;
       }
+      if (!(response.headers.get('content-type') ?? '').includes('json'))
+        throw new Error(`${method}: HTTP ${response.status} ${await response.text()}`);
       const body = await response.json();
       if (body.error) throw new Error(`${method}: ${body.error.message}`);
       return body.result;
