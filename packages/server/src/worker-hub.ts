@@ -83,6 +83,9 @@ export class WorkerHub {
   #url = '';
   #unlisten: (() => Promise<void>) | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
+  /** Reports written straight to the engine, not through the writer, still under way. */
+  readonly #writes = new Set<Promise<unknown>>();
 
   constructor(engine: Engine, options: HubOptions) {
     this.#engine = engine;
@@ -148,12 +151,20 @@ export class WorkerHub {
     });
   }
 
-  async close(): Promise<void> {
+  /** Stops taking reports, writes the ones taken, marks the workers offline here; once. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     for (const timer of this.#timers) clearInterval(timer);
     await this.#unlisten?.();
     await this.#dispatcher.close();
+    // Every report taken is written (and so answered) before the connections close.
     await this.#writer.drain();
+    await Promise.allSettled([...this.#writes]);
     this.#writer.close();
     await this.#writeLiveness();
     // The workers are offline here from now on. Their attempts are left to their leases: a worker
@@ -186,6 +197,13 @@ export class WorkerHub {
     const refusedOf = (outcomes: ReportOutcome[]) => ({
       refused: outcomes.filter((o) => !o.accepted).map((o) => o.attemptId),
     });
+    // A stopping server takes no more reports: the ones it took are written and answered before
+    // its connections close. One it took later could be written with its answer lost with the
+    // connection, and the worker, which keeps what is not answered, would send it again.
+    const taking = () => {
+      session.requireWorker();
+      if (this.#closed) throw stopping();
+    };
     return {
       'workers.hello': async (hello) => {
         // A connected name is taken over only by the same worker coming back (its connection
@@ -279,22 +297,22 @@ export class WorkerHub {
         return { worker: updated };
       },
       'tasks.release': async ({ reports }) => {
-        session.requireWorker();
+        taking();
         session.release(reports.map((r) => r.attemptId));
-        const outcomes = await engine.release(reports);
+        const outcomes = await this.#track(engine.release(reports));
         this.queueChanged();
         return refusedOf(outcomes);
       },
       'tasks.started': async ({ leases }) => {
-        session.requireWorker();
+        taking();
         return refusedOf(await this.#writer.progress(leases));
       },
       'tasks.progress': async ({ reports }) => {
-        session.requireWorker();
+        taking();
         return refusedOf(await this.#writer.progress(reports));
       },
       'tasks.log': async ({ batches }) => {
-        session.requireWorker();
+        taking();
         const max = this.#options.maxLogPerAttempt;
         const capped = batches
           .map((b) => ({ ...b, lines: session.capLog(b.attemptId, b.lines, max) }))
@@ -302,7 +320,7 @@ export class WorkerHub {
         return refusedOf(await this.#writer.log(capped));
       },
       'tasks.complete': async ({ reports }) => {
-        session.requireWorker();
+        taking();
         // The slots are free once the worker says so: the next claim need not wait for this
         // write (a report refused later was about an attempt the worker no longer holds).
         session.release(reports.map((r) => r.attemptId));
@@ -310,7 +328,7 @@ export class WorkerHub {
         return refusedOf(await this.#writer.complete(reports));
       },
       'tasks.fail': async ({ reports }) => {
-        session.requireWorker();
+        taking();
         session.release(reports.map((r) => r.attemptId));
         this.dispatchSoon();
         return refusedOf(await this.#writer.fail(reports));
@@ -339,6 +357,16 @@ export class WorkerHub {
       }
     } catch (error) {
       this.#options.onError?.(error, 'releasing a disconnected worker');
+    }
+  }
+
+  /** A report written straight to the engine: `close` waits for it as for the writer's. */
+  async #track<T>(write: Promise<T>): Promise<T> {
+    this.#writes.add(write);
+    try {
+      return await write;
+    } finally {
+      this.#writes.delete(write);
     }
   }
 
@@ -482,6 +510,14 @@ export class WorkerHub {
   get sessionCount(): number {
     return this.#sessions.size;
   }
+}
+
+/** The answer to a report that reaches a server once it has begun to stop. */
+function stopping(): DroverError {
+  return new DroverError(
+    'DROVER_E_CONNECTION_LOST',
+    'This server is stopping and took nothing of this report: send it again once reconnected.',
+  );
 }
 
 export { WorkerSession };

@@ -118,10 +118,11 @@ export class Reporter {
     // lines of the same attempt queued before it, and they would arrive after its end.
     const started = [...this.#started.values()];
     const progress = [...this.#progress.values()];
-    // Log batches grow in place, so this flush takes them out of the queue: lines logged while
-    // they are on their way start new batches instead of joining one about to be marked sent.
-    const logs = [...this.#logs.values()];
-    this.#logs.clear();
+    // Log lines stay queued until the server has them, like every other report: this flush sends
+    // the lines queued now, and takes each piece off the front of its attempt's queue once
+    // answered. Whatever ends the flush early leaves the rest queued, in order, ahead of lines
+    // logged meanwhile.
+    const logs = [...this.#logs.values()].map((batch) => ({ ...batch, lines: [...batch.lines] }));
     const finals = [...this.#finals.values()];
     const completes = finals.filter((f) => f.kind === 'complete');
     const failures = finals.filter((f) => f.kind === 'fail');
@@ -186,8 +187,8 @@ export class Reporter {
       try {
         await send();
       } catch (error) {
-        // The connection lost (DROVER_E_CONNECTION_LOST), or the server could not take it now: what was not acknowledged stays
-        // queued for the next flush, in order.
+        // The connection lost (DROVER_E_CONNECTION_LOST), or the server could not take it now:
+        // what was not acknowledged stays queued for the next flush, in order.
         if (isDroverError(error) && error.retryable) return;
         // A report the server will never take is dropped, so it cannot block the ones behind
         // it; the other kinds still go (a refused log line must not cost the task its result).
@@ -199,7 +200,8 @@ export class Reporter {
 
   /**
    * Sends log lines in pieces the server takes (at most 1,000 lines and about 1 MiB a call), in
-   * order; what is not acknowledged goes back in front of the queue.
+   * order. Each piece leaves the queue once the server answers it; one it refuses for good is
+   * dropped, and the others still go.
    */
   async #sendLogs(batches: (LeaseRef & { lines: LogLine[] })[]): Promise<void> {
     const pieces: (LeaseRef & { lines: LogLine[] })[] = [];
@@ -217,39 +219,31 @@ export class Reporter {
       }
       if (lines.length > 0) pieces.push({ attemptId: batch.attemptId, token: batch.token, lines });
     }
-    for (let i = 0; i < pieces.length; i++) {
-      const piece = pieces[i];
-      if (!piece) continue;
+    for (const piece of pieces) {
       try {
         await this.#call('tasks.log', { batches: [piece] });
       } catch (error) {
-        if (isDroverError(error) && error.retryable) {
-          this.#requeueLogs(pieces.slice(i));
-        }
-        throw error;
+        if (isDroverError(error) && error.retryable) throw error;
+        this.#onUndeliverable(error);
       }
+      this.#sentLogs(piece.attemptId, piece.lines.length);
     }
+  }
+
+  /**
+   * The first `count` lines queued for an attempt are with the server (or refused for good):
+   * they leave the queue. They are its oldest, since one flush runs at a time and sends them in
+   * order; lines logged since stay behind them.
+   */
+  #sentLogs(attemptId: string, count: number): void {
+    const queued = this.#logs.get(attemptId);
+    if (!queued) return;
+    queued.lines.splice(0, count);
+    if (queued.lines.length === 0) this.#logs.delete(attemptId);
   }
 
   #drop<T extends LeaseRef>(queue: Map<string, T>, items: T[]): void {
     for (const item of items) if (queue.get(item.attemptId) === item) queue.delete(item.attemptId);
-  }
-
-  /** Puts log lines that were not delivered back in front of any logged since. */
-  #requeueLogs(batches: (LeaseRef & { lines: LogLine[] })[]): void {
-    const undelivered = new Map<string, LeaseRef & { lines: LogLine[] }>();
-    for (const batch of batches) {
-      const earlier = undelivered.get(batch.attemptId);
-      if (earlier) earlier.lines.push(...batch.lines);
-      else undelivered.set(batch.attemptId, { ...batch, lines: [...batch.lines] });
-    }
-    for (const [attemptId, batch] of undelivered) {
-      const newer = this.#logs.get(attemptId);
-      this.#logs.set(
-        attemptId,
-        newer ? { ...batch, lines: [...batch.lines, ...newer.lines] } : batch,
-      );
-    }
   }
 
   async #sendBatch<T extends LeaseRef>(

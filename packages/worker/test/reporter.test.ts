@@ -7,6 +7,7 @@ import { Connection } from '../src/connection.js';
 import { Reporter } from '../src/reporter.js';
 
 const lease = { attemptId: '1', token: '00000000-0000-4000-8000-000000000001' };
+const other = { attemptId: '2', token: '00000000-0000-4000-8000-000000000002' };
 const line = (text: string) => ({
   at: new Date().toISOString(),
   stream: 'log' as const,
@@ -58,7 +59,8 @@ describe('the reporter', () => {
           return;
         }
         received.push(...lines);
-        for (const r of request.params.reports ?? []) results.push(r.result);
+        if (request.method === 'tasks.complete')
+          for (const r of request.params.reports ?? []) results.push(r.result);
         setTimeout(() => {
           ws.send(JSON.stringify({ jsonrpc: '2.0', id: request.id, result: { refused: [] } }));
         }, delayMs);
@@ -115,6 +117,34 @@ describe('the reporter', () => {
     connection.close();
   });
 
+  // A flush sends its kinds one call after another: started, progress, logs, outcomes. The
+  // connection may drop on any of them; the lines of that flush must still go, before the result.
+  for (const first of ['started', 'progress'] as const) {
+    it(`keeps the lines of a flush whose ${first} call the connection drops, and sends them before the result`, async (t) => {
+      received.length = 0;
+      results.length = 0;
+      calls.length = 0;
+      delayMs = 0;
+      const { connection, reporter } = await connected();
+      t.after(() => {
+        reporter.close();
+        connection.close();
+      });
+      if (first === 'started') reporter.started(other);
+      else reporter.progress(lease, 0.5, null);
+      reporter.log(lease, line('the last line'));
+      reporter.finish(lease, { kind: 'complete', result: 'done' });
+      dropNext = true;
+      await reporter.flush(); // the peer hangs up on the flush's first call
+      assert.deepEqual(calls, [`tasks.${first}`]);
+      await connection.whenReady();
+      await reporter.flush();
+      assert.deepEqual(calls, [`tasks.${first}`, `tasks.${first}`, 'tasks.log', 'tasks.complete']);
+      assert.deepEqual(received, ['the last line']);
+      assert.deepEqual(results, ['done']);
+    });
+  }
+
   it('sends a flood of lines in pieces, in order, and the result after them', async () => {
     received.length = 0;
     results.length = 0;
@@ -151,6 +181,34 @@ describe('the reporter', () => {
     assert.equal(r.pendingFinals, 0);
     r.close();
     connection.close();
+  });
+  it("drops only the lines the server refuses for good: the other attempts' lines still go", async (t) => {
+    received.length = 0;
+    results.length = 0;
+    delayMs = 0;
+    const { connection, reporter } = await connected();
+    reporter.close();
+    const undeliverable: unknown[] = [];
+    const r = new Reporter(
+      connection,
+      () => undefined,
+      (e) => undeliverable.push(e),
+      60_000,
+    );
+    t.after(() => {
+      r.close();
+      connection.close();
+    });
+    r.log(lease, line('refuse me'));
+    r.log(other, line('kept'));
+    r.finish(lease, { kind: 'complete', result: 1 });
+    r.finish(other, { kind: 'complete', result: 2 });
+    await r.flush();
+    assert.deepEqual(received, ['kept']);
+    assert.deepEqual(results, [1, 2]);
+    assert.equal(undeliverable.length, 1);
+    await r.flush();
+    assert.deepEqual(received, ['kept'], 'the refused line is not sent again');
   });
 });
 

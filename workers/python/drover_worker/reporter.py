@@ -100,8 +100,10 @@ class Reporter:
         # outcome can never overtake progress or log lines of its attempt queued before it.
         started = list(self._started.values())
         progress = list(self._progress.values())
-        logs = list(self._logs.values())
-        self._logs = {}
+        # Log lines stay queued until the server has them, like every other report: each piece
+        # leaves the front of its attempt's queue once answered, so whatever ends this flush early
+        # leaves the rest queued, in order, ahead of lines logged since.
+        logs = [{**batch, "lines": list(batch["lines"])} for batch in self._logs.values()]
         finals = list(self._finals.values())
         completes = [f for f in finals if f["kind"] == "complete"]
         failures = [f for f in finals if f["kind"] == "fail"]
@@ -131,7 +133,8 @@ class Reporter:
                     _drop(queue, items)
 
     async def _send_logs(self, batches: list[dict]) -> None:
-        """Log lines in pieces the server takes; what is not acknowledged goes back in front."""
+        """Log lines in pieces the server takes, in order. Each leaves the queue once the server
+        answers it; one it refuses for good is dropped, and the others still go."""
         pieces: list[dict] = []
         for batch in batches:
             lines: list[dict] = []
@@ -144,24 +147,24 @@ class Reporter:
                 size += len(line["line"])
             if lines:
                 pieces.append({**_lease(batch), "lines": lines})
-        for i, piece in enumerate(pieces):
+        for piece in pieces:
             try:
                 await self._call("tasks.log", {"batches": [piece]})
-            except (Disconnected, RpcError) as error:
-                if isinstance(error, Disconnected) or error.retryable:
-                    self._requeue_logs(pieces[i:])
-                raise
+            except Exception as error:  # noqa: BLE001 - one refused piece must not stop the rest
+                if isinstance(error, Disconnected) or (isinstance(error, RpcError) and error.retryable):
+                    raise
+                self._on_undeliverable(error)
+            self._sent_logs(piece["attemptId"], len(piece["lines"]))
 
-    def _requeue_logs(self, pieces: list[dict]) -> None:
-        undelivered: dict[str, dict] = {}
-        for piece in pieces:
-            batch = undelivered.setdefault(piece["attemptId"], {**_lease(piece), "lines": []})
-            batch["lines"].extend(piece["lines"])
-        for attempt_id, batch in undelivered.items():
-            newer = self._logs.get(attempt_id)
-            if newer:
-                batch["lines"].extend(newer["lines"])
-            self._logs[attempt_id] = batch
+    def _sent_logs(self, attempt_id: str, count: int) -> None:
+        """The first `count` lines queued for an attempt are with the server (or refused for
+        good): they leave the queue. One flush runs at a time, so they are its oldest."""
+        queued = self._logs.get(attempt_id)
+        if queued is None:
+            return
+        del queued["lines"][:count]
+        if not queued["lines"]:
+            del self._logs[attempt_id]
 
     async def _call(self, method: str, params: Any) -> None:
         result = await self._connection.call(method, params)

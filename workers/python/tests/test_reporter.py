@@ -15,12 +15,16 @@ class FakeConnection:
         self.calls = []
         self.refuse = []
         self.fail_with = None
+        # Errors raised once each, by method: the connection dropping on that call, a refusal.
+        self.fail_on = {}
 
     async def call(self, method, params):
         if not self.ready:
             raise Disconnected("Not connected to the server.")
         if self.fail_with:
             raise self.fail_with
+        if method in self.fail_on:
+            raise self.fail_on.pop(method)
         self.calls.append((method, params))
         return {"refused": self.refuse}
 
@@ -74,6 +78,50 @@ class ReporterTest(unittest.TestCase):
         connection, _, dropped = self.run_with(scenario)
         self.assertEqual([m for m, _ in connection.calls], ["tasks.fail"])
         self.assertEqual(dropped, [])
+
+    def test_keeps_the_lines_of_a_flush_that_drops_on_an_earlier_call_and_sends_them_before_the_result(self):
+        other = {"attemptId": "2", "token": "u"}
+        for first in ("tasks.started", "tasks.progress"):
+            with self.subTest(first=first):
+
+                async def scenario(connection, reporter, first=first):
+                    connection.ready = True
+                    if first == "tasks.started":
+                        reporter.started(other)
+                    else:
+                        reporter.progress(LEASE, 0.5, None)
+                    reporter.log(LEASE, {"at": "t", "stream": "log", "line": "the last line"})
+                    reporter.finish(LEASE, {"kind": "complete", "result": "done"})
+                    connection.fail_on[first] = Disconnected("The connection to the server was lost.")
+                    await reporter.flush()
+                    self.assertEqual(connection.calls, [])
+                    await reporter.flush()
+
+                connection, _, dropped = self.run_with(scenario)
+                self.assertEqual([m for m, _ in connection.calls], [first, "tasks.log", "tasks.complete"])
+                self.assertEqual(
+                    [l["line"] for l in connection.calls[1][1]["batches"][0]["lines"]], ["the last line"]
+                )
+                self.assertEqual(dropped, [])
+
+    def test_drops_only_the_lines_the_server_refuses_for_good(self):
+        other = {"attemptId": "2", "token": "u"}
+
+        async def scenario(connection, reporter):
+            connection.ready = True
+            connection.fail_on["tasks.log"] = RpcError("DROVER_E_INVALID_PARAMS", "no")
+            reporter.log(LEASE, {"at": "t", "stream": "log", "line": "refused"})
+            reporter.log(other, {"at": "t", "stream": "log", "line": "kept"})
+            reporter.finish(LEASE, {"kind": "complete", "result": 1})
+            reporter.finish(other, {"kind": "complete", "result": 2})
+            await reporter.flush()
+            await reporter.flush()
+
+        connection, _, dropped = self.run_with(scenario)
+        self.assertEqual([m for m, _ in connection.calls], ["tasks.log", "tasks.complete"])
+        self.assertEqual([l["line"] for l in connection.calls[0][1]["batches"][0]["lines"]], ["kept"])
+        self.assertEqual(len(connection.calls[1][1]["reports"]), 2)
+        self.assertEqual(len(dropped), 1)
 
     def test_refused_reports_are_told_and_never_sent_again(self):
         async def scenario(connection, reporter):
