@@ -251,7 +251,7 @@ describe(`sites: a job forwarded to another farm and mirrored back (home on ${ba
     assert.equal(anonymous.status, 401);
   });
 
-  it('carries a cancel to the site, and its effect back', async () => {
+  it('carries a cancel and then a retry to the site, and their effects back', async () => {
     const { job } = (await rpc('jobs.submit', {
       group: 'fractals',
       taskType: 'fractal.julia',
@@ -287,6 +287,35 @@ describe(`sites: a job forwarded to another farm and mirrored back (home on ${ba
     });
     assert.equal(remoteJob.cancelReason, 'not needed');
     assert.ok(done.counts.cancelled > 0);
+
+    // A retry travels too: the site runs the cancelled tasks, and the job ends succeeded here.
+    await rpc('jobs.retry', { id: job.id });
+    const retried = await until('the retried job to succeed here', async () => {
+      const j = await home.engine.getJob(job.id);
+      return j.status === 'succeeded' ? j : undefined;
+    });
+    assert.equal(retried.counts.succeeded, 40);
+    assert.equal((await remote.getJob(remoteJob.id)).status, 'succeeded');
+    assert.equal(
+      (await remote.listJobs({ group: 'fractals' })).filter((j) =>
+        j.idempotencyKey?.endsWith(job.id),
+      ).length,
+      1,
+      'the same job there, retried',
+    );
+    // Every file the site has of the job's tasks (a cancelled attempt's too) is mirrored here.
+    const remoteTasks = await remote.listTasks(remoteJob.id);
+    for (const task of await home.engine.listTasks(job.id)) {
+      const twin = remoteTasks[task.index];
+      assert.ok(twin);
+      const there = await remote.listArtifacts({ taskId: twin.id });
+      assert.ok(there.length > 0);
+      await until(`the files of task ${task.index} here`, async () =>
+        (await home.engine.listArtifacts({ taskId: task.id })).length === there.length
+          ? true
+          : undefined,
+      );
+    }
   });
 
   it('keeps a job waiting while its site is unreachable, saying so, and sends it once it is back', async () => {
