@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { DroverError } from '@drover/protocol';
 import type { WorkerMethodName, WorkerRecord, workerMethods } from '@drover/protocol';
 import type { Engine, ReportOutcome, TaskToStop } from '@drover/engine';
@@ -8,6 +6,7 @@ import { WorkerSession } from './worker-session.js';
 import { Dispatcher } from './dispatcher.js';
 import { ReportWriter } from './report-writer.js';
 import { WorkerRegistrar } from './worker-registrar.js';
+import { Replica } from './replica.js';
 
 export interface HubOptions {
   /** @defaultValue 30,000 */
@@ -78,9 +77,7 @@ export class WorkerHub {
   /** Workers heard from since liveness was last written. */
   #beats = new Set<WorkerSession>();
   #timers: NodeJS.Timeout[] = [];
-  /** This server among the farm's replicas, as registered in the database. */
-  readonly serverId = randomUUID();
-  #url = '';
+  readonly #replica: Replica;
   #unlisten: (() => Promise<void>) | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -116,6 +113,16 @@ export class WorkerHub {
       },
       ...(options.onError && { onError: options.onError }),
     });
+    this.#replica = new Replica(engine, {
+      timeoutMs: this.#options.replicaTimeoutMs,
+      onJoined: options.onJoined,
+      // Its workers were released by a survivor: they say hello again, to be counted here.
+      onTakenForDead: () => {
+        for (const session of this.#sessions.values()) session.ws.terminate();
+      },
+      onRequeued: () => this.queueChanged(),
+      onError: options.onError,
+    });
     this.#registrar = new WorkerRegistrar(engine, this.serverId);
     this.#writer = new ReportWriter(engine, {
       leaseMs,
@@ -123,8 +130,13 @@ export class WorkerHub {
     });
   }
 
+  /** This server among the farm's replicas, as registered in the database. */
+  get serverId(): string {
+    return this.#replica.id;
+  }
+
   async start(): Promise<void> {
-    await this.#register();
+    await this.#replica.register();
     // Push, never poll: a notification that tasks became claimable wakes the dispatcher.
     this.#unlisten = await this.#engine.listen((payload) => {
       if (payload === 'queue' || payload === '*') this.queueChanged();
@@ -132,23 +144,16 @@ export class WorkerHub {
     this.#timers.push(setInterval(() => this.queueChanged(), this.#options.pollMs));
     this.#timers.push(setInterval(() => void this.#reap(), this.#options.reapMs));
     this.#timers.push(setInterval(() => void this.#writeLiveness(), this.#options.heartbeatMs));
-    this.#timers.push(setInterval(() => void this.#heartbeat(), this.#options.heartbeatMs));
+    this.#timers.push(
+      setInterval(() => {
+        if (!this.#closed) void this.#replica.heartbeat();
+      }, this.#options.heartbeatMs),
+    );
   }
 
   /** Where the other replicas reach this server: known once it listens. */
-  async announce(url: string): Promise<void> {
-    this.#url = url;
-    await this.#register();
-    this.#options.onJoined?.();
-  }
-
-  #register(): Promise<void> {
-    return this.#engine.registerServer({
-      id: this.serverId,
-      url: this.#url,
-      host: hostname(),
-      pid: process.pid,
-    });
+  announce(url: string): Promise<void> {
+    return this.#replica.announce(url);
   }
 
   /** Stops taking reports, writes the ones taken, marks the workers offline here; once. */
@@ -181,11 +186,7 @@ export class WorkerHub {
         this.#options.onError?.(error, 'marking a worker offline');
       }
     }
-    try {
-      await this.#engine.unregisterServer(this.serverId);
-    } catch (error) {
-      this.#options.onError?.(error, 'leaving the farm');
-    }
+    await this.#replica.leave();
   }
 
   /**
@@ -439,7 +440,7 @@ export class WorkerHub {
     } catch (error) {
       this.#options.onError?.(error, 'reaping leases');
     }
-    await this.#sweep();
+    await this.#replica.sweep();
   }
 
   /**
@@ -478,33 +479,6 @@ export class WorkerHub {
       },
       (error: unknown) => this.#options.onError?.(error, 'marking a worker responsive'),
     );
-  }
-
-  /**
-   * This replica's heartbeat in the database. Found taken for dead (its workers were released by
-   * a survivor), it registers again and closes its workers' connections, so that they say hello
-   * again and are counted once more.
-   */
-  async #heartbeat(): Promise<void> {
-    if (this.#closed) return;
-    try {
-      if (await this.#engine.heartbeatServer(this.serverId)) return;
-      await this.#register();
-      if (this.#url !== '') this.#options.onJoined?.();
-      for (const session of this.#sessions.values()) session.ws.terminate();
-    } catch (error) {
-      this.#options.onError?.(error, 'heartbeating');
-    }
-  }
-
-  /** Releases what the replicas that stopped heartbeating held: their workers and their tasks. */
-  async #sweep(): Promise<void> {
-    try {
-      const swept = await this.#engine.sweepServers(this.serverId, this.#options.replicaTimeoutMs);
-      if (swept.attempts.length > 0) this.queueChanged();
-    } catch (error) {
-      this.#options.onError?.(error, 'sweeping dead replicas');
-    }
   }
 
   get sessionCount(): number {
