@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { backend, openTestEngine, uniqueType } from './harness.js';
+import { explainClaimChoice, planNodes } from './plans.js';
 import type { TestEngine } from './harness.js';
 
 describe(`one claim for many workers (${backend})`, () => {
@@ -88,31 +89,11 @@ describe(`one claim for many workers (${backend})`, () => {
     await submit(type, 20_000);
     const w = await worker([type]);
     await t.engine.database.exec('ANALYZE');
-    // The choice is a function so that it is planned with its own settings: its body is
-    // explained here under those settings, as the function plans it.
-    const [fn] = await t.engine.database.query<{ body: string; settings: string[] }>(
-      `SELECT prosrc AS body, proconfig AS settings FROM pg_proc
-       WHERE proname = 'claim_choice' AND pronamespace = current_schema()::regnamespace`,
-    );
-    assert.ok(fn, 'the claim_choice function exists');
     for (const slots of [1, 50, 1000]) {
-      const plan = await t.engine.database
-        .transaction(async (tx) => {
-          for (const setting of fn.settings) {
-            const [name, value] = setting.split('=');
-            await tx.exec(`SET LOCAL ${name} = ${value}`);
-          }
-          const rows = await tx.query<{ 'QUERY PLAN': string }>(
-            `EXPLAIN (ANALYZE, FORMAT JSON) ${fn.body.replaceAll('slot_groups', '$1::jsonb')}`,
-            [JSON.stringify([{ taskTypes: [type], tags: [], slots: Array(slots).fill(w.id) }])],
-          );
-          throw new Rollback(JSON.stringify(rows[0]?.['QUERY PLAN']));
-        })
-        .catch((error: unknown) => {
-          if (error instanceof Rollback) return error.message;
-          throw error;
-        });
-      const scans = nodes(JSON.parse(plan)).filter((n) => n['Relation Name'] === 'tasks');
+      const plan = await explainClaimChoice(t.engine, [
+        { taskTypes: [type], tags: [], slots: Array(slots).fill(w.id) },
+      ]);
+      const scans = planNodes(JSON.parse(plan)).filter((n) => n['Relation Name'] === 'tasks');
       const queue = scans.find((n) => n['Index Name'] === 'tasks_queue');
       assert.ok(queue, `slots=${slots}: the claim walks tasks_queue; plan: ${plan.slice(0, 2000)}`);
       assert.ok(
@@ -126,19 +107,3 @@ describe(`one claim for many workers (${backend})`, () => {
     }
   });
 });
-
-class Rollback extends Error {}
-
-type PlanNode = Record<string, unknown> & { Plans?: PlanNode[]; Plan?: PlanNode };
-
-/** Every node of an EXPLAIN (FORMAT JSON) plan. */
-function nodes(value: unknown): PlanNode[] {
-  const out: PlanNode[] = [];
-  const visit = (node: PlanNode) => {
-    out.push(node);
-    for (const child of node.Plans ?? []) visit(child);
-  };
-  const roots = (Array.isArray(value) ? value : [value]) as PlanNode[];
-  for (const root of roots) visit(root.Plan ?? root);
-  return out;
-}

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { DroverError } from '@drover/protocol';
 import { backend, openTestEngine, readEventsUntil, uniqueType } from './harness.js';
 import type { TestEngine } from './harness.js';
+import { explainClaimChoice, planNodes } from './plans.js';
 
 describe(`pausing and resuming jobs and groups (${backend})`, () => {
   let t: TestEngine;
@@ -206,29 +207,11 @@ describe(`pausing and resuming jobs and groups (${backend})`, () => {
     });
     await t.engine.pauseJob(paused.id);
     await t.engine.database.exec('ANALYZE');
-    const [fn] = await t.engine.database.query<{ body: string; settings: string[] }>(
-      `SELECT prosrc AS body, proconfig AS settings FROM pg_proc
-       WHERE proname = 'claim_choice' AND pronamespace = current_schema()::regnamespace`,
-    );
-    assert.ok(fn);
     const slots = 2;
-    const plan = await t.engine.database
-      .transaction(async (tx) => {
-        for (const setting of fn.settings) {
-          const [name, value] = setting.split('=');
-          await tx.exec(`SET LOCAL ${name} = ${value}`);
-        }
-        const rows = await tx.query<{ 'QUERY PLAN': unknown }>(
-          `EXPLAIN (ANALYZE, FORMAT JSON) ${fn.body.replaceAll('slot_groups', '$1::jsonb')}`,
-          [JSON.stringify([{ taskTypes: [type], tags: [], slots: Array(slots).fill(worker.id) }])],
-        );
-        throw new Rollback(JSON.stringify(rows[0]?.['QUERY PLAN']));
-      })
-      .catch((error: unknown) => {
-        if (error instanceof Rollback) return error.message;
-        throw error;
-      });
-    const queue = nodes(JSON.parse(plan)).find((n) => n['Index Name'] === 'tasks_queue');
+    const plan = await explainClaimChoice(t.engine, [
+      { taskTypes: [type], tags: [], slots: Array(slots).fill(worker.id) },
+    ]);
+    const queue = planNodes(JSON.parse(plan)).find((n) => n['Index Name'] === 'tasks_queue');
     assert.ok(queue, `the claim walks tasks_queue; plan: ${plan.slice(0, 2000)}`);
     // Rows the scan read and its filter (the job's row says paused) then dropped count too.
     const read = Number(queue['Actual Rows']) + Number(queue['Rows Removed by Filter'] ?? 0);
@@ -256,19 +239,3 @@ describe(`pausing and resuming jobs and groups (${backend})`, () => {
     assert.deepEqual(await t.engine.listGroups(), before);
   });
 });
-
-class Rollback extends Error {}
-
-type PlanNode = Record<string, unknown> & { Plans?: PlanNode[]; Plan?: PlanNode };
-
-/** Every node of an EXPLAIN (FORMAT JSON) plan. */
-function nodes(value: unknown): PlanNode[] {
-  const out: PlanNode[] = [];
-  const visit = (node: PlanNode) => {
-    out.push(node);
-    for (const child of node.Plans ?? []) visit(child);
-  };
-  const roots = (Array.isArray(value) ? value : [value]) as PlanNode[];
-  for (const root of roots) visit(root.Plan ?? root);
-  return out;
-}

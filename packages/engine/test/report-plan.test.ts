@@ -6,16 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { Statements } from '../src/statements.js';
 import { backend, openTestEngine, uniqueType } from './harness.js';
 import type { TestEngine } from './harness.js';
-
-type PlanNode = Record<string, unknown> & { Plans?: PlanNode[]; Plan?: PlanNode };
-
-/** Every node of an EXPLAIN (FORMAT JSON) plan. */
-function nodes(value: unknown): PlanNode[] {
-  if (Array.isArray(value)) return value.flatMap(nodes);
-  if (typeof value !== 'object' || value === null) return [];
-  const node = value as PlanNode;
-  return [node, ...nodes(node.Plan ?? []), ...nodes(node.Plans ?? [])];
-}
+import { planNodes } from './plans.js';
 
 class Rollback extends Error {}
 
@@ -84,7 +75,7 @@ describe(`reports after many ended attempts (${backend})`, { timeout: 120_000 },
           if (error instanceof Rollback) return error.message;
           throw error;
         });
-      const scans = nodes(JSON.parse(plan)).filter((n) => n['Relation Name'] === 'attempts');
+      const scans = planNodes(JSON.parse(plan)).filter((n) => n['Relation Name'] === 'attempts');
       assert.ok(scans.length > 0, `${name}: reads attempts`);
       for (const scan of scans) {
         const index = typeof scan['Index Name'] === 'string' ? scan['Index Name'] : '';
