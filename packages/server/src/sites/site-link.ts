@@ -238,11 +238,26 @@ export class SiteLink {
         this.#busy.delete(id);
       }
     }
-    if (isTerminalJobStatus(job.status) && logs.length === 0 && job.cancelReason === null) {
-      if (!job.retryRequested) {
-        await this.#unwatch(`j:${job.jobId}`);
-        await this.#engine.sites.done(job.jobId);
+    if (
+      isTerminalJobStatus(job.status) &&
+      logs.length === 0 &&
+      job.cancelReason === null &&
+      !job.retryRequested &&
+      job.remoteJobId !== null &&
+      this.#rpc.ready
+    ) {
+      // Done only once the site's job has ended as this one shows: a retry the site took may not
+      // have reached the mirror yet, and its events must still be followed.
+      try {
+        const there = await this.#call('jobs.get', { id: job.remoteJobId });
+        if (there.status !== job.status) return;
+      } catch (error) {
+        if (!isDroverError(error) || !error.retryable)
+          this.#options.onError(error, `site ${this.site.name}: job ${job.jobId}`);
+        return;
       }
+      await this.#unwatch(`j:${job.jobId}`);
+      await this.#engine.sites.done(job.jobId);
     }
   }
 
