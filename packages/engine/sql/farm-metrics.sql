@@ -25,3 +25,5 @@ UNION ALL
 SELECT 'workers', w.state, NULL, NULL, count(*)::float8, NULL
 FROM workers w
 GROUP BY w.state
+-- In a steady order, so that a scrape's series come in the same order every time.
+ORDER BY 1, 3, 4, 2
