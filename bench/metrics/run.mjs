@@ -1,5 +1,5 @@
 // The cost of a metrics scrape on a farm holding 100,000 tasks: `npm run bench:metrics`.
-//   node bench/metrics/run.mjs [--backend pglite|postgres] [--tasks 100000] [--jobs 100]
+//   node bench/metrics/run.mjs [--backend pglite|postgres] [--tasks 100000] [--jobs 100] [--explain]
 // The farm gets --jobs jobs of --tasks tasks in all; a third of the jobs are run to the end
 // (their tasks succeeded), the rest wait in the queue, so both the per-job counts and the
 // queue's index have their full size. It times the statement that reads the farm's gauges
@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { openEngine } from '../../packages/engine/dist/src/index.js';
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     backend: { type: 'string', default: 'pglite' },
     tasks: { type: 'string', default: '100000' },
     jobs: { type: 'string', default: '100' },
+    explain: { type: 'boolean', default: false },
   },
 });
 const tasks = Number(values.tasks);
@@ -80,6 +82,14 @@ try {
     const t0 = performance.now();
     await engine.farmGauges();
     query.push(performance.now() - t0);
+  }
+  if (values.explain) {
+    const statement = readFileSync(
+      new URL('../../packages/engine/sql/farm-metrics.sql', import.meta.url),
+      'utf8',
+    );
+    const plan = await engine.database.query(`EXPLAIN (ANALYZE, BUFFERS) ${statement}`);
+    for (const row of plan) process.stderr.write(`${Object.values(row)[0]}\n`);
   }
   const server = await startServer({ engine, port: 0 });
   const scrapes = [];
