@@ -2,6 +2,18 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DroverError, parseOrThrow } from '@drover/protocol';
 import { readAddress } from './farm-address.js';
+import type { LogLevel } from '@drover/server';
+
+/** The server's log levels (pino's), most severe first. */
+const LOG_LEVELS = [
+  'fatal',
+  'error',
+  'warn',
+  'info',
+  'debug',
+  'trace',
+  'silent',
+] as const satisfies readonly LogLevel[];
 
 /** A yes-or-no setting: `true`/`1` and `false`/`0` from the command line or the environment. */
 const onOff = z.preprocess(
@@ -154,6 +166,17 @@ export const Config = z.object({
   advertiseUrl: z
     .url({ protocol: /^https?$/, error: 'a URL such as http://server-2:7400' })
     .optional(),
+  /**
+   * How much the server logs, as JSON lines on stdout: fatal, error, warn, info, debug, trace or
+   * silent. @defaultValue `info` for `drover server`, `warn` for `drover up`
+   */
+  logLevel: z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.join(', ')}` }).optional(),
+  /**
+   * A file whose first line is the metrics token: a Prometheus scraper reads `GET /metrics` with
+   * it as its bearer token. Needed off a loopback address (or behind a proxy) unless the scraper
+   * uses an admin token.
+   */
+  metricsTokenFile: z.string().min(1).optional(),
 });
 /** The configuration, with the servers to talk to resolved (see `server` above). */
 export type Config = Omit<z.output<typeof Config>, 'server'> & {
@@ -216,6 +239,18 @@ export function loadConfig(sources: ConfigSources): Config {
   }
   if (config.tokenFile !== undefined) config.token = readTokenFile(config.tokenFile);
   return config;
+}
+
+/** The metrics token of `metricsTokenFile`, read when a server starts. */
+export function metricsToken(config: Config): string | undefined {
+  if (config.metricsTokenFile === undefined) return undefined;
+  const token = readTokenFile(config.metricsTokenFile);
+  if (token.length < 16)
+    throw new DroverError(
+      'DROVER_E_INVALID_PARAMS',
+      `The metrics token in ${config.metricsTokenFile} is too short to be a secret: give at least 16 characters (openssl rand -hex 32).`,
+    );
+  return token;
 }
 
 /** The token in the first line of a file, checked as `token` is. */

@@ -19,7 +19,8 @@ const USAGE = `drover <command> [options]
 Run a farm:
   up                 the farm on this machine: server, local workers, the fractal producer
                      [--tasks my-tasks.mjs ...] (the local workers run these too) [--demo false]
-  server             the server alone (embedded database, or --database-url)
+  server             the server alone (embedded database, or --database-url); it answers
+                     GET /healthz (alive), /readyz (database and schema) and /metrics (Prometheus)
   worker             join a farm: --server URL[,URL...] --token-file F [--name N] [--tags a,b]
                      [--slots K]
                      [--state-dir D] (its default name, host-xxxx, kept for its restarts)
@@ -68,6 +69,10 @@ Options: --port (7400) --host (127.0.0.1) --allowed-hosts NAME,... (more names t
   per token, over every server; 0: none)
   --advertise-url URL (where the farm's other servers reach this one for its files; default: its
   address, the host's name on 0.0.0.0)
+  --log-level fatal|error|warn|info|debug|trace|silent (the server's JSON log lines on stdout;
+  info for server, warn for up)
+  --metrics-token-file FILE (a token whose holder reads GET /metrics, for Prometheus; needed off
+  a loopback address or behind a proxy, unless the scraper uses an admin token)
   --json. An embedded farm keeps a worker token in <data dir>/worker-token.
 
 Every option can also come from DROVER_<NAME> in the environment or from drover.json
@@ -103,6 +108,8 @@ const OPTIONS = {
   'ca-file': { type: 'string' },
   'rate-limit-per-minute': { type: 'string' },
   'advertise-url': { type: 'string' },
+  'log-level': { type: 'string' },
+  'metrics-token-file': { type: 'string' },
   role: { type: 'string' },
   groups: { type: 'string' },
   'task-types': { type: 'string' },

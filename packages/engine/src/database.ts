@@ -18,7 +18,20 @@ export interface Database extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Calls `onNotify` with each payload sent on `channel`; resolves to a function that stops it. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /** How busy the connections are now, read from memory. */
+  load(): DatabaseLoad;
   close(): Promise<void>;
+}
+
+/**
+ * A database's connections at one moment. A PostgreSQL pool has `total` connections, `idle` of
+ * them unused, and `waiting` queries queued for one; PGlite has one backend, which runs one
+ * statement at a time while the others (`waiting`) wait their turn.
+ */
+export interface DatabaseLoad {
+  total: number;
+  idle: number;
+  waiting: number;
 }
 
 /** Schema names are put into SQL text, so only plain identifiers are allowed. */

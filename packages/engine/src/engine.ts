@@ -92,6 +92,9 @@ import {
 } from './blob-locations.js';
 import type { BlobHolder } from './blob-locations.js';
 import { Sites } from './sites.js';
+import { farmGauges } from './metrics.js';
+import type { FarmGauges } from './metrics.js';
+import type { DatabaseLoad } from './database.js';
 
 const JobPriority = z.int().min(-1000).max(1000);
 
@@ -591,6 +594,16 @@ export class Engine {
    */
   listen(onNotify: (payload: string) => void): Promise<() => Promise<void>> {
     return this.#db.listen(this.channel, onNotify);
+  }
+
+  /** The farm's tasks by status, its queue and its workers by state, for a metrics scrape. */
+  farmGauges(): Promise<FarmGauges> {
+    return farmGauges(this.#db, this.#sql);
+  }
+
+  /** How busy this process's connection to the database is now (no query). */
+  databaseLoad(): DatabaseLoad {
+    return this.#db.load();
   }
 
   /** Vacuums and analyzes the busy tables, so claims stay fast and plans fit the data. */

@@ -36,6 +36,7 @@ export type { RetentionPolicy } from './retention.js';
 export type { ArtifactQuery, ArtifactReport, ArtifactScope } from './artifacts.js';
 export type { BlobHolder } from './blob-locations.js';
 export { SUBMISSION_DEFAULTS } from './expand.js';
-export type { Database } from './database.js';
+export type { Database, DatabaseLoad } from './database.js';
+export type { FarmGauges } from './metrics.js';
 export { Sites, UnmappedSiteTask } from './sites.js';
 export type { RemoteArtifact, SiteAction, SiteJob, SiteLinkTarget, SiteTaskLog } from './sites.js';

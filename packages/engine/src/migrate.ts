@@ -43,16 +43,18 @@ export async function migrate(db: Database): Promise<MigrationReport> {
 }
 
 /** The schema version the database is at, and the one this engine needs. */
-export async function schemaVersion(db: Database): Promise<{ current: number; required: number }> {
+export async function schemaVersion(
+  db: Database,
+): Promise<{ current: number; required: number; applied: number }> {
   const required = loadMigrations().length;
   const exists = await db.query<{ present: boolean }>(
     `SELECT to_regclass('migrations') IS NOT NULL AS present`,
   );
-  if (!exists[0]?.present) return { current: 0, required };
-  const rows = await db.query<{ version: number | null }>(
-    'SELECT max(id) AS version FROM migrations',
+  if (!exists[0]?.present) return { current: 0, required, applied: 0 };
+  const rows = await db.query<{ version: number | null; applied: number }>(
+    'SELECT max(id) AS version, count(*)::int AS applied FROM migrations',
   );
-  return { current: rows[0]?.version ?? 0, required };
+  return { current: rows[0]?.version ?? 0, required, applied: rows[0]?.applied ?? 0 };
 }
 
 /** Refuses to start on a schema that is older or newer than this engine. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { DroverError, backoffMs } from '@drover/protocol';
 import { checkSchemaName } from './database.js';
-import type { Database, Queryable } from './database.js';
+import type { Database, DatabaseLoad, Queryable } from './database.js';
 
 /** PostgreSQL error codes worth a second try of the whole transaction. */
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
@@ -65,6 +65,11 @@ export class PgDatabase implements Database {
       );
     }
     return new PgDatabase(pool, connectionString, schema);
+  }
+
+  load(): DatabaseLoad {
+    const pool = this.#pool;
+    return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
   }
 
   async query<Row = Record<string, unknown>>(

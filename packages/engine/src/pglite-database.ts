@@ -1,7 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import type { Transaction } from '@electric-sql/pglite';
 import { checkSchemaName } from './database.js';
-import type { Database, Queryable } from './database.js';
+import type { Database, DatabaseLoad, Queryable } from './database.js';
 
 /**
  * PGlite (PostgreSQL compiled to WebAssembly) in a data directory, inside this process.
@@ -14,6 +14,8 @@ export class PgliteDatabase implements Database {
   readonly kind = 'embedded';
   readonly schema: string;
   readonly #pg: PGlite;
+  /** Calls under way: PGlite runs one at a time, the others wait. */
+  #out = 0;
 
   private constructor(pg: PGlite, schema: string) {
     this.#pg = pg;
@@ -32,9 +34,18 @@ export class PgliteDatabase implements Database {
     sql: string,
     params?: readonly unknown[],
   ): Promise<Row[]> {
-    await yieldToEventLoop();
-    const result = await this.#pg.query<Row>(sql, params as unknown[] | undefined);
-    return result.rows;
+    this.#out++;
+    try {
+      await yieldToEventLoop();
+      const result = await this.#pg.query<Row>(sql, params as unknown[] | undefined);
+      return result.rows;
+    } finally {
+      this.#out--;
+    }
+  }
+
+  load(): DatabaseLoad {
+    return { total: 1, idle: this.#out === 0 ? 1 : 0, waiting: Math.max(0, this.#out - 1) };
   }
 
   async exec(sql: string): Promise<void> {

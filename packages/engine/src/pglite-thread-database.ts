@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { checkSchemaName } from './database.js';
-import type { Database, Queryable } from './database.js';
+import type { Database, DatabaseLoad, Queryable } from './database.js';
 import type { ErrorMessage, FromThread, ToThread } from './pglite-thread-messages.js';
 import { messageToError } from './pglite-thread-messages.js';
 
@@ -128,6 +128,12 @@ export class PgliteThreadDatabase implements Database {
     await this.#request({ op: 'close' }).catch(() => undefined);
     this.#stop(new Error('The embedded database is closed.'));
     await this.#thread.terminate();
+  }
+
+  /** One backend: busy while any request is out, the others queued behind the one it runs. */
+  load(): DatabaseLoad {
+    const out = this.#pending.size;
+    return { total: 1, idle: out === 0 ? 1 : 0, waiting: Math.max(0, out - 1) };
   }
 
   #request(request: Request): Promise<unknown> {

@@ -9,7 +9,7 @@ export interface DashboardOptions {
 }
 
 /** What the server answers itself; a miss there is a plain 404, never the dashboard's page. */
-const SERVER_PATHS = ['/rpc', '/ws', '/artifacts', '/healthz'];
+const SERVER_PATHS = ['/rpc', '/ws', '/artifacts', '/healthz', '/readyz', '/metrics'];
 
 /**
  * The page loads only its own scripts and styles, talks only to this origin (its WebSocket

@@ -24,6 +24,8 @@ export interface DispatcherOptions {
    * unstarted: the attempts are released, not charged.
    */
   giveBack: (leases: { attemptId: string; token: string }[]) => Promise<void>;
+  /** Tasks were claimed (before they are handed out). */
+  onClaimed?: (assignments: readonly Assignment[]) => void;
   onError?: (error: unknown, where: string) => void;
 }
 
@@ -39,8 +41,8 @@ export interface DispatcherOptions {
 export class Dispatcher {
   readonly #engine: Engine;
   readonly #seats: () => Iterable<Seat>;
-  readonly #options: Required<Omit<DispatcherOptions, 'onError'>> &
-    Pick<DispatcherOptions, 'onError'>;
+  readonly #options: Required<Omit<DispatcherOptions, 'onError' | 'onClaimed'>> &
+    Pick<DispatcherOptions, 'onError' | 'onClaimed'>;
   #running: Promise<void> | undefined;
   #again = false;
   #closed = false;
@@ -103,6 +105,7 @@ export class Dispatcher {
       groups: groups.map(({ taskTypes, tags, slots }) => ({ taskTypes, tags, slots })),
       leaseMs: this.#options.leaseMs,
     });
+    if (assignments.length > 0) this.#options.onClaimed?.(assignments);
     const got = new Map<string, number>();
     for (const a of assignments) {
       const workerId = a.task.workerId ?? '';

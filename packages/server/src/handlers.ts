@@ -1,6 +1,13 @@
 import { DroverError } from '@drover/protocol';
 import { ParamsCheck } from './params-check.js';
-import type { MethodName, MethodResult, WorkerRecord, WorkerHold, methods } from '@drover/protocol';
+import type {
+  JobRecord,
+  MethodName,
+  MethodResult,
+  WorkerRecord,
+  WorkerHold,
+  methods,
+} from '@drover/protocol';
 import type { Engine, TaskToStop } from '@drover/engine';
 import type { z } from 'zod';
 import { checkSite, refuseSiteEdit, siteTaskCancel } from './sites/site-handlers.js';
@@ -30,6 +37,8 @@ export interface HandlerHooks {
   onError: (error: unknown, where: string) => void;
   /** A site job was submitted, cancelled or retried: the site links look for work now. */
   sitesChanged?: () => void;
+  /** A job was submitted (not found under its idempotency key): counted in the metrics. */
+  submitted?: (job: JobRecord) => void;
 }
 
 async function alreadySubmitted(engine: Engine, submission: unknown): Promise<boolean> {
@@ -65,7 +74,10 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
       if (submission.site !== undefined) {
         await checkSite(engine, submission.site);
         const result = await engine.submit(submission);
-        if (result.created) hooks.sitesChanged?.();
+        if (result.created) {
+          hooks.submitted?.(result.job);
+          hooks.sitesChanged?.();
+        }
         return result;
       }
       try {
@@ -76,7 +88,10 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
         if (!(await alreadySubmitted(engine, submission))) throw error;
       }
       const result = await engine.submit(submission);
-      if (result.created) hooks.tasksQueued();
+      if (result.created) {
+        hooks.submitted?.(result.job);
+        hooks.tasksQueued();
+      }
       return result;
     },
     'jobs.get': ({ id }) => engine.getJob(id),

@@ -9,7 +9,6 @@ import type {
   FastifyServerOptions,
 } from 'fastify';
 import type { Engine } from '@drover/engine';
-import { schemaVersion } from '@drover/engine';
 import { engineHandlers } from './handlers.js';
 import { createRpcDispatcher } from './rpc.js';
 import { WorkerHub } from './worker-hub.js';
@@ -32,6 +31,12 @@ import type { ArtifactStore } from './artifacts/index.js';
 import { SiteLinks } from './sites/site-links.js';
 import { siteHandlers } from './sites/site-handlers.js';
 import { proxySiteArtifact } from './sites/site-proxy.js';
+import { registerHealth } from './health.js';
+import { loggerSettings, echoRequestIds } from './logging.js';
+import type { LogLevel } from './logging.js';
+import { ServerMetrics } from './metrics/server-metrics.js';
+import { registerMetrics } from './metrics/routes.js';
+import { isLoopback } from './host-check.js';
 
 export interface ServerOptions {
   engine: Engine;
@@ -66,8 +71,19 @@ export interface ServerOptions {
   leaseMs?: number;
   /** The dispatcher's safety poll, in milliseconds. @defaultValue 2,000 */
   pollMs?: number;
-  /** Log requests and errors with fastify's logger. @defaultValue false */
+  /**
+   * Structured logs: JSON lines on stdout from fastify's logger (pino) at this level, with a
+   * request id per HTTP request and no credential. @defaultValue `silent`
+   */
+  logLevel?: LogLevel;
+  /** Log at `info` (when `logLevel` is not given). @defaultValue false */
   logger?: boolean;
+  /**
+   * A bearer token that reads `GET /metrics` and nothing else, for a Prometheus scraper. The
+   * metrics are open without it only on a loopback address with no proxy in front (see
+   * `trustProxy`); an admin's token or session also reads them. @defaultValue none
+   */
+  metricsToken?: string;
   /**
    * Where artifacts' bytes are kept, content-addressed: this server's own directory, or one that
    * servers sharing a database share. What it lacks is fetched from the replica that stored it.
@@ -127,8 +143,9 @@ export interface DroverServer {
 
 /**
  * Starts the HTTP server: JSON-RPC 2.0 at `POST /rpc` and over the WebSocket at `/ws`, artifact
- * uploads and downloads under `/artifacts/`, signing in at `/login`, and `GET /healthz`. Every
- * call but signing in and the health check needs a token (see `engine.accounts`).
+ * uploads and downloads under `/artifacts/`, signing in at `/login`, the probes `GET /healthz` and
+ * `GET /readyz`, and `GET /metrics` for Prometheus. Every call but signing in and the probes
+ * needs a token (see `engine.accounts`); the metrics one off a loopback address.
  *
  * @example
  * const server = await startServer({ engine, port: 7400 });
@@ -138,7 +155,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   const maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
   // Closing ends every connection, idle or not: clients and workers reconnect to whoever serves next.
   const settings: FastifyServerOptions = {
-    logger: options.logger ?? false,
+    ...loggerSettings(options.logLevel ?? (options.logger ? 'info' : 'silent')),
     bodyLimit: maxMessageBytes,
     forceCloseConnections: true,
     // One hop: the address the proxy saw, never what a client wrote into the header.
@@ -152,7 +169,19 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
       } as FastifyHttpsOptions<HttpsServer>)
     : Fastify(settings)) as unknown as FastifyInstance;
   const onError = (error: unknown, where: string) => app.log.error({ err: error }, where);
-  const hub = new WorkerHub(options.engine, {
+  echoRequestIds(app);
+  const metrics: ServerMetrics = new ServerMetrics({
+    engine: options.engine,
+    serverId: () => hub.serverId,
+    connections: {
+      websockets: () => sockets.connectionCount,
+      workers: () => hub.sessionCount,
+      subscriptions: () => fanout.size,
+    },
+  });
+  const hub: WorkerHub = new WorkerHub(options.engine, {
+    log: app.log,
+    metrics,
     // Called once the server listens, by which time the store below exists.
     onJoined: () => announceBlobs(),
     ...(options.leaseMs !== undefined && { leaseMs: options.leaseMs }),
@@ -166,6 +195,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     workerChanged: (worker) => hub.workerChanged(worker),
     tasksQueued: () => hub.queueChanged(),
     sitesChanged: () => siteLinks.refresh(),
+    submitted: (job) => metrics.submitted(job),
     onError,
   });
   const sitesFor = (caller: () => string | undefined) =>
@@ -369,15 +399,14 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     secure: options.secureCookies ?? options.tls !== undefined,
   });
 
-  // A load balancer's probe: 503 while the database does not answer, so traffic goes elsewhere.
-  app.get('/healthz', async (_request, reply) => {
-    try {
-      const { current, required } = await schemaVersion(options.engine.database);
-      return { ok: current === required, database: options.engine.kind, schema: current };
-    } catch (error) {
-      const code = isDroverError(error) ? error.code : 'DROVER_E_INTERNAL';
-      return reply.code(503).send({ ok: false, database: options.engine.kind, error: code });
-    }
+  registerHealth(app, options.engine);
+  registerMetrics(app, {
+    metrics,
+    // Only this machine reaches a loopback address, unless a proxy in front forwards to it.
+    open: isLoopback(bindHost) && !options.trustProxy,
+    token: options.metricsToken,
+    signIn,
+    onError,
   });
 
   if (options.dashboardDir !== undefined)

@@ -34,3 +34,5 @@ export type {
   StoredBlob,
   SweepOptions,
 } from './artifacts/index.js';
+export { LOG_LEVELS } from './logging.js';
+export type { LogLevel } from './logging.js';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Engine } from '@drover/engine';
+import type { Log } from './logging.js';
 
 export interface ReplicaOptions {
   /** A replica whose heartbeat is older than this is dead to the others, in milliseconds. */
@@ -12,6 +13,7 @@ export interface ReplicaOptions {
   /** The survivors' sweep gave up tasks: they are queued again. */
   onRequeued: () => void;
   onError?: ((error: unknown, where: string) => void) | undefined;
+  log?: Log | undefined;
 }
 
 /**
@@ -43,6 +45,7 @@ export class Replica {
   async announce(url: string): Promise<void> {
     this.#url = url;
     await this.register();
+    this.#options.log?.info({ serverId: this.id, url }, 'replica registered');
     this.#options.onJoined?.();
   }
 
@@ -50,6 +53,10 @@ export class Replica {
   async heartbeat(): Promise<void> {
     try {
       if (await this.#engine.heartbeatServer(this.id)) return;
+      this.#options.log?.warn(
+        { serverId: this.id, url: this.#url },
+        'this replica was taken for dead by its peers: registering again',
+      );
       await this.register();
       if (this.#url !== '') this.#options.onJoined?.();
       this.#options.onTakenForDead();
@@ -62,6 +69,15 @@ export class Replica {
   async sweep(): Promise<void> {
     try {
       const swept = await this.#engine.sweepServers(this.id, this.#options.timeoutMs);
+      if (swept.servers.length > 0 || swept.workers.length > 0)
+        this.#options.log?.warn(
+          {
+            servers: swept.servers,
+            workers: swept.workers.length,
+            attempts: swept.attempts.length,
+          },
+          'swept replicas that stopped heartbeating: their workers offline, their tasks requeued',
+        );
       if (swept.attempts.length > 0) this.#options.onRequeued();
     } catch (error) {
       this.#options.onError?.(error, 'sweeping dead replicas');

@@ -48,6 +48,8 @@ export interface SocketServerOptions {
 export interface SocketServer {
   /** Ends this server's connections signed in with a token (just revoked). */
   endToken(tokenId: string): void;
+  /** The WebSocket connections open now: clients and workers. */
+  readonly connectionCount: number;
   close(): void;
 }
 
@@ -245,6 +247,9 @@ export function serveSockets(app: FastifyInstance, options: SocketServerOptions)
 
   return {
     endToken,
+    get connectionCount() {
+      return sockets.clients.size;
+    },
     close() {
       closing = true;
       clearInterval(recheck);

@@ -7,6 +7,8 @@ import { Dispatcher } from './dispatcher.js';
 import { ReportWriter } from './report-writer.js';
 import { WorkerRegistrar } from './worker-registrar.js';
 import { Replica } from './replica.js';
+import type { Log } from './logging.js';
+import type { AttemptOutcome, ReportKind, WorkMetrics } from './metrics/server-metrics.js';
 
 export interface HubOptions {
   /** @defaultValue 30,000 */
@@ -41,6 +43,10 @@ export interface HubOptions {
    */
   maxLogPerAttempt?: number;
   onError?: (error: unknown, where: string) => void;
+  /** Where the hub logs workers coming and going, refused reports, replicas swept. */
+  log?: Log;
+  /** What the hub counts as work goes through it. */
+  metrics?: WorkMetrics;
   /**
    * Called each time this server joins the farm's replicas at its URL: once it listens
    * (`announce`), and again when it comes back after its peers took it for dead (what the
@@ -66,8 +72,10 @@ type WorkerHandlers = {
  */
 export class WorkerHub {
   readonly #engine: Engine;
-  readonly #options: Required<Omit<HubOptions, 'onError' | 'onJoined'>> &
+  readonly #options: Required<Omit<HubOptions, 'onError' | 'onJoined' | 'log' | 'metrics'>> &
     Pick<HubOptions, 'onError' | 'onJoined'>;
+  readonly #log: Log | undefined;
+  readonly #metrics: WorkMetrics | undefined;
   readonly #sessions = new Map<string, WorkerSession>();
   /** The connected workers by name, with the token each said hello with. */
   readonly #byName = new Map<string, WorkerSession>();
@@ -86,6 +94,8 @@ export class WorkerHub {
 
   constructor(engine: Engine, options: HubOptions) {
     this.#engine = engine;
+    this.#log = options.log;
+    this.#metrics = options.metrics;
     const leaseMs = options.leaseMs ?? 30_000;
     this.#options = {
       onJoined: options.onJoined,
@@ -109,8 +119,13 @@ export class WorkerHub {
       giveBack: async (leases) => {
         const reason = 'The worker left before the task reached it.';
         await engine.release(leases.map((l) => ({ ...l, reason })));
+        this.#metrics?.ended(
+          leases.map((l) => l.attemptId),
+          'released',
+        );
         this.queueChanged();
       },
+      onClaimed: (assignments) => this.#metrics?.claimed(assignments),
       ...(options.onError && { onError: options.onError }),
     });
     this.#replica = new Replica(engine, {
@@ -122,6 +137,7 @@ export class WorkerHub {
       },
       onRequeued: () => this.queueChanged(),
       onError: options.onError,
+      log: options.log,
     });
     this.#registrar = new WorkerRegistrar(engine, this.serverId);
     this.#writer = new ReportWriter(engine, {
@@ -195,15 +211,32 @@ export class WorkerHub {
    */
   handlersFor(session: WorkerSession): WorkerHandlers {
     const engine = this.#engine;
-    const refusedOf = (outcomes: ReportOutcome[]) => ({
-      refused: outcomes.filter((o) => !o.accepted).map((o) => o.attemptId),
-    });
+    // Refusals are counted and logged; accepted ends of attempts are counted by outcome.
+    const refusedOf = (report: ReportKind, outcomes: ReportOutcome[], ended?: AttemptOutcome) => {
+      const refused = outcomes.filter((o) => !o.accepted).map((o) => o.attemptId);
+      if (ended)
+        this.#metrics?.ended(
+          outcomes.filter((o) => o.accepted).map((o) => o.attemptId),
+          ended,
+        );
+      if (refused.length > 0) {
+        this.#metrics?.refused(report, 'stale_lease', refused.length);
+        this.#log?.warn(
+          { workerId: session.worker?.id, worker: session.worker?.name, report, attempts: refused },
+          "refused reports on attempts that are no longer the worker's",
+        );
+      }
+      return { refused };
+    };
     // A stopping server takes no more reports: the ones it took are written and answered before
     // its connections close. One it took later could be written with its answer lost with the
     // connection, and the worker, which keeps what is not answered, would send it again.
-    const taking = () => {
+    const taking = (report: ReportKind, count: number) => {
       session.requireWorker();
-      if (this.#closed) throw stopping();
+      if (this.#closed) {
+        this.#metrics?.refused(report, 'server_stopping', count);
+        throw stopping();
+      }
     };
     return {
       'workers.hello': async (hello) => {
@@ -240,6 +273,17 @@ export class WorkerHub {
         }
         session.identify(worker);
         this.#sessions.set(worker.id, session);
+        this.#log?.info(
+          {
+            workerId: worker.id,
+            worker: worker.name,
+            host: worker.host,
+            slots: worker.slots,
+            taskTypes: worker.taskTypes,
+            held: hello.held.length,
+          },
+          'worker connected',
+        );
         // Re-attach what the worker still runs from before, while the leases hold.
         const renewal = await engine.renewLeases(hello.held, this.#options.leaseMs);
         const current = new Set(renewal.renewed.map((r) => r.attemptId));
@@ -298,41 +342,41 @@ export class WorkerHub {
         return { worker: updated };
       },
       'tasks.release': async ({ reports }) => {
-        taking();
+        taking('release', reports.length);
         session.release(reports.map((r) => r.attemptId));
         const outcomes = await this.#track(engine.release(reports));
         this.queueChanged();
-        return refusedOf(outcomes);
+        return refusedOf('release', outcomes, 'released');
       },
       'tasks.started': async ({ leases }) => {
-        taking();
-        return refusedOf(await this.#writer.progress(leases));
+        taking('progress', leases.length);
+        return refusedOf('progress', await this.#writer.progress(leases));
       },
       'tasks.progress': async ({ reports }) => {
-        taking();
-        return refusedOf(await this.#writer.progress(reports));
+        taking('progress', reports.length);
+        return refusedOf('progress', await this.#writer.progress(reports));
       },
       'tasks.log': async ({ batches }) => {
-        taking();
+        taking('log', batches.length);
         const max = this.#options.maxLogPerAttempt;
         const capped = batches
           .map((b) => ({ ...b, lines: session.capLog(b.attemptId, b.lines, max) }))
           .filter((b) => b.lines.length > 0);
-        return refusedOf(await this.#writer.log(capped));
+        return refusedOf('log', await this.#writer.log(capped));
       },
       'tasks.complete': async ({ reports }) => {
-        taking();
+        taking('result', reports.length);
         // The slots are free once the worker says so: the next claim need not wait for this
         // write (a report refused later was about an attempt the worker no longer holds).
         session.release(reports.map((r) => r.attemptId));
         this.dispatchSoon();
-        return refusedOf(await this.#writer.complete(reports));
+        return refusedOf('result', await this.#writer.complete(reports), 'succeeded');
       },
       'tasks.fail': async ({ reports }) => {
-        taking();
+        taking('failure', reports.length);
         session.release(reports.map((r) => r.attemptId));
         this.dispatchSoon();
-        return refusedOf(await this.#writer.fail(reports));
+        return refusedOf('failure', await this.#writer.fail(reports), 'failed');
       },
     };
   }
@@ -348,12 +392,16 @@ export class WorkerHub {
     if (!worker || this.#sessions.get(worker.id) !== session) return;
     this.#sessions.delete(worker.id);
     if (this.#byName.get(worker.name) === session) this.#byName.delete(worker.name);
+    this.#log?.info(
+      { workerId: worker.id, worker: worker.name, running: session.held.size },
+      'worker disconnected',
+    );
     try {
       const gone = await this.#engine.workerGone(worker.id, session.generation);
       if (gone && session.held.size > 0) {
-        await this.#engine.loseWorkerAttempts(worker.id, 'The worker disconnected.', [
-          ...session.held.keys(),
-        ]);
+        const lost = [...session.held.keys()];
+        await this.#engine.loseWorkerAttempts(worker.id, 'The worker disconnected.', lost);
+        this.#metrics?.ended(lost, 'lost');
         this.queueChanged();
       }
     } catch (error) {
@@ -430,11 +478,21 @@ export class WorkerHub {
       if (reaped.length > 0) {
         for (const r of reaped) this.#sessions.get(r.workerId)?.release([r.attemptId]);
         const timedOut = reaped.filter((r) => r.status === 'timed_out');
-        this.stopTasks(timedOut, "The attempt ran longer than the task's timeout.");
-        this.stopTasks(
-          reaped.filter((r) => r.status === 'lost'),
-          'The lease ran out before the worker renewed it.',
+        const lost = reaped.filter((r) => r.status === 'lost');
+        this.#metrics?.ended(
+          timedOut.map((r) => r.attemptId),
+          'timed_out',
         );
+        this.#metrics?.ended(
+          lost.map((r) => r.attemptId),
+          'lost',
+        );
+        this.#log?.warn(
+          { timedOut: timedOut.length, lost: lost.length },
+          'attempts reaped: past their timeout, or their lease ran out',
+        );
+        this.stopTasks(timedOut, "The attempt ran longer than the task's timeout.");
+        this.stopTasks(lost, 'The lease ran out before the worker renewed it.');
         this.dispatchSoon();
       }
     } catch (error) {

@@ -116,6 +116,9 @@ describe(`browser-facing checks (${backend})`, () => {
     for (const [method, path, body] of [
       ['POST', '/rpc', SUBMIT],
       ['GET', '/healthz', undefined],
+      ['GET', '/readyz', undefined],
+      // Open on a loopback address: a page whose name points there must not read it.
+      ['GET', '/metrics', undefined],
       ['GET', '/', undefined],
       ['GET', '/jobs', undefined],
     ] as const) {

@@ -1,5 +1,5 @@
 // While the PostgreSQL server is away, calls fail at once with DROVER_E_DATABASE_UNAVAILABLE
-// (retryable), /healthz says 503, the server keeps running, and everything works again when the
+// (retryable), /readyz says 503 (/healthz, liveness, 200), the server keeps running, and everything works again when the
 // database is back. The database goes away for real: the engine reaches it through a TCP proxy
 // this test closes, with every connection through it.
 import assert from 'node:assert/strict';
@@ -108,13 +108,24 @@ describe('a PostgreSQL server that goes away and comes back', { timeout: 120_000
       allowUnknownType: true,
     });
     assert.equal(refused.error?.data.code, 'DROVER_E_DATABASE_UNAVAILABLE');
-    const health = await fetch(`${server.url}/healthz`);
-    assert.equal(health.status, 503);
-    assert.deepEqual(await health.json(), {
+    const ready = await fetch(`${server.url}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.deepEqual(await ready.json(), {
       ok: false,
       database: 'external',
       error: 'DROVER_E_DATABASE_UNAVAILABLE',
+      reason: 'The database does not answer.',
     });
+    // Alive all the same: an orchestrator must not restart a server for its database's absence.
+    const alive = await fetch(`${server.url}/healthz`);
+    assert.equal(alive.status, 200);
+    // The scrape answers with what the process knows, and says the database did not.
+    const metrics = await fetch(`${server.url}/metrics`);
+    assert.equal(metrics.status, 200);
+    const text = await metrics.text();
+    assert.match(text, /^drover_database_up 0$/m);
+    assert.match(text, /^drover_workers_connected 0$/m);
+    assert.doesNotMatch(text, /^drover_tasks\{/m);
 
     await proxy.open();
     let back: Awaited<ReturnType<typeof call>> | undefined;
@@ -124,6 +135,6 @@ describe('a PostgreSQL server that goes away and comes back', { timeout: 120_000
     }
     const { jobs } = back?.result as { jobs: unknown[] };
     assert.equal(jobs.length, 1, 'the job from before, and not the refused one');
-    assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
   });
 });

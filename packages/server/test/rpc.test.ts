@@ -201,7 +201,8 @@ describe(`JSON-RPC over HTTP and WebSocket (${backend})`, () => {
   });
 
   it('reports health', async () => {
-    const response = await fetch(`${server.url}/healthz`);
+    assert.deepEqual(await (await fetch(`${server.url}/healthz`)).json(), { ok: true });
+    const response = await fetch(`${server.url}/readyz`);
     assert.equal(response.status, 200);
     const { required } = await schemaVersion(t.engine.database);
     assert.deepEqual(await response.json(), {

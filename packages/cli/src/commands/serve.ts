@@ -4,8 +4,9 @@ import { dirname, join, resolve } from 'node:path';
 import { openEngine } from '@drover/engine';
 import type { Engine } from '@drover/engine';
 import { startServer } from '@drover/server';
-import type { DroverServer } from '@drover/server';
+import type { DroverServer, LogLevel } from '@drover/server';
 import type { Config } from '../config.js';
+import { metricsToken } from '../config.js';
 import { removeAddress, writeAddress } from '../farm-address.js';
 import {
   LOCAL_ADMIN_FILE,
@@ -36,8 +37,10 @@ export async function serve(
   config: Config,
   migrate: boolean,
   local: boolean,
+  logLevel: LogLevel = 'info',
 ): Promise<RunningServer> {
   const dataDir = resolve(config.dataDir);
+  const scraperToken = metricsToken(config);
   const engine = await openEngine({ databaseUrl: config.databaseUrl, dataDir, migrate });
   try {
     const credentials = local
@@ -69,6 +72,8 @@ export async function serve(
       artifactsDir: join(dataDir, 'artifacts'),
       ...(config.advertiseUrl !== undefined && { advertiseUrl: config.advertiseUrl }),
       dashboardDir: dashboardDir(),
+      logLevel: config.logLevel ?? logLevel,
+      ...(scraperToken !== undefined && { metricsToken: scraperToken }),
     });
     if (!isLoopbackHost(config.host) && config.tlsCert === undefined)
       console.error(exposedWarning(config.host, config.port));

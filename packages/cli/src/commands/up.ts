@@ -75,7 +75,8 @@ function demoShellTasks(): string {
  * Starting again continues where it stopped: same workers, queued tasks and finished results.
  */
 export async function up(config: Config, cliMain: string): Promise<void> {
-  const farm = await serve(config, true, true);
+  // The server logs only what goes wrong here: the terminal is for the farm's own lines.
+  const farm = await serve(config, true, true, 'warn');
   const url = farm.server.url;
   const local = farm.local;
   if (!local) throw new Error('drover up keeps its credentials in the data directory');
