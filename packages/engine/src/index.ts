@@ -39,3 +39,5 @@ export { SUBMISSION_DEFAULTS } from './expand.js';
 export type { Database } from './database.js';
 export { Sites, UnmappedSiteTask } from './sites.js';
 export type { RemoteArtifact, SiteAction, SiteJob, SiteLinkTarget, SiteTaskLog } from './sites.js';
+export { MISSED_AFTER_MS, Schedules } from './schedules.js';
+export type { TickResult } from './schedules.js';
