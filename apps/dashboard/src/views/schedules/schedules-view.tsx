@@ -74,7 +74,7 @@ export function SchedulesView() {
 
   const act = (
     schedule: ScheduleRecord,
-    method: 'schedules.pause' | 'schedules.resume' | 'schedules.runNow' | 'schedules.remove',
+    method: 'schedules.pause' | 'schedules.resume' | 'schedules.remove',
   ) => {
     if (
       method === 'schedules.remove' &&
@@ -82,13 +82,21 @@ export function SchedulesView() {
     )
       return;
     client.call(method, { name: schedule.name }).then(
-      (result) => {
-        if (method === 'schedules.runNow' && 'job' in result)
-          setNotice(`Schedule ${schedule.name} submitted job ${result.job.id}.`);
+      () => {
         if (method === 'schedules.remove' && editing === schedule.name) {
           setEditing(undefined);
           setForm(EMPTY_FORM);
         }
+        load();
+      },
+      (reason: unknown) => setError(describeError(reason)),
+    );
+  };
+
+  const runNow = (schedule: ScheduleRecord) => {
+    client.call('schedules.runNow', { name: schedule.name }).then(
+      ({ job }) => {
+        setNotice(`Schedule ${schedule.name} submitted job ${job.id}.`);
         load();
       },
       (reason: unknown) => setError(describeError(reason)),
@@ -181,11 +189,7 @@ export function SchedulesView() {
                       Pause
                     </button>
                   )}
-                  <button
-                    className="small"
-                    type="button"
-                    onClick={() => act(s, 'schedules.runNow')}
-                  >
+                  <button className="small" type="button" onClick={() => runNow(s)}>
                     Run now
                   </button>
                   <button className="small" type="button" onClick={() => edit(s)}>
