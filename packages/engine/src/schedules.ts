@@ -71,6 +71,7 @@ export class Schedules {
    */
   async add(input: unknown, createdBy: string | null = null): Promise<ScheduleRecord> {
     const add = parseOrThrow(ScheduleAdd, input, 'schedule');
+    checkSiteOverlap(add.job.site, add.overlap ?? 'skip');
     const timezone = add.timezone ?? 'UTC';
     const rule = new CronRule(add.cron, timezone);
     const job = checkJob(add.job);
@@ -161,6 +162,7 @@ export class Schedules {
     const update = parseOrThrow(ScheduleUpdate, input, 'schedule update');
     const job = update.job === undefined ? undefined : checkJob(update.job);
     return this.#change(update.name, async (tx, s) => {
+      checkSiteOverlap((job ?? s.job).site as string | undefined, update.overlap ?? s.overlap);
       const cron = update.cron ?? s.cron;
       const timezone = update.timezone ?? s.timezone;
       const rule = new CronRule(cron, timezone);
@@ -255,12 +257,13 @@ export class Schedules {
           // What this schedule's tick wrote is undone; the tick is recorded as failed and the
           // schedule moves on, so that one bad job does not stop every schedule behind it.
           await tx.query('ROLLBACK TO SAVEPOINT schedule_tick');
-          const rule = new CronRule(row.cron, row.timezone);
           const late = new Date(row.now).getTime() - new Date(row.next_run_at).getTime();
           const message = isDroverError(error) ? error.message : String(error);
           await tx.query(this.#sql.get('advance-schedule'), [
             row.id,
-            rule.next(new Date(late > missedAfterMs ? row.now : row.next_run_at)),
+            // A rule that no longer reads (a zone this server does not know) stops the schedule
+            // rather than every pass after this one.
+            nextOrNull(row, new Date(late > missedAfterMs ? row.now : row.next_run_at)),
             row.next_run_at,
             'failed',
             `The job was refused: ${message}`.slice(0, 2000),
@@ -368,6 +371,19 @@ export class Schedules {
   }
 }
 
+/**
+ * A site job's cancel is forwarded to its site by the server, not by a tick: a schedule of site
+ * jobs skips or queues its overlapping runs.
+ */
+function checkSiteOverlap(site: string | undefined, overlap: string): void {
+  if (site === undefined || overlap !== 'cancel') return;
+  throw new DroverError(
+    'DROVER_E_INVALID_PARAMS',
+    `A schedule of jobs that run at site ${site} cannot cancel its last run: use overlap skip or queue.`,
+    { details: [{ path: 'overlap', message: 'cancel is not for site jobs' }] },
+  );
+}
+
 /** The job a schedule submits: a valid submission, its key and start time left to each tick. */
 function checkJob(job: unknown): Record<string, unknown> {
   const parsed = parseOrThrow(JobSubmission, job, 'job');
@@ -383,14 +399,25 @@ function checkJob(job: unknown): Record<string, unknown> {
   return job as Record<string, unknown>;
 }
 
+function nextOrNull(row: { cron: string; timezone: string }, after: Date): Date | null {
+  try {
+    return new CronRule(row.cron, row.timezone).next(after);
+  } catch {
+    return null;
+  }
+}
+
 /** The record with its next few ticks, for people to check the expression. */
 function withUpcoming(schedule: ScheduleRecord): ScheduleRecord {
-  const upcoming =
-    schedule.nextRunAt === null
-      ? []
-      : new CronRule(schedule.cron, schedule.timezone)
-          .upcoming(new Date(schedule.nextRunAt))
-          .map((d) => d.toISOString());
+  let upcoming: string[] = [];
+  try {
+    if (schedule.nextRunAt !== null)
+      upcoming = new CronRule(schedule.cron, schedule.timezone)
+        .upcoming(new Date(schedule.nextRunAt))
+        .map((d) => d.toISOString());
+  } catch {
+    // A rule that no longer reads lists no ticks; its schedule stopped at its last one.
+  }
   return {
     ...schedule,
     nextRunAt: iso(schedule.nextRunAt),

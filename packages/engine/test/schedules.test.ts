@@ -67,6 +67,11 @@ describe(`schedules (${backend})`, () => {
       'DROVER_E_INVALID_PARAMS',
     );
     await refused({ job: { group: 'g' } }, 'DROVER_E_INVALID_PARAMS');
+    // A site job's cancel is the site link's to forward, not a tick's.
+    await refused(
+      { overlap: 'cancel', job: { group: 'g', taskType: 't', site: 'madison' } },
+      'DROVER_E_INVALID_PARAMS',
+    );
     const before = (await t.engine.schedules.list()).length;
     const first = await add();
     await assert.rejects(

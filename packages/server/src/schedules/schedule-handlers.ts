@@ -4,6 +4,7 @@ import type { Engine } from '@drover/engine';
 import type { z } from 'zod';
 import { forbidden, mayAccess, signInFirst } from '../auth/authorize.js';
 import type { ParamsCheck } from '../params-check.js';
+import { checkSite } from '../sites/site-handlers.js';
 
 type ScheduleMethod = Extract<keyof typeof methods, `schedules.${string}`>;
 
@@ -61,8 +62,9 @@ export function scheduleHandlers(
       allowed(add.job.group, 'write');
       // The job is checked now, as jobs.submit checks it: not at its first tick.
       engine.checkSubmissionSize(add.job);
-      if (add.job.site === undefined)
-        await params.check(add.job, { allowUnknownType: allowUnknownType ?? false });
+      // A site job's task types are the site's, as on jobs.submit: the site must exist.
+      if (add.job.site !== undefined) await checkSite(engine, add.job.site);
+      else await params.check(add.job, { allowUnknownType: allowUnknownType ?? false });
       return changed(await engine.schedules.add(add, caller()?.tokenId ?? null));
     },
     'schedules.list': async () => {
@@ -97,8 +99,8 @@ export function scheduleHandlers(
       if (update.job !== undefined) {
         allowed(update.job.group, 'write');
         engine.checkSubmissionSize(update.job);
-        if (update.job.site === undefined)
-          await params.check(update.job, { allowUnknownType: allowUnknownType ?? false });
+        if (update.job.site !== undefined) await checkSite(engine, update.job.site);
+        else await params.check(update.job, { allowUnknownType: allowUnknownType ?? false });
       }
       return changed(await engine.schedules.update(update));
     },
