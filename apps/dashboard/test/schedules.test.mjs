@@ -139,6 +139,8 @@ describe('schedules in the dashboard', { timeout: 180_000 }, () => {
     await link.click();
     await page.waitForSelector('.job-view');
     assert.match(page.url(), /\/jobs\/[0-9a-f-]{36}$/);
+    // The job's page says which schedule submitted it, for which tick.
+    await page.waitForSelector('[data-scheduled-by]');
     await page.goBack();
     page.once('dialog', (dialog) => void dialog.accept());
     await page

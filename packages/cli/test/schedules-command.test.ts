@@ -86,6 +86,9 @@ describe(`drover schedules (${backend})`, () => {
     assert.equal(job.group, 'renders');
     assert.match(job.idempotencyKey ?? '', new RegExp(`^schedule:${shown.id}:`));
 
+    const jobShown = await run(['jobs', 'show', shown.lastJobId]);
+    assert.match(jobShown.stdout, new RegExp(`submitted by schedule ${shown.id} for its tick at`));
+
     const text = await run(['schedules', 'show', 'nightly']);
     assert.match(text.stdout, /next runs: {3}\d{4}-/);
     assert.match(text.stdout, /last run: {4}\S+ job [0-9a-f-]{36} \(drover jobs show/);

@@ -209,7 +209,11 @@ export class Schedules {
     const schedule = await this.#change(name, async (tx, s) => {
       const now = await dbNow(tx);
       const key = scheduleIdempotencyKey(s.id, now.toISOString());
-      ({ job } = await submitJobIn(tx, this.#sql, { ...s.job, idempotencyKey: key }));
+      ({ job } = await submitJobIn(tx, this.#sql, {
+        name: s.name,
+        ...s.job,
+        idempotencyKey: key,
+      }));
       await tx.query(
         `UPDATE schedules SET last_run_at = now(), last_job_id = $2,
            last_outcome = 'submitted', last_reason = 'run now, by hand'
@@ -337,7 +341,9 @@ export class Schedules {
       }
     }
     const key = scheduleIdempotencyKey(row.id, runTick.toISOString());
+    // Named after the schedule unless the job has a name of its own.
     const { job, created } = await submitJobIn(tx, this.#sql, {
+      name: row.name,
       ...row.job,
       idempotencyKey: key,
     });

@@ -34,6 +34,14 @@ describe(`schedules (${backend})`, () => {
       [s.id, agoMs],
     );
   };
+  /**
+   * One pass of the ticker; the jobs it submitted for `s`. Other tests' schedules may come due
+   * meanwhile (every minute): their jobs are not counted.
+   */
+  const tickFor = async (s: ScheduleRecord) =>
+    (await t.engine.schedules.tick()).submitted.filter((j) =>
+      j.idempotencyKey?.startsWith(`schedule:${s.id}:`),
+    );
   const jobsOf = async (s: ScheduleRecord) =>
     (await t.engine.listJobs({ group: s.group })).filter((j) =>
       j.idempotencyKey?.startsWith(`schedule:${s.id}:`),
@@ -85,11 +93,13 @@ describe(`schedules (${backend})`, () => {
     const s = await add({ cron: '* * * * *' });
     await dueAgo(s, 0);
     const tickAt = (await t.engine.schedules.get(s.name)).nextRunAt;
-    const result = await t.engine.schedules.tick();
-    assert.equal(result.submitted.length, 1);
-    const [job] = result.submitted;
+    const submitted = await tickFor(s);
+    assert.equal(submitted.length, 1);
+    const [job] = submitted;
     assert.equal(job?.idempotencyKey, `schedule:${s.id}:${tickAt}`);
     assert.equal(job?.group, s.group);
+    // A job without a name of its own is named after its schedule.
+    assert.equal(job?.name, s.name);
     assert.deepEqual(job?.params, { n: Number(s.name.slice(1)) });
     const after = await t.engine.schedules.get(s.name);
     assert.equal(after.lastOutcome, 'submitted');
@@ -97,7 +107,7 @@ describe(`schedules (${backend})`, () => {
     assert.equal(after.lastTickAt, tickAt);
     assert.ok(after.nextRunAt && new Date(after.nextRunAt) > new Date());
     // Nothing is due any more: a second pass submits nothing.
-    assert.equal((await t.engine.schedules.tick()).submitted.length, 0);
+    assert.equal((await tickFor(s)).length, 0);
     assert.equal((await jobsOf(s)).length, 1);
   });
 
@@ -130,9 +140,9 @@ describe(`schedules (${backend})`, () => {
 
     const cancelling = await add({ overlap: 'cancel' });
     await dueAgo(cancelling, 0);
-    const [first] = (await t.engine.schedules.tick()).submitted;
+    const [first] = await tickFor(cancelling);
     await dueAgo(cancelling, 5000);
-    const [second] = (await t.engine.schedules.tick()).submitted;
+    const [second] = await tickFor(cancelling);
     assert.ok(first && second && first.id !== second.id);
     const firstNow = await t.engine.getJob(first.id);
     assert.equal(firstNow.status, 'cancelled');
@@ -147,8 +157,7 @@ describe(`schedules (${backend})`, () => {
   it('catch-up none: ticks missed while no server ran are dropped, the next is to come', async () => {
     const s = await add({ cron: '* * * * *', catchUp: 'none' });
     await dueAgo(s, 3600_000);
-    const result = await t.engine.schedules.tick();
-    assert.equal(result.submitted.length, 0);
+    assert.equal((await tickFor(s)).length, 0);
     const after = await t.engine.schedules.get(s.name);
     assert.equal(after.lastOutcome, 'missed');
     assert.match(after.lastReason ?? '', /no server ran/);
@@ -159,8 +168,7 @@ describe(`schedules (${backend})`, () => {
   it('catch-up last: one run for all the missed ticks, at the latest, then on as usual', async () => {
     const s = await add({ cron: '* * * * *', catchUp: 'last' });
     await dueAgo(s, 3600_000);
-    const result = await t.engine.schedules.tick();
-    assert.equal(result.submitted.length, 1);
+    assert.equal((await tickFor(s)).length, 1);
     const after = await t.engine.schedules.get(s.name);
     assert.equal(after.lastOutcome, 'submitted');
     const tick = new Date(after.lastTickAt ?? '');
@@ -168,7 +176,7 @@ describe(`schedules (${backend})`, () => {
     assert.ok(Date.now() - tick.getTime() < 61_000, `ran for ${after.lastTickAt}`);
     assert.equal(tick.getUTCSeconds(), 0);
     assert.ok(after.nextRunAt && new Date(after.nextRunAt) > new Date());
-    assert.equal((await t.engine.schedules.tick()).submitted.length, 0);
+    assert.equal((await tickFor(s)).length, 0);
     assert.equal((await jobsOf(s)).length, 1);
   });
 
@@ -178,11 +186,12 @@ describe(`schedules (${backend})`, () => {
     // Six ticks have come (5 s ago up to now): each runs once.
     let submitted = 0;
     for (let pass = 0; pass < 10; pass++) {
-      submitted += (await t.engine.schedules.tick()).submitted.length;
+      submitted += (await tickFor(s)).length;
     }
     const keys = (await jobsOf(s)).map((j) => j.idempotencyKey);
     assert.equal(new Set(keys).size, keys.length);
     assert.ok(submitted >= 6, `submitted ${submitted}`);
+    await t.engine.schedules.pause(s.name);
   });
 
   it('pause stops the ticks; resume starts from the next tick to come', async () => {
@@ -191,7 +200,7 @@ describe(`schedules (${backend})`, () => {
     assert.equal(paused.paused, true);
     assert.equal(paused.nextRunAt, null);
     assert.deepEqual(paused.upcoming, []);
-    assert.equal((await t.engine.schedules.tick()).submitted.length, 0);
+    assert.equal((await tickFor(s)).length, 0);
     const resumed = await t.engine.schedules.resume(s.name);
     assert.equal(resumed.paused, false);
     assert.ok(resumed.nextRunAt && new Date(resumed.nextRunAt) > new Date(Date.now() - 1000));
@@ -230,8 +239,7 @@ describe(`schedules (${backend})`, () => {
       s.id,
     ]);
     await dueAgo(s, 0);
-    const result = await t.engine.schedules.tick();
-    assert.equal(result.submitted.length, 0);
+    assert.equal((await tickFor(s)).length, 0);
     const after = await t.engine.schedules.get(s.name);
     assert.equal(after.lastOutcome, 'failed');
     assert.match(after.lastReason ?? '', /refused/);

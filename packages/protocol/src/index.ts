@@ -129,4 +129,5 @@ export {
   ScheduledJob,
   TimeZone,
   scheduleIdempotencyKey,
+  scheduledBy,
 } from './schedules.js';

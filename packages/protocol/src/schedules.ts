@@ -115,3 +115,11 @@ export type ScheduleUpdate = z.infer<typeof ScheduleUpdate>;
 export function scheduleIdempotencyKey(scheduleId: string, tick: string): string {
   return `schedule:${scheduleId}:${tick}`;
 }
+
+/** The schedule and tick a job was submitted for, read from its idempotency key; else undefined. */
+export function scheduledBy(
+  idempotencyKey: string | null | undefined,
+): { scheduleId: string; tick: string } | undefined {
+  const match = /^schedule:([0-9a-f-]{36}):(.+)$/.exec(idempotencyKey ?? '');
+  return match?.[1] && match[2] ? { scheduleId: match[1], tick: match[2] } : undefined;
+}
