@@ -7,12 +7,14 @@ import { SubmitView } from './views/submit/submit-view.js';
 import { WorkersView } from './views/workers/workers-view.js';
 import { SignInView } from './views/signin/signin-view.js';
 import { TokensView } from './views/tokens/tokens-view.js';
+import { SchedulesView } from './views/schedules/schedules-view.js';
 import { signOut, useSession } from './lib/session.js';
 
 const NAV = [
   { to: '/jobs', label: 'Jobs', views: ['jobs', 'job'], admin: false },
   { to: '/workers', label: 'Workers', views: ['workers'], admin: false },
   { to: '/submit', label: 'Submit', views: ['submit'], admin: false },
+  { to: '/schedules', label: 'Schedules', views: ['schedules'], admin: false },
   { to: '/tokens', label: 'Tokens', views: ['tokens'], admin: true },
 ] as const;
 
@@ -72,6 +74,8 @@ function View({ route }: { route: Route }) {
       return <SubmitView />;
     case 'tokens':
       return <TokensView />;
+    case 'schedules':
+      return <SchedulesView />;
     case 'not-found':
       return (
         <section className="view">

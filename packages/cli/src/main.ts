@@ -13,6 +13,7 @@ import { up } from './commands/up.js';
 import { worker } from './commands/worker.js';
 import { login, tokens } from './commands/tokens.js';
 import { sites } from './commands/sites.js';
+import { schedules } from './commands/schedules.js';
 
 const USAGE = `drover <command> [options]
 
@@ -45,6 +46,15 @@ write in <data dir>/server.json, else 127.0.0.1:--port; --json for scripts):
                      every worker these select (a tag given twice: workers with both)
   logs <task id> [-f]
   download <job id | task id> [--out dir]
+
+Schedules, a job submitted again at each tick of a cron expression (write access to its group):
+  schedules add NAME --cron "*/5 * * * *" --file job.json [--timezone Europe/Paris (UTC)]
+                [--overlap skip|queue|cancel (skip): while the last run's job has not ended]
+                [--catch-up none|last (none): ticks missed while no server ran] [--group G]
+                (the job file is what submit --file takes, checked now; cron: five fields, or
+                six with seconds first)
+  schedules [ls | show NAME | pause NAME | resume NAME | run-now NAME | rm NAME]
+  schedules update NAME [--cron ..] [--timezone ..] [--overlap ..] [--catch-up ..] [--file ..]
 
 Who may do what (an admin's token; on the farm's machine <data dir>/admin-token is used by itself):
   tokens create --role admin|member|worker --name NAME [--groups g1:write,g2 (read)]
@@ -133,6 +143,10 @@ const OPTIONS = {
   'max-attempts': { type: 'string' },
   'timeout-ms': { type: 'string' },
   priority: { type: 'string' },
+  cron: { type: 'string' },
+  timezone: { type: 'string' },
+  overlap: { type: 'string' },
+  'catch-up': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -248,6 +262,16 @@ async function main(argv: string[]): Promise<void> {
       return login(config);
     case 'sites':
       return sites(config, output, rest[0], rest.slice(1), siteTokenFile);
+    case 'schedules':
+      return schedules(config, output, rest[0], rest.slice(1), {
+        cron: values.cron,
+        timezone: values.timezone,
+        overlap: values.overlap,
+        catchUp: values['catch-up'],
+        file: values.file,
+        group: values.group,
+        allowUnknownType: values['allow-unknown-type'] ?? false,
+      });
     case 'download':
       return download(config, rest[0], values.out ?? '.');
     default:

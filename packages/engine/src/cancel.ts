@@ -1,6 +1,6 @@
 import { DroverError } from '@drover/protocol';
 import type { JobRecord } from '@drover/protocol';
-import type { Database } from './database.js';
+import type { Queryable } from './database.js';
 import type { Statements } from './statements.js';
 
 /** A task a worker holds that must be stopped there. */
@@ -32,7 +32,7 @@ interface Row {
  * through the tasks trigger. A finished job is left as it is.
  */
 export async function cancelJob(
-  db: Database,
+  db: Queryable,
   sql: Statements,
   jobId: string,
   reason: string,
@@ -47,7 +47,7 @@ export async function cancelJob(
  * cancelled under its job's lock, the order the tasks trigger keeps.
  */
 export async function cancelTask(
-  db: Database,
+  db: Queryable,
   sql: Statements,
   target: { jobId: string; taskId: string; status: string },
   reason: string,
@@ -72,7 +72,7 @@ export async function cancelTask(
 }
 
 async function result(
-  db: Database,
+  db: Queryable,
   sql: Statements,
   jobId: string,
   rows: Row[],

@@ -95,6 +95,7 @@ import { Sites } from './sites.js';
 import { farmGauges } from './metrics.js';
 import type { FarmGauges } from './metrics.js';
 import type { DatabaseLoad } from './database.js';
+import { Schedules } from './schedules.js';
 
 const JobPriority = z.int().min(-1000).max(1000);
 
@@ -120,6 +121,8 @@ export class Engine {
   readonly accounts: Accounts;
   /** The farms this one forwards jobs to, and the state of each job forwarded. */
   readonly sites: Sites;
+  /** Jobs submitted again at each tick of a cron expression. */
+  readonly schedules: Schedules;
 
   constructor(
     db: Database,
@@ -136,6 +139,7 @@ export class Engine {
     this.dataDir = dataDir;
     this.accounts = new Accounts(db);
     this.sites = new Sites(db, sql);
+    this.schedules = new Schedules(db, sql);
     if (maintenanceIntervalMs > 0) {
       this.#maintenance = setInterval(() => {
         // A failed pass is tried again at the next interval; callers see their own statements

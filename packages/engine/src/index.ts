@@ -40,3 +40,5 @@ export type { Database, DatabaseLoad } from './database.js';
 export type { FarmGauges } from './metrics.js';
 export { Sites, UnmappedSiteTask } from './sites.js';
 export type { RemoteArtifact, SiteAction, SiteJob, SiteLinkTarget, SiteTaskLog } from './sites.js';
+export { MISSED_AFTER_MS, Schedules } from './schedules.js';
+export type { TickResult } from './schedules.js';

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { DroverError, JobSubmission, parseOrThrow } from '@drover/protocol';
 import type { JobRecord } from '@drover/protocol';
-import type { Database } from './database.js';
+import type { Database, Queryable } from './database.js';
 import { SUBMISSION_DEFAULTS, checkParamsSize, expandStages, expansionOf } from './expand.js';
 import type { Statements } from './statements.js';
 import { uncleanPath } from './clean-text.js';
@@ -35,11 +35,15 @@ function siteSubmission(input: unknown): Record<string, unknown> {
   return rest;
 }
 
-export async function submitJob(
-  db: Database,
-  sql: Statements,
-  input: unknown,
-): Promise<SubmitResult> {
+interface PreparedSubmission {
+  job: ReturnType<typeof JobSubmission.parse>;
+  params: unknown[];
+  hash: string;
+  taskCount: number;
+}
+
+/** Validates a submission and lays out the statement's parameters; touches nothing. */
+function prepareSubmission(input: unknown): PreparedSubmission {
   const job = parseOrThrow(JobSubmission, input, 'job submission');
   const unclean = uncleanPath(job);
   if (unclean !== undefined) {
@@ -81,15 +85,49 @@ export async function submitJob(
     job.site ?? null,
     job.site === undefined ? null : JSON.stringify(siteSubmission(input)),
   ];
+  return { job, params, hash, taskCount };
+}
+
+export async function submitJob(
+  db: Database,
+  sql: Statements,
+  input: unknown,
+): Promise<SubmitResult> {
+  const prepared = prepareSubmission(input);
   // One statement, atomic on its own. Sorting a large job's tasks into submission order must not
   // spill to disk, which takes a setting and so a transaction.
   const inserted =
-    taskCount > 10_000
+    prepared.taskCount > 10_000
       ? await db.transaction(async (tx) => {
           await tx.query(`SET LOCAL work_mem = '64MB'`);
-          return tx.query<{ job: JobRecord }>(sql.get('submit-job'), params);
+          return tx.query<{ job: JobRecord }>(sql.get('submit-job'), prepared.params);
         })
-      : await db.query<{ job: JobRecord }>(sql.get('submit-job'), params);
+      : await db.query<{ job: JobRecord }>(sql.get('submit-job'), prepared.params);
+  return submitted(db, sql, prepared, inserted);
+}
+
+/**
+ * `submitJob` inside a transaction the caller holds (a schedule's tick): the job is written, and
+ * the dispatchers woken, only if that transaction commits.
+ */
+export async function submitJobIn(
+  tx: Queryable,
+  sql: Statements,
+  input: unknown,
+): Promise<SubmitResult> {
+  const prepared = prepareSubmission(input);
+  if (prepared.taskCount > 10_000) await tx.query(`SET LOCAL work_mem = '64MB'`);
+  const inserted = await tx.query<{ job: JobRecord }>(sql.get('submit-job'), prepared.params);
+  return submitted(tx, sql, prepared, inserted);
+}
+
+/** The job written, or the one submitted before under the same key (or a conflict). */
+async function submitted(
+  db: Queryable,
+  sql: Statements,
+  { job, hash }: PreparedSubmission,
+  inserted: { job: JobRecord }[],
+): Promise<SubmitResult> {
   const created = inserted[0];
   if (created) return { job: created.job, created: true };
   const [existing] = await db.query<{ job: JobRecord; submission_hash: string }>(

@@ -183,6 +183,24 @@ export const errorCatalogue = {
     message:
       'The site (another farm this one forwards jobs to) does not answer. Try again later; its jobs wait for it.',
   },
+  DROVER_E_SCHEDULE_EXISTS: {
+    rpc: -32050,
+    retryable: false,
+    message:
+      'There is a schedule of that name already. Pick another name, or change that one (schedules.update).',
+  },
+  DROVER_E_INVALID_CRON: {
+    rpc: -32051,
+    retryable: false,
+    message:
+      'The cron expression cannot be read. Give five fields (minute hour day month weekday), or six with seconds first, such as "*/5 * * * *".',
+  },
+  DROVER_E_INVALID_TIMEZONE: {
+    rpc: -32052,
+    retryable: false,
+    message:
+      'There is no such time zone. Give an IANA name such as Europe/Paris, America/New_York or UTC.',
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

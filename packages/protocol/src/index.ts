@@ -117,3 +117,17 @@ export {
   authHttp,
 } from './auth.js';
 export { SiteAdd, SiteName, SiteRecord, SiteUrl, siteIdempotencyKey } from './sites.js';
+export {
+  CronExpression,
+  ScheduleAdd,
+  ScheduleCatchUp,
+  ScheduleName,
+  ScheduleOutcome,
+  ScheduleOverlap,
+  ScheduleRecord,
+  ScheduleUpdate,
+  ScheduledJob,
+  TimeZone,
+  scheduleIdempotencyKey,
+  scheduledBy,
+} from './schedules.js';

@@ -16,6 +16,7 @@ import { Topic } from './topics.js';
 import { Principal, TokenGrant, TokenId, TokenRecord, TokenSecret } from './auth.js';
 import { JobsApplied, JobsApply, WorkersApplied, WorkersApply } from './bulk.js';
 import { SiteAdd, SiteName, SiteRecord } from './sites.js';
+import { ScheduleAdd, ScheduleName, ScheduleRecord, ScheduleUpdate } from './schedules.js';
 
 const Reason = z.string().min(1).max(500);
 
@@ -283,6 +284,52 @@ export const methods = {
     /** Admin. Refused while the site has unfinished jobs: cancel them, or wait. */
     params: z.object({ name: SiteName }),
     result: SiteRecord,
+  },
+  // Schedules: a job submitted again at each tick of a cron expression.
+  'schedules.add': {
+    /**
+     * Write access to the job's group. The job is checked as `jobs.submit` checks it, now, so a
+     * schedule that could not submit is refused at once; the expression and time zone too.
+     */
+    params: ScheduleAdd,
+    result: ScheduleRecord,
+  },
+  'schedules.list': {
+    /** The schedules of the groups the caller may read, by name. */
+    params: z.object({}),
+    result: z.object({ schedules: z.array(ScheduleRecord) }),
+  },
+  'schedules.get': {
+    params: z.object({ name: ScheduleName }),
+    result: ScheduleRecord,
+  },
+  'schedules.pause': {
+    /** No tick submits until it is resumed. */
+    params: z.object({ name: ScheduleName }),
+    result: ScheduleRecord,
+  },
+  'schedules.resume': {
+    /** It goes on from the next tick to come; those that passed while paused are not run. */
+    params: z.object({ name: ScheduleName }),
+    result: ScheduleRecord,
+  },
+  'schedules.remove': {
+    /** Its jobs stay. Answers with the schedule as it was. */
+    params: z.object({ name: ScheduleName }),
+    result: ScheduleRecord,
+  },
+  'schedules.runNow': {
+    /**
+     * Submits the schedule's job now, paused or not, whatever its overlap policy; its ticks go on
+     * as before.
+     */
+    params: z.object({ name: ScheduleName }),
+    result: z.object({ schedule: ScheduleRecord, job: JobRecord }),
+  },
+  'schedules.update': {
+    /** Changes what is given; a new expression or time zone moves the next tick. */
+    params: ScheduleUpdate,
+    result: ScheduleRecord,
   },
 } as const satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
 

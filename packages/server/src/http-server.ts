@@ -13,7 +13,7 @@ import { engineHandlers } from './handlers.js';
 import { createRpcDispatcher } from './rpc.js';
 import { WorkerHub } from './worker-hub.js';
 import { DroverError, isDroverError, methods } from '@drover/protocol';
-import type { ArtifactRecord, ErrorCode } from '@drover/protocol';
+import type { ArtifactRecord, ErrorCode, Principal } from '@drover/protocol';
 import { FileArtifactStore, registerArtifacts, replicaStore } from './artifacts/index.js';
 import { registerDashboard } from './dashboard.js';
 import { hostChecker, sameOrigin } from './host-check.js';
@@ -30,6 +30,9 @@ import { leaseCredential } from './artifacts/routes.js';
 import type { ArtifactStore } from './artifacts/index.js';
 import { SiteLinks } from './sites/site-links.js';
 import { siteHandlers } from './sites/site-handlers.js';
+import { scheduleHandlers } from './schedules/schedule-handlers.js';
+import { ScheduleTicker } from './schedules/schedule-ticker.js';
+import { ParamsCheck } from './params-check.js';
 import { proxySiteArtifact } from './sites/site-proxy.js';
 import { registerHealth } from './health.js';
 import { loggerSettings, echoRequestIds } from './logging.js';
@@ -198,8 +201,26 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     submitted: (job) => metrics.submitted(job),
     onError,
   });
-  const sitesFor = (caller: () => string | undefined) =>
-    siteHandlers(options.engine, caller, () => siteLinks.refresh());
+  const submitted = (site: string | null | undefined) =>
+    site ? siteLinks.refresh() : hub.queueChanged();
+  const ticker = new ScheduleTicker(options.engine, {
+    submitted: (jobs) => jobs.forEach((job) => submitted(job.site)),
+    stopTasks: (tasks, reason) => hub.stopTasks(tasks, reason),
+    onError,
+  });
+  const paramsCheck = new ParamsCheck(options.engine, onError);
+  /** The methods that act as the caller: sites (admins), schedules (by group). */
+  const callerHandlers = (caller: () => Principal | undefined) => ({
+    ...siteHandlers(
+      options.engine,
+      () => caller()?.tokenId,
+      () => siteLinks.refresh(),
+    ),
+    ...scheduleHandlers(options.engine, paramsCheck, caller, {
+      submitted,
+      changed: () => ticker.wake(),
+    }),
+  });
   const fanout = new EventFanout(options.engine, {
     ...(options.coalesceMs !== undefined && { coalesceMs: options.coalesceMs }),
     onError,
@@ -311,7 +332,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     }
     const handlers = {
       ...clientHandlers,
-      ...sitesFor(() => connection.principal?.tokenId),
+      ...callerHandlers(() => connection.principal),
       ...authHandlers(connection, {
         accounts,
         authenticator,
@@ -417,7 +438,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     hub,
     fanout,
     clientHandlers,
-    siteHandlers: sitesFor,
+    callerHandlers,
     authenticator,
     authorizer,
     maxMessageBytes,
@@ -448,11 +469,13 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   const url = `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   await hub.announce(options.advertiseUrl ?? advertisedUrl(url, host, port));
   siteLinks.start();
+  await ticker.start();
   return {
     url,
     app,
     hub,
     close: async () => {
+      await ticker.close();
       await siteLinks.close();
       await fanout.close();
       await hub.close();

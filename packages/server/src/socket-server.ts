@@ -5,10 +5,12 @@ import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import { DroverError, isDroverError, methods, workerMethods } from '@drover/protocol';
 import type { Engine } from '@drover/engine';
+import type { Principal } from '@drover/protocol';
 import { createRpcDispatcher } from './rpc.js';
 import type { RpcDispatcher } from './rpc.js';
 import type { Handlers } from './handlers.js';
 import type { SiteHandlers } from './sites/site-handlers.js';
+import type { ScheduleHandlers } from './schedules/schedule-handlers.js';
 import { WorkerSession } from './worker-session.js';
 import type { WorkerHub } from './worker-hub.js';
 import type { EventFanout, Subscriber } from './subscriptions.js';
@@ -26,8 +28,8 @@ export interface SocketServerOptions {
   hub: WorkerHub;
   fanout: EventFanout;
   clientHandlers: Handlers;
-  /** The site methods, for one connection: `caller` is the token signed in on it. */
-  siteHandlers: (caller: () => string | undefined) => SiteHandlers;
+  /** The site and schedule methods, for one connection: `caller` is who is signed in on it. */
+  callerHandlers: (caller: () => Principal | undefined) => SiteHandlers & ScheduleHandlers;
   authenticator: Authenticator;
   authorizer: Authorizer;
   maxMessageBytes: number;
@@ -164,7 +166,7 @@ export function serveSockets(app: FastifyInstance, options: SocketServerOptions)
     const mine = new Map<string, string>();
     const handlers = {
       ...options.clientHandlers,
-      ...options.siteHandlers(() => connection.principal?.tokenId),
+      ...options.callerHandlers(() => connection.principal),
       ...hubHandlers,
       ...auth,
       'groups.list': async (p: Record<string, never>) => {

@@ -69,6 +69,11 @@ describe(`who may do what (${backend})`, () => {
     artifactId = ((await upload.json()) as { id: string }).id;
     workerId = (await t.engine.listWorkers())[0]?.id ?? '';
     spareTokenId = (await t.engine.accounts.createToken({ name: 'spare', role: 'admin' })).token.id;
+    // A schedule of alpha's for the schedule rows, and one to remove for each caller.
+    const scheduled = { group: 'alpha', taskType: 'hello', params: {} };
+    await t.engine.schedules.add({ name: 'alpha-nightly', cron: '0 2 * * *', job: scheduled });
+    for (let i = 0; i < EVERYONE.length; i++)
+      await t.engine.schedules.add({ name: `alpha-rm-${i}`, cron: '0 2 * * *', job: scheduled });
   });
   after(async () => {
     await server.close();
@@ -104,6 +109,8 @@ describe(`who may do what (${backend})`, () => {
     label?: string;
   }
   const job = () => ({ id: alphaJob.id });
+  const schedule = () => ({ name: 'alpha-nightly' });
+  let removals = 0;
   const task = () => ({ id: held.task.id });
   const hidden = { outsider: 'NOT_FOUND' } as const;
   const readers: Who[] = ['admin', 'writer', 'reader'];
@@ -255,6 +262,35 @@ describe(`who may do what (${backend})`, () => {
     },
     { method: 'sites.list', params: () => ({}), allowed: ['admin'] },
     { method: 'sites.remove', params: () => ({ name: 'matrix' }), allowed: ['admin'] },
+    // Schedules: the group of the schedule's job decides, as for a job.
+    {
+      method: 'schedules.add',
+      params: () => ({
+        name: 'alpha-added',
+        cron: '*/5 * * * *',
+        job: { group: 'alpha', taskType: 'hello', params: {} },
+        allowUnknownType: true,
+      }),
+      allowed: writers,
+    },
+    { method: 'schedules.list', params: () => ({}), allowed: viewers },
+    { method: 'schedules.get', params: schedule, allowed: readers, denied: hidden },
+    { method: 'schedules.pause', params: schedule, allowed: writers, denied: hidden },
+    { method: 'schedules.resume', params: schedule, allowed: writers, denied: hidden },
+    { method: 'schedules.runNow', params: schedule, allowed: writers, denied: hidden },
+    {
+      method: 'schedules.update',
+      params: () => ({ name: 'alpha-nightly', overlap: 'queue' }),
+      allowed: writers,
+      denied: hidden,
+    },
+    {
+      method: 'schedules.remove',
+      // Each call its own schedule: the one an allowed caller removes is gone for the next.
+      params: () => ({ name: `alpha-rm-${removals++}` }),
+      allowed: writers,
+      denied: hidden,
+    },
   ];
 
   it('has a row for every client method', () => {

@@ -2,7 +2,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isTerminalJobStatus, isTerminalTaskStatus, topics } from '@drover/protocol';
+import { isTerminalJobStatus, isTerminalTaskStatus, scheduledBy, topics } from '@drover/protocol';
 import type { EventRecord, JobRecord, TaskRecord } from '@drover/protocol';
 import type { Config } from '../config.js';
 import { duration, groupsTable, jobsTable, percent, tasksTable, workersTable } from '../format.js';
@@ -84,7 +84,7 @@ export async function jobs(
       print(output, { job, tasks }, () =>
         [
           jobsTable([job]),
-          `group ${job.group}, task type ${job.taskType}, priority ${job.priority}, submitted ${job.createdAt}${job.startedAt ? `, ran ${duration(job.startedAt, job.finishedAt)}` : ''}${job.cancelReason ? `, cancelled: ${job.cancelReason}` : ''}`,
+          `group ${job.group}, task type ${job.taskType}, priority ${job.priority}, submitted ${job.createdAt}${job.startedAt ? `, ran ${duration(job.startedAt, job.finishedAt)}` : ''}${job.cancelReason ? `, cancelled: ${job.cancelReason}` : ''}${scheduled(job.idempotencyKey)}`,
           '',
           ...tasks.map(
             (t) =>
@@ -286,4 +286,10 @@ export async function download(
     await pipeline(Readable.fromWeb(response.body as never), createWriteStream(file));
     console.log(`${file}  ${artifact.size} bytes  sha256 ${artifact.sha256}`);
   }
+}
+
+/** What a job submitted by a schedule says of it. */
+function scheduled(idempotencyKey: string | null | undefined): string {
+  const by = scheduledBy(idempotencyKey);
+  return by ? `, submitted by schedule ${by.scheduleId} for its tick at ${by.tick}` : '';
 }

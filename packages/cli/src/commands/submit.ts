@@ -59,7 +59,7 @@ export function readJobFile(file: string): Record<string, unknown> {
  * type, and, for a `--param` read as a number, boolean or null where text was wanted, how to
  * quote it.
  */
-function submitError(
+export function submitError(
   error: unknown,
   given: Record<string, unknown>,
   file: string | undefined,

@@ -6,6 +6,7 @@ import { useDrover } from '../../lib/drover.js';
 import { elapsed, formatDuration, formatTime } from '../../lib/format.js';
 import { useLiveTopic, useNow } from '../../lib/live.js';
 import { describeError, untilDone } from '../../lib/retry.js';
+import { ScheduledBy } from '../schedules/scheduled-by.js';
 import { Link, setQuery, useQuery } from '../../lib/router.js';
 import { useDeferredVersion } from '../../lib/store.js';
 import { useWorkerNames } from '../workers/use-worker-names.js';
@@ -148,6 +149,7 @@ function LiveJob({ id }: { id: string }) {
             <dd>{formatDuration(elapsed(job.startedAt, job.finishedAt, now) ?? NaN)}</dd>
             <dt>id</dt>
             <dd className="mono small">{job.id}</dd>
+            <ScheduledBy job={job} />
           </dl>
           {job.cancelReason && <p className="muted small">Cancelled: {job.cancelReason}</p>}
         </div>
