@@ -80,6 +80,7 @@ export async function submitJob(
     ...expansionOf(job),
     job.site ?? null,
     job.site === undefined ? null : JSON.stringify(siteSubmission(input)),
+    job.blocklistAfter ?? 3,
   ];
   // One statement, atomic on its own. Sorting a large job's tasks into submission order must not
   // spill to disk, which takes a setting and so a transaction.

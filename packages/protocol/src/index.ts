@@ -117,3 +117,13 @@ export {
   authHttp,
 } from './auth.js';
 export { SiteAdd, SiteName, SiteRecord, SiteUrl, siteIdempotencyKey } from './sites.js';
+export {
+  GroupLimits,
+  GroupLimitsChange,
+  TaskTypeLimits,
+  TaskWhy,
+  WaitReason,
+  WaitReasonCode,
+  WorkerBlock,
+  WorkerBlocked,
+} from './limits.js';
