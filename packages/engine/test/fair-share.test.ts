@@ -40,7 +40,10 @@ describe(`fair sharing and limits (${backend})`, () => {
     const first = await t.engine.claim({ workerId: w.id, taskTypes: [type], tags: [], limit: 1 });
     const second = await t.engine.claim({ workerId: w.id, taskTypes: [type], tags: [], limit: 1 });
     const groups = await Promise.all([...first, ...second].map((x) => groupOf(x.task.id)));
-    assert.ok(groups.includes(b), `B's one task was claimed in the first two passes: ${groups}`);
+    assert.ok(
+      groups.includes(b),
+      `B's one task was claimed in the first two passes: ${groups.join(', ')}`,
+    );
     // In one pass of two slots, each group gets one.
     const type2 = uniqueType('fair');
     await submit(a, type2, 1000);

@@ -95,7 +95,7 @@ describe('limits under concurrent claimers on a PostgreSQL server', () => {
     await sampling;
     await monitor.end();
     assert.equal(ran[0]! + ran[1]!, total * 2, 'every task ran');
-    assert.ok(ran[0]! > 0 && ran[1]! > 0, `both claimers took tasks: ${ran}`);
+    assert.ok(ran[0]! > 0 && ran[1]! > 0, `both claimers took tasks: ${ran.join(', ')}`);
     assert.ok(peaks.samples > 20, `sampled ${peaks.samples} times`);
     assert.ok(peaks.group <= 3, `at most 3 of the group at once, saw ${peaks.group}`);
     assert.ok(peaks.type <= 4, `at most 4 of the type at once, saw ${peaks.type}`);
