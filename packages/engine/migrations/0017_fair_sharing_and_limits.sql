@@ -143,17 +143,19 @@ WITH RECURSIVE grp AS MATERIALIZED (
 ), offered AS MATERIALIZED (
   SELECT DISTINCT tt.task_type FROM grp CROSS JOIN LATERAL unnest(grp.task_types) AS tt(task_type)
   WHERE cardinality(grp.slots) > 0
-), waiting(task_type, group_name) AS (
-  SELECT o.task_type, f.group_name FROM offered o CROSS JOIN LATERAL (
-    SELECT t.group_name FROM tasks t WHERE t.task_type = o.task_type AND t.status = 'queued'
-    ORDER BY t.group_name LIMIT 1) AS f
+), waiting(task_type, group_name, held_only) AS (
+  -- A group whose first entry is held back has only held-back tasks of the type (a paused group,
+  -- or paused jobs): see held below.
+  SELECT o.task_type, f.group_name, f.held_back FROM offered o CROSS JOIN LATERAL (
+    SELECT t.group_name, t.held_back FROM tasks t WHERE t.task_type = o.task_type AND t.status = 'queued'
+    ORDER BY t.group_name, t.held_back LIMIT 1) AS f
   UNION ALL
-  SELECT w.task_type, n.group_name FROM waiting w CROSS JOIN LATERAL (
-    SELECT t.group_name FROM tasks t
+  SELECT w.task_type, n.group_name, n.held_back FROM waiting w CROSS JOIN LATERAL (
+    SELECT t.group_name, t.held_back FROM tasks t
     WHERE t.task_type = w.task_type AND t.status = 'queued' AND t.group_name > w.group_name
-    ORDER BY t.group_name LIMIT 1) AS n
+    ORDER BY t.group_name, t.held_back LIMIT 1) AS n
 ), queue AS MATERIALIZED (
-  SELECT w.task_type, w.group_name FROM waiting w
+  SELECT w.task_type, w.group_name, w.held_only FROM waiting w
 ), share AS MATERIALIZED (
   SELECT q.group_name, coalesce(l.weight, 1) AS weight,
          CASE WHEN l.max_running IS NULL AND (SELECT count(DISTINCT q2.group_name) FROM queue q2) = 1 THEN 0
@@ -187,7 +189,7 @@ WITH RECURSIVE grp AS MATERIALIZED (
 ), candidate AS (
   SELECT c.id, grp.grp, q.group_name, q.task_type, c.held_back, c.priority, c.run_at, c.blocked
   FROM grp CROSS JOIN LATERAL unnest(grp.task_types) AS tt(task_type)
-  JOIN queue q ON q.task_type = tt.task_type
+  JOIN queue q ON q.task_type = tt.task_type AND NOT q.held_only
   JOIN room r ON r.group_name = q.group_name
   JOIN type_room tr ON tr.task_type = q.task_type
   CROSS JOIN LATERAL (
@@ -208,8 +210,37 @@ WITH RECURSIVE grp AS MATERIALIZED (
     FOR UPDATE OF t SKIP LOCKED
   ) AS c
   WHERE cardinality(grp.slots) > 0
+), held AS (
+  -- A group with only held-back tasks of the type: nearly always a paused group's or paused
+  -- jobs', which the job's row refuses one by one. Walking them all would read the whole paused
+  -- queue on every claim while other groups wait, so only its first slots' worth are looked at;
+  -- a task left held back by a race in such a group waits until those ahead of it go (0013).
+  SELECT c.id, grp.grp, q.group_name, q.task_type, c.held_back, c.priority, c.run_at, c.blocked
+  FROM grp CROSS JOIN LATERAL unnest(grp.task_types) AS tt(task_type)
+  JOIN queue q ON q.task_type = tt.task_type AND q.held_only
+  JOIN room r ON r.group_name = q.group_name
+  JOIN type_room tr ON tr.task_type = q.task_type
+  CROSS JOIN LATERAL (
+    SELECT t.id, t.held_back, t.priority, t.run_at, j.blocked_workers AS blocked
+    FROM (SELECT h.id FROM tasks h
+          WHERE h.task_type = q.task_type AND h.group_name = q.group_name AND h.status = 'queued'
+          ORDER BY h.held_back, h.priority DESC, h.run_at, h.id
+          LIMIT cardinality(grp.slots)) AS first
+    JOIN tasks t ON t.id = first.id
+    CROSS JOIN LATERAL (
+      SELECT j.blocked_workers FROM jobs j
+      WHERE j.id = t.job_id AND j.cancel_reason IS NULL AND NOT j.paused AND NOT j.group_paused
+        AND j.site IS NULL AND NOT (j.blocked_workers @> grp.workers)
+    ) AS j
+    WHERE t.status = 'queued' AND t.run_at <= now() AND t.tags <@ grp.tags
+    LIMIT least(cardinality(grp.slots), coalesce(r.room, cardinality(grp.slots)),
+                coalesce(tr.room, cardinality(grp.slots)))
+    FOR UPDATE OF t SKIP LOCKED
+  ) AS c
+  WHERE cardinality(grp.slots) > 0
 ), picked AS (
-  SELECT DISTINCT ON (c.id) c.* FROM candidate c ORDER BY c.id, c.grp
+  SELECT DISTINCT ON (c.id) c.*
+  FROM (SELECT * FROM candidate UNION ALL SELECT * FROM held) AS c ORDER BY c.id, c.grp
 ), ranked AS (
   SELECT p.*, r.room, (r.running + row_number() OVER w)::float8 / r.weight AS share,
          row_number() OVER w AS n_group

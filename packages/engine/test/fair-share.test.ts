@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { backend, openTestEngine, sleep, uniqueType } from './harness.js';
 import type { TestEngine } from './harness.js';
+import { explainClaimChoice, queueRowsRead } from './plans.js';
 
 describe(`fair sharing and limits (${backend})`, () => {
   let t: TestEngine;
@@ -136,6 +137,25 @@ describe(`fair sharing and limits (${backend})`, () => {
     const seconds = (Date.now() - started) / 1000;
     assert.ok(got <= 2 + Math.ceil(seconds * 2), `${got} started in ${seconds} s at 2 a second`);
     assert.ok(got >= 4, `${got} started in ${seconds} s: the bucket refills`);
+  });
+
+  it("reads a slots' worth of a paused group's queue, not all of it, while another group waits", async () => {
+    const type = uniqueType('paused');
+    const [paused, active] = [uniqueType('pg'), uniqueType('ag')];
+    await submit(paused, type, 2000);
+    await t.engine.pauseGroup(paused);
+    await submit(active, type, 50);
+    const w = await worker(type);
+    await t.engine.database.exec('ANALYZE');
+    const slots = 10;
+    const plan = await explainClaimChoice(t.engine, [
+      { taskTypes: [type], tags: [], slots: Array(slots).fill(w.id) },
+    ]);
+    const read = queueRowsRead(plan);
+    assert.ok(read <= 2 * slots + 3, `read ${read} queued rows for ${slots} slots`);
+    const got = await t.engine.claim({ workerId: w.id, taskTypes: [type], tags: [], limit: slots });
+    assert.equal(got.length, slots);
+    for (const a of got) assert.equal(await groupOf(a.task.id), active);
   });
 
   it('refuses a limit out of range, changing nothing', async () => {
