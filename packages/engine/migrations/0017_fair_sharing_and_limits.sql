@@ -265,15 +265,20 @@ $$;
 -- in name order (a claim that takes no limited task locks nothing): a second claim counting the
 -- same room waits for this one's transaction, and then counts the tasks it took. Each statement
 -- of the function reads a fresh snapshot, so the candidates' statement sees what a claim that
--- held the lock before committed. Then the candidates are given slots in their order: the next
--- free slot of their group of slots, or for a task whose job blocked some workers the first free
--- slot of a worker it did not block. A group's rate is spent by the tasks chosen.
+-- held the lock before committed. Then the candidates are given slots in their order: the n-th
+-- of a group of slots its n-th slot, in one statement; or, when some candidate's job blocked
+-- workers, one by one, each the first free slot of a worker its job did not block. A group's rate
+-- is spent by the tasks chosen.
 CREATE OR REPLACE FUNCTION claim_choice(slot_groups jsonb) RETURNS TABLE (task_id bigint, worker_id uuid)
 LANGUAGE plpgsql VOLATILE ROWS 50
 SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off SET jit = off
 AS $$
 DECLARE
+  online_ids uuid[];
   online jsonb;
+  ids bigint[];
+  grps bigint[];
+  blocks boolean;
   types text[];
   locked_groups text[];
   locked_types text[];
@@ -282,16 +287,22 @@ DECLARE
   next_slot int[] := '{}';
   used boolean[];
   chosen bigint[] := '{}';
+  chosen_workers uuid[];
   c record;
   g record;
   i int;
 BEGIN
-  -- Only the slots of workers online now (not disabled, nor drained through another server).
+  -- Only the slots of workers online now (not disabled, nor drained through another server):
+  -- each worker looked up once, however many of its slots are offered.
+  SELECT coalesce(array_agg(w.id), '{}') INTO online_ids FROM workers w
+  WHERE w.state = 'online'
+    AND w.id IN (SELECT s::uuid FROM jsonb_array_elements(slot_groups) AS d(doc)
+                 CROSS JOIN LATERAL jsonb_array_elements_text(d.doc -> 'slots') AS s);
   SELECT coalesce(jsonb_agg(jsonb_build_object(
            'taskTypes', d.doc -> 'taskTypes', 'tags', d.doc -> 'tags',
            'slots', coalesce((SELECT jsonb_agg(s.id ORDER BY s.n)
                               FROM jsonb_array_elements_text(d.doc -> 'slots') WITH ORDINALITY AS s(id, n)
-                              WHERE EXISTS (SELECT 1 FROM workers w WHERE w.id = s.id::uuid AND w.state = 'online')),
+                              WHERE s.id::uuid = ANY(online_ids)),
                              '[]'::jsonb)) ORDER BY d.ord), '[]'::jsonb)
     INTO online
   FROM jsonb_array_elements(slot_groups) WITH ORDINALITY AS d(doc, ord);
@@ -311,39 +322,63 @@ BEGIN
     ORDER BY l.task_type FOR UPDATE OF l
   ) AS l;
 
-  FOR g IN SELECT s.ord, s.doc FROM jsonb_array_elements(online) WITH ORDINALITY AS s(doc, ord) ORDER BY s.ord LOOP
-    next_slot[g.ord] := cardinality(slots) + 1;
-    slots := slots || ARRAY(SELECT s::uuid FROM jsonb_array_elements_text(g.doc -> 'slots') AS s);
-    last_slot[g.ord] := cardinality(slots);
-  END LOOP;
-  used := array_fill(false, ARRAY[cardinality(slots)]);
+  SELECT array_agg(x.candidate_id ORDER BY x.ord), array_agg(x.slot_group ORDER BY x.ord),
+         coalesce(bool_or(cardinality(x.blocked) > 0), false)
+    INTO ids, grps, blocks
+  FROM claim_candidates(online, locked_groups, locked_types)
+       WITH ORDINALITY AS x(candidate_id, slot_group, blocked, ord);
+  IF ids IS NULL THEN RETURN; END IF;
 
-  FOR c IN SELECT * FROM claim_candidates(online, locked_groups, locked_types) LOOP
-    IF next_slot[c.slot_group] > last_slot[c.slot_group] THEN CONTINUE; END IF;
-    IF cardinality(c.blocked) = 0 THEN
-      i := next_slot[c.slot_group];
-    ELSE
-      i := NULL;
-      FOR k IN next_slot[c.slot_group] .. last_slot[c.slot_group] LOOP
-        IF NOT used[k] AND NOT (slots[k] = ANY(c.blocked)) THEN
-          i := k;
-          EXIT;
-        END IF;
-      END LOOP;
-      CONTINUE WHEN i IS NULL;
-    END IF;
-    used[i] := true;
-    WHILE next_slot[c.slot_group] <= last_slot[c.slot_group] AND used[next_slot[c.slot_group]] LOOP
-      next_slot[c.slot_group] := next_slot[c.slot_group] + 1;
+  -- No candidate's job blocked a worker (nearly always): the n-th candidate of a group of slots
+  -- takes its n-th slot, in one statement.
+  IF NOT blocks THEN
+    SELECT array_agg(m.id), array_agg((online -> (m.grp::int - 1) -> 'slots' ->> (m.n::int - 1))::uuid)
+      INTO chosen, chosen_workers
+    FROM (SELECT x.id, x.grp, row_number() OVER (PARTITION BY x.grp ORDER BY x.ord) AS n
+          FROM unnest(ids, grps) WITH ORDINALITY AS x(id, grp, ord)) AS m
+    WHERE m.n <= jsonb_array_length(online -> (m.grp::int - 1) -> 'slots');
+    RETURN QUERY SELECT x.id, x.worker FROM unnest(chosen, chosen_workers) AS x(id, worker);
+  ELSE
+    FOR g IN SELECT s.ord, s.doc FROM jsonb_array_elements(online) WITH ORDINALITY AS s(doc, ord) ORDER BY s.ord LOOP
+      next_slot[g.ord] := cardinality(slots) + 1;
+      slots := slots || ARRAY(SELECT s::uuid FROM jsonb_array_elements_text(g.doc -> 'slots') AS s);
+      last_slot[g.ord] := cardinality(slots);
     END LOOP;
-    IF cardinality(locked_groups) > 0 THEN chosen := chosen || c.candidate_id; END IF;
-    task_id := c.candidate_id;
-    worker_id := slots[i];
-    RETURN NEXT;
-  END LOOP;
+    used := array_fill(false, ARRAY[cardinality(slots)]);
+
+    -- Some job blocked workers: each candidate takes the first free slot of its group of slots
+    -- whose worker its job did not block.
+    FOR c IN SELECT x.candidate_id, x.slot_group,
+                    (SELECT j.blocked_workers FROM tasks t JOIN jobs j ON j.id = t.job_id
+                     WHERE t.id = x.candidate_id) AS blocked
+             FROM unnest(ids, grps) WITH ORDINALITY AS x(candidate_id, slot_group, ord)
+             ORDER BY x.ord LOOP
+      IF next_slot[c.slot_group] > last_slot[c.slot_group] THEN CONTINUE; END IF;
+      IF cardinality(c.blocked) = 0 THEN
+        i := next_slot[c.slot_group];
+      ELSE
+        i := NULL;
+        FOR k IN next_slot[c.slot_group] .. last_slot[c.slot_group] LOOP
+          IF NOT used[k] AND NOT (slots[k] = ANY(c.blocked)) THEN
+            i := k;
+            EXIT;
+          END IF;
+        END LOOP;
+        CONTINUE WHEN i IS NULL;
+      END IF;
+      used[i] := true;
+      WHILE next_slot[c.slot_group] <= last_slot[c.slot_group] AND used[next_slot[c.slot_group]] LOOP
+        next_slot[c.slot_group] := next_slot[c.slot_group] + 1;
+      END LOOP;
+      chosen := chosen || c.candidate_id;
+      task_id := c.candidate_id;
+      worker_id := slots[i];
+      RETURN NEXT;
+    END LOOP;
+  END IF;
 
   -- The rate-limited groups spend a token per task chosen.
-  IF cardinality(chosen) > 0 THEN
+  IF cardinality(locked_groups) > 0 AND cardinality(chosen) > 0 THEN
     UPDATE group_limits l SET
       tokens = least(greatest(1, l.rate_per_minute / 60.0),
                      l.tokens + extract(epoch FROM now() - l.tokens_at) * l.rate_per_minute / 60.0) - n.taken,
