@@ -53,6 +53,7 @@ export function groupsTable(groups: GroupRecord[]): string {
       'CANCELLED',
       'TASKS DONE',
       'LAST SUBMITTED',
+      'LIMITS',
     ],
     groups.map((g) => [
       g.paused ? `${g.name} (paused)` : g.name,
@@ -64,6 +65,7 @@ export function groupsTable(groups: GroupRecord[]): string {
       String(g.counts.cancelled),
       `${g.taskCounts.succeeded}/${g.taskCount} ${percent(g.progress)}`,
       g.lastSubmittedAt === null ? 'never' : `${age(g.lastSubmittedAt)} ago`,
+      limitsText(g.limits),
     ]),
   );
 }
@@ -130,4 +132,15 @@ export function workersTable(workers: WorkerRecord[]): string {
 export function bar(fraction: number, width = 30): string {
   const filled = Math.round(Math.min(1, Math.max(0, fraction)) * width);
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+}
+
+/** A group's limits in a few words, as `drover groups` lists them. */
+export function limitsText(limits: GroupRecord['limits']): string {
+  if (!limits) return '-';
+  const parts = [
+    ...(limits.maxRunning !== null ? [`max ${limits.maxRunning}`] : []),
+    ...(limits.ratePerMinute !== null ? [`${limits.ratePerMinute}/m`] : []),
+    ...(limits.weight !== 1 ? [`weight ${limits.weight}`] : []),
+  ];
+  return parts.length ? parts.join(', ') : '-';
 }

@@ -6,6 +6,7 @@ import { isDroverError } from '@drover/protocol';
 import { loadConfig } from './config.js';
 import { closeClients } from './rpc-client.js';
 import { download, groups, jobs, logs, parseLimit, tasks, workers } from './commands/drive.js';
+import { types } from './commands/limits.js';
 import { submit } from './commands/submit.js';
 import { listOf, selectsJobs } from './commands/bulk.js';
 import { serve } from './commands/serve.js';
@@ -34,13 +35,19 @@ write in <data dir>/server.json, else 127.0.0.1:--port; --json for scripts):
   submit <task type> [--param k=v ...] [--file job.json] [--group g] [--wait] [--site NAME]
                      [--allow-unknown-type: queue for a task type no worker has offered yet]
   groups [ls | pause <name> | resume <name>]   every group with jobs, counted by status
+  groups limit <name> [--max-running N|none] [--rate 60/m|2/s|none] [--weight W (1)]
+                     at most N of its tasks running at once, N started a minute; groups
+                     waiting together share the slots by weight (an admin's token)
+  types [ls | limit <task type> --max-running N|none]   task types, and a limit across groups
   jobs [ls | show <id> | cancel <id> | retry <id> | rm <id> ...] [--group g] [--limit N (100) | --all]
   jobs cancel|retry|rm --status S[,S] [--search TEXT] [--created-before TIME] [--group g]
                      every job of the group these select (--all: every one the verb applies to)
   jobs pause <id> | resume <id>   (running tasks finish; nothing new starts until resumed)
   jobs extend <id> --frames 241-480 | --file more.json ({"items": [...]} or {"frames": ...})
   jobs update <id> [--max-attempts N] [--timeout-ms MS] [--priority P]   (its waiting tasks)
-  tasks <job id> | tasks show <task id>
+  jobs blocklist <id> | unblock <id> [worker id]   workers that failed its tasks (blocked after
+                     3 failures on one worker, or the submission's "blocklistAfter"; 0: never)
+  tasks <job id> | tasks show <task id> | tasks why <task id> (what holds a task back)
   workers [ls | disable|enable|drain <id|name> ...]
   workers disable|enable|drain --tag T [--state S] [--worker-host H] [--search TEXT] [--all]
                      every worker these select (a tag given twice: workers with both)
@@ -147,6 +154,9 @@ const OPTIONS = {
   timezone: { type: 'string' },
   overlap: { type: 'string' },
   'catch-up': { type: 'string' },
+  'max-running': { type: 'string' },
+  rate: { type: 'string' },
+  weight: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -167,6 +177,11 @@ async function main(argv: string[]): Promise<void> {
   const flags = command === 'sites' ? { ...values, 'token-file': undefined } : values;
   const config = loadConfig({ flags, env: process.env, file: values.config });
   const output = { json: values.json ?? false };
+  const limitOptions = {
+    maxRunning: values['max-running'],
+    rate: values.rate,
+    weight: values.weight,
+  };
   switch (command) {
     case 'up':
       return up(config, fileURLToPath(import.meta.url));
@@ -236,7 +251,9 @@ async function main(argv: string[]): Promise<void> {
       );
     }
     case 'groups':
-      return groups(config, output, rest[0], rest.slice(1));
+      return groups(config, output, rest[0], rest.slice(1), limitOptions);
+    case 'types':
+      return types(config, output, rest[0], rest.slice(1), limitOptions);
     case 'tasks':
       return tasks(config, output, rest);
     case 'workers':

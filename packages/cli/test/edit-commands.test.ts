@@ -144,6 +144,6 @@ describe(`drover commands that edit jobs and groups while they run (${backend})`
     assert.deepEqual([answer.group.paused, answer.changed], [false, 1]);
     const wrong = await run('groups', 'stop', group);
     assert.equal(wrong.code, 1);
-    assert.match(wrong.stderr, /drover groups takes ls, pause or resume/);
+    assert.match(wrong.stderr, /drover groups takes ls, pause, resume or limit/);
   });
 });

@@ -11,9 +11,10 @@ WITH s AS MATERIALIZED (
        frame_start int, frame_end int, frame_step int, tags jsonb, max_attempts int, timeout_ms int)
 ), added AS (
   INSERT INTO tasks (job_id, idx, stage, task_type, params, priority, run_at, status, tags,
-                     max_attempts, timeout_ms, backoff_initial_ms, backoff_max_ms, held_back)
+                     max_attempts, timeout_ms, backoff_initial_ms, backoff_max_ms, held_back,
+                     group_name)
   SELECT j.id, s.first_index + e.i - 1, 0, s.task_type, e.params, j.priority, now(), 'queued',
-         s.tag_list, s.max_attempts, s.timeout_ms, $4, $5, j.paused OR j.group_paused
+         s.tag_list, s.max_attempts, s.timeout_ms, $4, $5, j.paused OR j.group_paused, j.group_name
   FROM jobs j, s
   CROSS JOIN LATERAL (
     SELECT s.params || x.item AS params, x.i FROM jsonb_array_elements(s.items) WITH ORDINALITY AS x(item, i)

@@ -15,7 +15,11 @@ WITH r AS (
     finished_at = now(), error = r.error
   FROM r, tasks t
   WHERE a.id = r.attempt_id AND a.token = r.token AND a.status IS NOT DISTINCT FROM 'active' AND t.id = a.task_id
-  RETURNING a.id, r.token, a.task_id, r.error, r.retry
+  RETURNING a.id, r.token, a.task_id, a.worker_id, a.status, r.error, r.retry
+), struck AS (
+  -- A failure by the task's own error counts against its worker for the job (the blocklist).
+  SELECT count_worker_failures(array_agg(e.task_id), array_agg(e.worker_id)) AS done
+  FROM ended e WHERE e.status = 'failed'
 ), applied AS (
   -- The next status is computed from the row being updated, not from the statement's snapshot: a
   -- cancel that committed while this waited for the row's lock must win.
@@ -40,4 +44,4 @@ WITH r AS (
          jsonb_build_object('report', 'failure', 'attemptId', o.attempt_id::text)
   FROM outcome o WHERE NOT o.accepted
 )
-SELECT o.attempt_id::text AS attempt_id, o.accepted FROM outcome o
+SELECT o.attempt_id::text AS attempt_id, o.accepted FROM outcome o CROSS JOIN struck

@@ -36,6 +36,10 @@ WITH due AS (
                        THEN NULL ELSE now() END
   FROM (SELECT e.task_id, e.error, e.status, true AS retry FROM ended e) AS e WHERE t.id = e.task_id
   RETURNING t.id
+), struck AS (
+  -- A timeout counts against the worker for the job (the blocklist); a lost lease does not.
+  SELECT count_worker_failures(array_agg(e.task_id), array_agg(e.worker_id)) AS done
+  FROM ended e WHERE e.status = 'timed_out'
 )
 SELECT e.id::text AS attempt_id, e.task_id::text AS task_id, e.worker_id::text AS worker_id, e.status
-FROM ended e ORDER BY e.id
+FROM ended e CROSS JOIN struck ORDER BY e.id

@@ -4,13 +4,14 @@
 -- by row: a stage is one task, one task per item (the item's keys over the stage params), or one
 -- per frame of a range. Ids follow the ORDER BY, so submission order is index order. A job
 -- submitted into a paused group starts paused ($17..$19: how its first stage expands, for
--- jobs.extend). A site job ($20) is recorded with what its site is sent ($21).
+-- jobs.extend). A site job ($20) is recorded with what its site is sent ($21). $22: failures of
+-- its tasks on one worker before that worker is blocked for it (0: never).
 WITH job AS (
   INSERT INTO jobs (id, group_name, name, task_type, params, priority, status, task_count,
                     queued_count, blocked_count, idempotency_key, submission_hash, group_paused,
-                    expansion, frame_first, frame_last, site)
+                    expansion, frame_first, frame_last, site, blocklist_after)
   VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'queued', $7, $8, $9, $10, $11, group_is_paused($2),
-          $17, $18, $19, $20)
+          $17, $18, $19, $20, $22)
   ON CONFLICT (group_name, idempotency_key) DO NOTHING
   RETURNING id, group_paused, site, job_json(jobs) AS record
 ), forwarded AS (
@@ -29,12 +30,14 @@ WITH job AS (
        timeout_ms int)
 ), tasks AS (
   INSERT INTO tasks (job_id, idx, stage, task_type, params, priority, run_at, status, tags,
-                     max_attempts, timeout_ms, backoff_initial_ms, backoff_max_ms, held_back)
+                     max_attempts, timeout_ms, backoff_initial_ms, backoff_max_ms, held_back,
+                     group_name)
   SELECT job.id, s.first_index + e.i - 1, s.stage, s.task_type, e.params, $6, coalesce($13::timestamptz, now()),
          CASE WHEN s.stage = 0 THEN 'queued' ELSE 'blocked' END,
          s.tag_list, s.max_attempts, s.timeout_ms, $14, $15,
          -- The queue walks them last: a paused job's, and a site job's, which never run here.
-         job.group_paused OR job.site IS NOT NULL
+         job.group_paused OR job.site IS NOT NULL,
+         $2
   FROM job, s
   CROSS JOIN LATERAL (
     SELECT s.params || x.item AS params, x.i FROM jsonb_array_elements(s.items) WITH ORDINALITY AS x(item, i)

@@ -1,4 +1,14 @@
-import { DroverError, GroupName, TaskId, JobId, parseOrThrow } from '@drover/protocol';
+import {
+  DroverError,
+  GroupLimitsChange,
+  GroupName,
+  TaskId,
+  TaskTypeLimits,
+  JobId,
+  WorkerId,
+  parseOrThrow,
+} from '@drover/protocol';
+import type { GroupLimits, TaskWhy, WorkerBlock } from '@drover/protocol';
 import { z } from 'zod';
 import type {
   ArtifactRecord,
@@ -96,6 +106,8 @@ import { farmGauges } from './metrics.js';
 import type { FarmGauges } from './metrics.js';
 import type { DatabaseLoad } from './database.js';
 import { Schedules } from './schedules.js';
+import { listJobBlocks, setGroupLimits, setTaskTypeLimits, unblockWorkers } from './limits.js';
+import { whyTask } from './why.js';
 
 const JobPriority = z.int().min(-1000).max(1000);
 
@@ -327,6 +339,45 @@ export class Engine {
   async listGroups(): Promise<GroupRecord[]> {
     const rows = await this.#db.query<{ group: GroupRecord }>(this.#sql.get('list-groups'), [null]);
     return rows.map((r) => r.group);
+  }
+
+  /** A group's concurrency limit, rate and weight (decision 0035); only the keys given change. */
+  async setGroupLimits(change: unknown, by: string | null = null): Promise<GroupLimits> {
+    return setGroupLimits(
+      this.#db,
+      this.#sql,
+      parseOrThrow(GroupLimitsChange, change, 'params'),
+      by,
+    );
+  }
+
+  /** A task type's concurrency limit (decision 0035); null lifts it. */
+  async setTaskTypeLimits(limits: unknown, by: string | null = null): Promise<TaskTypeLimits> {
+    return setTaskTypeLimits(
+      this.#db,
+      this.#sql,
+      parseOrThrow(TaskTypeLimits, limits, 'params'),
+      by,
+    );
+  }
+
+  /** The workers that failed a job's tasks, and those blocked for it (decision 0036). */
+  async jobBlocklist(jobId: string): Promise<WorkerBlock[]> {
+    parseOrThrow(JobId, jobId, 'id');
+    return listJobBlocks(this.#db, this.#sql, jobId);
+  }
+
+  /** A worker (every worker, without one) may be offered the job's tasks again. */
+  async unblockWorkers(jobId: string, workerId?: string): Promise<number> {
+    parseOrThrow(JobId, jobId, 'id');
+    if (workerId !== undefined) parseOrThrow(WorkerId, workerId, 'workerId');
+    return unblockWorkers(this.#db, this.#sql, jobId, workerId);
+  }
+
+  /** Why a task is not running, from the farm's state now (decision 0036). */
+  async whyTask(taskId: string): Promise<TaskWhy> {
+    parseOrThrow(TaskId, taskId, 'id');
+    return whyTask(this.#db, this.#sql, taskId);
   }
 
   /** Cancels one task (and the later stages that wait on it). */

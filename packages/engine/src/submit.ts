@@ -84,6 +84,7 @@ function prepareSubmission(input: unknown): PreparedSubmission {
     ...expansionOf(job),
     job.site ?? null,
     job.site === undefined ? null : JSON.stringify(siteSubmission(input)),
+    job.blocklistAfter ?? 3,
   ];
   return { job, params, hash, taskCount };
 }

@@ -30,6 +30,8 @@ describe(`event payloads (${backend})`, () => {
       taskType: type,
       items: [{ i: 1 }, { i: 2 }],
       maxAttempts: 1,
+      // Its one failure blocks the worker for the job: a job.worker_blocked event.
+      blocklistAfter: 1,
     });
     const [first, second] = await t.engine.claim({
       workerId: worker.id,

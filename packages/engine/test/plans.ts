@@ -13,17 +13,29 @@ export function planNodes(value: unknown): PlanNode[] {
 
 class Rollback extends Error {}
 
+/** The query of a PL/pgSQL body that is one `RETURN QUERY`. */
+function queryOf(body: string): string {
+  const start = body.indexOf('RETURN QUERY');
+  const end = body.lastIndexOf(';');
+  return start < 0 ? body : body.slice(start + 'RETURN QUERY'.length, end);
+}
+
 /**
- * The plan of the claim's choice (`claim_choice`) for these groups of slots, executed and rolled
- * back: its body is explained under the function's own settings, as the function plans it. The
- * plan is returned as its JSON text.
+ * The plan of the claim's walk of the queue (`claim_candidates`, which `claim_choice` calls once
+ * it holds the limited rows) for these groups of slots, executed and rolled back: its body is
+ * explained under the function's own settings, as the function plans it, with the limited groups
+ * and task types given as held. The plan is returned as its JSON text.
  */
-export async function explainClaimChoice(engine: Engine, slotGroups: unknown): Promise<string> {
+export async function explainClaimChoice(
+  engine: Engine,
+  slotGroups: unknown,
+  held: { groups?: string[]; taskTypes?: string[] } = {},
+): Promise<string> {
   const [fn] = await engine.database.query<{ body: string; settings: string[] }>(
     `SELECT prosrc AS body, proconfig AS settings FROM pg_proc
-     WHERE proname = 'claim_choice' AND pronamespace = current_schema()::regnamespace`,
+     WHERE proname = 'claim_candidates' AND pronamespace = current_schema()::regnamespace`,
   );
-  if (!fn) throw new Error('the claim_choice function does not exist');
+  if (!fn) throw new Error('the claim_candidates function does not exist');
   return engine.database
     .transaction(async (tx) => {
       for (const setting of fn.settings) {
@@ -31,8 +43,11 @@ export async function explainClaimChoice(engine: Engine, slotGroups: unknown): P
         await tx.exec(`SET LOCAL ${name} = ${value}`);
       }
       const rows = await tx.query<{ 'QUERY PLAN': unknown }>(
-        `EXPLAIN (ANALYZE, FORMAT JSON) ${fn.body.replaceAll('slot_groups', '$1::jsonb')}`,
-        [JSON.stringify(slotGroups)],
+        `EXPLAIN (ANALYZE, FORMAT JSON) ${queryOf(fn.body)
+          .replaceAll('slot_groups', '$1::jsonb')
+          .replaceAll('locked_groups', '$2::text[]')
+          .replaceAll('locked_types', '$3::text[]')}`,
+        [JSON.stringify(slotGroups), held.groups ?? [], held.taskTypes ?? []],
       );
       throw new Rollback(JSON.stringify(rows[0]?.['QUERY PLAN']));
     })
@@ -40,4 +55,14 @@ export async function explainClaimChoice(engine: Engine, slotGroups: unknown): P
       if (error instanceof Rollback) return error.message;
       throw error;
     });
+}
+
+/**
+ * The queued rows a plan read through the queue index (`tasks_queue`), over all its scans and
+ * their loops: the walks of each group, and the descents that find which groups wait.
+ */
+export function queueRowsRead(plan: string): number {
+  return planNodes(JSON.parse(plan))
+    .filter((n) => n['Index Name'] === 'tasks_queue')
+    .reduce((sum, n) => sum + Number(n['Actual Rows']) * Number(n['Actual Loops'] ?? 1), 0);
 }

@@ -21,6 +21,8 @@ describe(`a user's retry of a job, and the group listing (${backend})`, () => {
       group: 'user-retry',
       taskType: render,
       backoff: { initialMs: 0, maxMs: 0 },
+      // One worker fails its tasks again and again: it is never blocked for the job.
+      blocklistAfter: 0,
       ...submission({ sheet }),
     });
     const { worker } = await t.engine.registerWorker({

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ArtifactRecord } from './artifacts.js';
 import { AttemptId, Cursor, GroupName, JobId, TaskId } from './ids.js';
 import { JobRecord, LogLine, TasksUpdated, Time, WorkerRecord } from './records.js';
+import { WorkerBlocked } from './limits.js';
 
 /** The data of a `task.log` event: one batch of an attempt's log lines. */
 export const TaskLog = z.object({ taskId: TaskId, attempt: z.int(), lines: z.array(LogLine) });
@@ -51,6 +52,8 @@ export const EventRecord = z.discriminatedUnion('kind', [
   eventOf('report.refused', ReportRefused),
   // A task stored a file; on its job's topic.
   eventOf('artifact.added', ArtifactRecord),
+  // A worker failed the job's tasks often enough to be offered no more of them; on its topic.
+  eventOf('job.worker_blocked', WorkerBlocked),
 ]);
 export type EventRecord = z.infer<typeof EventRecord>;
 

@@ -131,3 +131,13 @@ export {
   scheduleIdempotencyKey,
   scheduledBy,
 } from './schedules.js';
+export {
+  GroupLimits,
+  GroupLimitsChange,
+  TaskTypeLimits,
+  TaskWhy,
+  WaitReason,
+  WaitReasonCode,
+  WorkerBlock,
+  WorkerBlocked,
+} from './limits.js';

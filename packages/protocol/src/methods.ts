@@ -17,6 +17,7 @@ import { Principal, TokenGrant, TokenId, TokenRecord, TokenSecret } from './auth
 import { JobsApplied, JobsApply, WorkersApplied, WorkersApply } from './bulk.js';
 import { SiteAdd, SiteName, SiteRecord } from './sites.js';
 import { ScheduleAdd, ScheduleName, ScheduleRecord, ScheduleUpdate } from './schedules.js';
+import { GroupLimits, GroupLimitsChange, TaskTypeLimits, TaskWhy, WorkerBlock } from './limits.js';
 
 const Reason = z.string().min(1).max(500);
 
@@ -124,6 +125,36 @@ export const methods = {
   'taskTypes.list': {
     params: z.object({}),
     result: z.object({ taskTypes: z.array(TaskTypeRecord) }),
+  },
+  // Fair sharing, limits and the per-job worker blocklist.
+  'groups.setLimits': {
+    /**
+     * A group's concurrency limit (tasks leased or running at once, across the farm), its rate
+     * (task starts a minute) and its weight (its share of the slots against other groups waiting
+     * at once). Only the keys given change; null lifts a limit.
+     */
+    params: GroupLimitsChange,
+    result: z.object({ limits: GroupLimits }),
+  },
+  'taskTypes.setLimits': {
+    /** At most `maxRunning` tasks of the type leased or running at once; null lifts the limit. */
+    params: TaskTypeLimits,
+    result: z.object({ limits: TaskTypeLimits }),
+  },
+  'jobs.blocklist': {
+    /** The workers that failed the job's tasks, and those blocked for it. */
+    params: z.object({ id: JobId }),
+    result: z.object({ workers: z.array(WorkerBlock) }),
+  },
+  'jobs.unblock': {
+    /** The worker (or every worker) may be offered the job's tasks again; its failures are forgotten. */
+    params: z.object({ id: JobId, workerId: WorkerId.optional() }),
+    result: z.object({ unblocked: z.int() }),
+  },
+  'tasks.why': {
+    /** Why a task is not running: the reasons from the farm's state now, most specific first. */
+    params: z.object({ id: TaskId }),
+    result: TaskWhy,
   },
   'groups.list': {
     params: z.object({}),

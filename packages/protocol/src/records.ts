@@ -71,6 +71,14 @@ export const GroupRecord = z.object({
   }),
   /** Paused by `groups.pause`: its jobs, and those submitted into it, start no task. */
   paused: z.boolean(),
+  /** Its limits and weight (`groups.setLimits`); null limits are none. */
+  limits: z
+    .object({
+      maxRunning: z.int().nullable(),
+      ratePerMinute: z.int().nullable(),
+      weight: z.int(),
+    })
+    .optional(),
   /** The tasks of all its jobs. */
   taskCount: z.int(),
   /** The tasks of all its jobs, by status. */
@@ -93,6 +101,8 @@ export const TaskTypeRecord = z.object({
   paramsSchema: JsonSchema.nullable(),
   /** How many online workers offer it now. */
   workers: z.int(),
+  /** At most this many of its tasks leased or running at once (`taskTypes.setLimits`). */
+  maxRunning: z.int().nullable().optional(),
 });
 export type TaskTypeRecord = z.infer<typeof TaskTypeRecord>;
 

@@ -117,6 +117,12 @@ export const JobSubmission = z
      * recorded here, forwarded, and mirrored back as it runs there. @defaultValue this farm
      */
     site: SiteName.optional(),
+    /**
+     * After this many failures of the job's tasks on one worker (their own error or timeout, not
+     * a lost connection), that worker is offered no more of them (`jobs.blocklist`,
+     * `jobs.unblock`); 0 never blocks a worker. @defaultValue 3
+     */
+    blocklistAfter: z.int().min(0).max(1000).optional(),
   })
   .refine(onlyOneExpansion, expansionMessage)
   .superRefine((job, ctx) => {

@@ -165,6 +165,24 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
       return result;
     },
     'taskTypes.list': async () => ({ taskTypes: await engine.listTaskTypes() }),
+    // A limit raised or lifted may let tasks start: this server's dispatcher looks at once.
+    'groups.setLimits': async (change) => {
+      const limits = await engine.setGroupLimits(change);
+      hooks.tasksQueued();
+      return { limits };
+    },
+    'taskTypes.setLimits': async (change) => {
+      const limits = await engine.setTaskTypeLimits(change);
+      hooks.tasksQueued();
+      return { limits };
+    },
+    'jobs.blocklist': async ({ id }) => ({ workers: await engine.jobBlocklist(id) }),
+    'jobs.unblock': async ({ id, workerId }) => {
+      const unblocked = await engine.unblockWorkers(id, workerId);
+      hooks.tasksQueued();
+      return { unblocked };
+    },
+    'tasks.why': ({ id }) => engine.whyTask(id),
     'groups.list': async () => ({ groups: await engine.listGroups() }),
     'tasks.get': ({ id }) => engine.getTask(id),
     'tasks.list': async ({ jobId, fromIndex, limit }) => ({

@@ -156,6 +156,20 @@ describe(`who may do what (${backend})`, () => {
     { method: 'groups.pause', params: () => ({ name: 'alpha' }), allowed: writers },
     { method: 'groups.resume', params: () => ({ name: 'alpha' }), allowed: writers },
     { method: 'taskTypes.list', params: () => ({}), allowed: viewers },
+    // Limits are the farm's policy between groups: an admin's.
+    {
+      method: 'groups.setLimits',
+      params: () => ({ group: 'alpha', weight: 1 }),
+      allowed: ['admin'],
+    },
+    {
+      method: 'taskTypes.setLimits',
+      params: () => ({ taskType: 'nobody.runs.this', maxRunning: null }),
+      allowed: ['admin'],
+    },
+    { method: 'jobs.blocklist', params: job, allowed: readers, denied: hidden },
+    { method: 'jobs.unblock', params: job, allowed: writers, denied: hidden },
+    { method: 'tasks.why', params: task, allowed: readers, denied: hidden },
     { method: 'groups.list', params: () => ({}), allowed: viewers },
     { method: 'tasks.get', params: task, allowed: readers, denied: hidden },
     {

@@ -5,6 +5,8 @@ import { pipeline } from 'node:stream/promises';
 import { isTerminalJobStatus, isTerminalTaskStatus, scheduledBy, topics } from '@drover/protocol';
 import type { EventRecord, JobRecord, TaskRecord } from '@drover/protocol';
 import type { Config } from '../config.js';
+import { jobBlocklist, limitGroup, taskWhy } from './limits.js';
+import type { LimitOptions } from './limits.js';
 import { duration, groupsTable, jobsTable, percent, tasksTable, workersTable } from '../format.js';
 import { compareCursors } from '@drover/client';
 import { call, clientOf, fetchFromFarm } from '../rpc-client.js';
@@ -54,6 +56,7 @@ export async function jobs(
   // Jobs edited while they run: commands/edit.ts.
   if (verb === 'pause' || verb === 'resume' || verb === 'extend' || verb === 'update')
     return editJob(config, output, verb, args, options);
+  if (verb === 'blocklist' || verb === 'unblock') return jobBlocklist(config, output, verb, args);
   switch (verb ?? 'ls') {
     case 'ls': {
       const list = await listJobs(config, options.all ? Infinity : options.limit);
@@ -132,7 +135,7 @@ export async function jobs(
     }
     default:
       throw new Error(
-        `drover jobs takes ls, show, cancel, retry, rm, pause, resume, extend or update, not ${verb}`,
+        `drover jobs takes ls, show, cancel, retry, rm, pause, resume, extend, update, blocklist or unblock, not ${verb}`,
       );
   }
 }
@@ -143,16 +146,19 @@ export async function groups(
   output: Output,
   verb?: string,
   args: string[] = [],
+  limits: LimitOptions = {},
 ): Promise<void> {
   if (verb === 'pause' || verb === 'resume') return editGroup(config, output, verb, args);
+  if (verb === 'limit') return limitGroup(config, output, args, limits);
   if (verb !== undefined && verb !== 'ls')
-    throw new Error(`drover groups takes ls, pause or resume, not ${verb}`);
+    throw new Error(`drover groups takes ls, pause, resume or limit, not ${verb}`);
   const { groups: list } = await call(config, 'groups.list', {});
   print(output, list, () => (list.length ? groupsTable(list) : 'no jobs yet'));
 }
 
 /** `drover tasks <job id>`: a job's tasks; `drover tasks show <task id>`: one, with its attempts. */
 export async function tasks(config: Config, output: Output, args: string[]): Promise<void> {
+  if (args[0] === 'why') return taskWhy(config, output, args.slice(1));
   const { workers: known } = await call(config, 'workers.list', {});
   const names = new Map(known.map((w) => [w.id, w.name]));
   if (args[0] === 'show') {

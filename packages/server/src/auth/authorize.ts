@@ -61,6 +61,12 @@ export const RULES: Readonly<Record<string, Rule>> = {
   'groups.pause': { kind: 'group', access: 'write', of: (p) => ({ group: str(p.name) }) },
   'groups.resume': { kind: 'group', access: 'write', of: (p) => ({ group: str(p.name) }) },
   'taskTypes.list': { kind: 'viewer' },
+  // Limits and weights are the farm's policy between groups: an admin's (decision 0035).
+  'groups.setLimits': { kind: 'admin' },
+  'taskTypes.setLimits': { kind: 'admin' },
+  'jobs.blocklist': { kind: 'group', access: 'read', of: job },
+  'jobs.unblock': { kind: 'group', access: 'write', of: job },
+  'tasks.why': { kind: 'group', access: 'read', of: task },
   // Answered with the groups the caller may read (see `visibleGroups`).
   'groups.list': { kind: 'viewer' },
   'tasks.get': { kind: 'group', access: 'read', of: task },

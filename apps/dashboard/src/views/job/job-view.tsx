@@ -12,6 +12,7 @@ import { useDeferredVersion } from '../../lib/store.js';
 import { useWorkerNames } from '../workers/use-worker-names.js';
 import { Artifacts } from './artifacts.js';
 import { JobActions } from './job-actions.js';
+import { JobBlocklist } from './job-blocklist.js';
 import { JobStore } from './job-store.js';
 import { TaskLog } from './task-log.js';
 import { TaskTable } from './task-table.js';
@@ -156,6 +157,7 @@ function LiveJob({ id }: { id: string }) {
         <ThroughputChart tasks={store.tasks} from={started} to={ended} />
       </header>
       <JobActions job={job} onJob={(next) => store.setJob(next)} />
+      <JobBlocklist jobId={job.id} />
       <div className={`job-body ${task ? 'with-panel' : ''}`}>
         <TaskTable
           tasks={store.tasks}

@@ -8,6 +8,7 @@ import { useLiveTopic } from '../../lib/live.js';
 import { describeError } from '../../lib/retry.js';
 import type { TaskRow } from './job-store.js';
 import { TaskResult } from './task-result.js';
+import { TaskWhy } from './task-why.js';
 
 /** The most lines kept on the page; older ones are dropped from the top. */
 const MAX_LINES = 5000;
@@ -78,6 +79,7 @@ export function TaskLog({
           ×
         </button>
       </header>
+      <TaskWhy task={task} />
       {task.error && (
         <p className="error-text">
           {task.error.code && <code>{task.error.code}</code>} {task.error.message}

@@ -15,6 +15,22 @@ const REFRESH_MS = 1000;
  * at most once a second while the group's jobs change. And its pause: the group's jobs, and those
  * submitted into it, start no task until it is resumed.
  */
+/** The group's limits and weight (`drover groups limit`), when it has any. */
+function GroupLimitsText({ limits }: { limits: GroupRecord['limits'] }) {
+  if (!limits) return null;
+  const parts = [
+    ...(limits.maxRunning !== null ? [`at most ${limits.maxRunning} running`] : []),
+    ...(limits.ratePerMinute !== null ? [`${limits.ratePerMinute} starts a minute`] : []),
+    ...(limits.weight !== 1 ? [`weight ${limits.weight}`] : []),
+  ];
+  if (parts.length === 0) return null;
+  return (
+    <span className="muted small" aria-label="group limits">
+      {parts.join(', ')}
+    </span>
+  );
+}
+
 export function GroupSummary({ group }: { group: string }) {
   const client = useDrover();
   const [record, setRecord] = useState<GroupRecord>();
@@ -85,6 +101,7 @@ export function GroupSummary({ group }: { group: string }) {
         {record.jobs.toLocaleString()} job{record.jobs === 1 ? '' : 's'}
       </span>
       <TaskCountsView counts={record.taskCounts} total={record.taskCount} />
+      <GroupLimitsText limits={record.limits} />
       <button
         disabled={busy}
         onClick={() => void toggle()}
