@@ -68,6 +68,7 @@ Options: --port (7400) --host (127.0.0.1) --allowed-hosts NAME,... (more names t
   per token, over every server; 0: none)
   --advertise-url URL (where the farm's other servers reach this one for its files; default: its
   address, the host's name on 0.0.0.0)
+  --sample-ms (10000: how often the farm's history is sampled for the overview; kept 7 days)
   --json. An embedded farm keeps a worker token in <data dir>/worker-token.
 
 Every option can also come from DROVER_<NAME> in the environment or from drover.json
@@ -103,6 +104,7 @@ const OPTIONS = {
   'ca-file': { type: 'string' },
   'rate-limit-per-minute': { type: 'string' },
   'advertise-url': { type: 'string' },
+  'sample-ms': { type: 'string' },
   role: { type: 'string' },
   groups: { type: 'string' },
   'task-types': { type: 'string' },

@@ -117,3 +117,12 @@ export {
   authHttp,
 } from './auth.js';
 export { SiteAdd, SiteName, SiteRecord, SiteUrl, siteIdempotencyKey } from './sites.js';
+export {
+  CurrentTask,
+  FarmHistory,
+  FarmOverview,
+  FarmSample,
+  JobTimeline,
+  OverviewWorker,
+  TimelineAttempt,
+} from './farm.js';
