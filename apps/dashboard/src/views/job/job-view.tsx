@@ -12,6 +12,7 @@ import { useWorkerNames } from '../workers/use-worker-names.js';
 import { Artifacts } from './artifacts.js';
 import { JobActions } from './job-actions.js';
 import { JobStore } from './job-store.js';
+import { JobTimeline } from './job-timeline.js';
 import { TaskLog } from './task-log.js';
 import { TaskTable } from './task-table.js';
 import { ThroughputChart } from './throughput-chart.js';
@@ -27,7 +28,7 @@ export function JobView({ id }: { id: string }) {
 function LiveJob({ id }: { id: string }) {
   const client = useDrover();
   const store = useMemo(() => new JobStore(), []);
-  useDeferredVersion(store);
+  const version = useDeferredVersion(store);
   const query = useQuery();
   const selected = query.get('task') ?? undefined;
 
@@ -154,6 +155,14 @@ function LiveJob({ id }: { id: string }) {
         <ThroughputChart tasks={store.tasks} from={started} to={ended} />
       </header>
       <JobActions job={job} onJob={(next) => store.setJob(next)} />
+      <JobTimeline
+        jobId={job.id}
+        changes={version}
+        running={running}
+        now={now}
+        selected={selected}
+        onSelect={(taskId) => setQuery({ task: taskId })}
+      />
       <div className={`job-body ${task ? 'with-panel' : ''}`}>
         <TaskTable
           tasks={store.tasks}
