@@ -62,7 +62,15 @@ export async function farmOverview(db: Database, sql: Statements): Promise<FarmO
   if (!overview) throw new Error('farm-overview answered no row');
   return {
     ...overview,
-    workers: workers.slice(0, MAX_OVERVIEW_WORKERS).map((r) => ({ ...r.worker, hiddenTasks: 0 })),
+    workers: workers.slice(0, MAX_OVERVIEW_WORKERS).map((r) => ({
+      ...r.worker,
+      // The oldest attempt first; its task's number breaks a tie.
+      tasks: r.worker.tasks.sort(
+        (a, b) =>
+          Date.parse(a.startedAt) - Date.parse(b.startedAt) || Number(a.taskId) - Number(b.taskId),
+      ),
+      hiddenTasks: 0,
+    })),
     workersTruncated: workers.length > MAX_OVERVIEW_WORKERS,
   };
 }
