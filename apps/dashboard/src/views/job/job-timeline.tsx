@@ -4,8 +4,10 @@ import { useDrover } from '../../lib/drover.js';
 import { formatDuration, formatTime } from '../../lib/format.js';
 import { describeError } from '../../lib/retry.js';
 
-/** While the job runs, its timeline is read again at most this often, in ms. */
+/** While the job runs, its timeline is read again at most this often, in ms (a long one less). */
 const REFRESH_MS = 2000;
+const LONG_REFRESH_MS = 5000;
+const LONG = 500;
 const LANE_PX = 12;
 
 interface Row {
@@ -41,15 +43,19 @@ export function JobTimeline({
   const [timeline, setTimeline] = useState<{ attempts: TimelineAttempt[]; truncated: boolean }>();
   const [error, setError] = useState<unknown>();
   const lastRead = useRef(0);
+  /** How many attempts the last answer had: a long timeline is read less often. */
+  const size = useRef(0);
 
   useEffect(() => {
     let cancelled = false;
-    const wait = Math.max(0, lastRead.current + REFRESH_MS - Date.now());
+    const every = size.current > LONG ? LONG_REFRESH_MS : REFRESH_MS;
+    const wait = Math.max(0, lastRead.current + every - Date.now());
     const timer = setTimeout(() => {
       lastRead.current = Date.now();
       client.call('jobs.timeline', { id: jobId }).then(
         (next) => {
           if (cancelled) return;
+          size.current = next.attempts.length;
           setTimeline(next);
           setError(undefined);
         },

@@ -5,8 +5,10 @@ import { useDrover } from '../../lib/drover.js';
 import { useLiveTopic } from '../../lib/live.js';
 import { untilDone } from '../../lib/retry.js';
 
-/** How often the farm's live figures are read again, in ms. */
+/** How often the farm's live figures are read again, in ms; less often on a farm of many workers. */
 const OVERVIEW_MS = 2000;
+const BIG_FARM_MS = 5000;
+const BIG_FARM_WORKERS = 200;
 
 /**
  * The farm now, kept current: read at once, again on every change of a worker (the `workers`
@@ -44,10 +46,11 @@ export function useOverview(): { overview: FarmOverview | undefined; error: unkn
     onEvents: () => refresh(),
   });
 
+  const big = (overview?.workers.length ?? 0) > BIG_FARM_WORKERS;
   useEffect(() => {
-    const timer = setInterval(refresh, OVERVIEW_MS);
+    const timer = setInterval(refresh, big ? BIG_FARM_MS : OVERVIEW_MS);
     return () => clearInterval(timer);
-  }, [refresh]);
+  }, [refresh, big]);
 
   return { overview, error };
 }
