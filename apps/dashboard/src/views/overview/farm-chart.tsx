@@ -54,7 +54,17 @@ export function FarmChart({
       legend: { live: true },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
       axes: [
-        { stroke: '#6b7686', grid: { stroke: '#eef1f5' }, ticks: { stroke: '#e3e7ee' } },
+        {
+          stroke: '#6b7686',
+          grid: { stroke: '#eef1f5' },
+          ticks: { stroke: '#e3e7ee' },
+          // One line of labels, as fine as the range needs: uPlot's second line of dates would
+          // overlap the first on a narrow chart.
+          values: (u, ticks) => {
+            const span = (u.scales.x?.max ?? 0) - (u.scales.x?.min ?? 0);
+            return ticks.map((t) => formatClock(t * 1000, span));
+          },
+        },
         {
           stroke: '#6b7686',
           grid: { stroke: '#eef1f5' },
@@ -116,4 +126,17 @@ function formatTick(v: number): string {
   if (v >= 10_000) return `${+(v / 1000).toFixed(0)}k`;
   if (v >= 1000) return `${+(v / 1000).toFixed(1)}k`;
   return formatValue(v);
+}
+
+/** A time on the axis: seconds over a few minutes, minutes over days, the date over a week. */
+function formatClock(ms: number, spanS: number): string {
+  const d = new Date(ms);
+  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  if (spanS <= 900) return `${hm}:${pad(d.getSeconds())}`;
+  if (spanS <= 2 * 86_400) return hm;
+  return `${d.getMonth() + 1}/${d.getDate()} ${hm}`;
+}
+
+function pad(n: number): string {
+  return String(n).padStart(2, '0');
 }
