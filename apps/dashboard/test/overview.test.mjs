@@ -116,14 +116,21 @@ describe('the overview and the job timeline', { timeout: 240_000 }, () => {
   it("draws a job's timeline: one bar per attempt, on its worker's row", async () => {
     const { job } = await farm.rpc('jobs.submit', {
       group: 'overview',
-      name: 'Twelve renders',
+      name: 'Forty renders',
       taskType: 'fractal.julia',
       params: MEDIUM,
-      frames: { start: 1, end: 12 },
+      frames: { start: 1, end: 40 },
     });
     await page.goto(`${farm.url}/jobs/${job.id}`);
-    // Live while it runs: bars appear before the job ends.
+    // Live while it runs: bars are added as tasks start, before the job ends.
     await page.locator('.timeline .tl-bar').first().waitFor();
+    await page.waitForFunction(
+      () =>
+        document.querySelector('.job-view')?.getAttribute('data-job-status') === 'running' &&
+        document.querySelectorAll('.timeline .tl-bar').length >= 6,
+      null,
+      { timeout: 30_000 },
+    );
     await page.waitForSelector('.job-view[data-job-status="succeeded"]', { timeout: 90_000 });
     await until(
       async () => (await page.locator('.timeline .tl-bar[data-status="active"]').count()) === 0,

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { TimelineAttempt } from '@drover/protocol';
 import { useDrover } from '../../lib/drover.js';
 import { formatDuration, formatTime } from '../../lib/format.js';
@@ -45,30 +45,54 @@ export function JobTimeline({
   const lastRead = useRef(0);
   /** How many attempts the last answer had: a long timeline is read less often. */
   const size = useRef(0);
-
+  const reading = useRef(false);
+  /** Changes came while a read was under way: read again once it is answered. */
+  const stale = useRef(false);
+  const [reread, setReread] = useState(0);
+  const alive = useRef(true);
   useEffect(() => {
-    let cancelled = false;
-    const every = size.current > LONG ? LONG_REFRESH_MS : REFRESH_MS;
-    const wait = Math.max(0, lastRead.current + every - Date.now());
-    const timer = setTimeout(() => {
-      lastRead.current = Date.now();
-      client.call('jobs.timeline', { id: jobId }).then(
+    alive.current = true;
+    return () => {
+      alive.current = false;
+    };
+  }, []);
+
+  // An answer is always taken, even when changes came meanwhile: on a busy job, changes come
+  // faster than a read is answered, and dropping answers would keep the timeline from updating.
+  const read = useCallback(() => {
+    if (reading.current) {
+      stale.current = true;
+      return;
+    }
+    reading.current = true;
+    lastRead.current = Date.now();
+    client
+      .call('jobs.timeline', { id: jobId })
+      .then(
         (next) => {
-          if (cancelled) return;
+          if (!alive.current) return;
           size.current = next.attempts.length;
           setTimeline(next);
           setError(undefined);
         },
         (e: unknown) => {
-          if (!cancelled) setError(e);
+          if (alive.current) setError(e);
         },
-      );
-    }, wait);
-    return () => {
-      cancelled = true;
-      clearTimeout(timer);
-    };
-  }, [client, jobId, changes]);
+      )
+      .finally(() => {
+        reading.current = false;
+        if (stale.current && alive.current) {
+          stale.current = false;
+          setReread((n) => n + 1);
+        }
+      });
+  }, [client, jobId]);
+
+  useEffect(() => {
+    const every = size.current > LONG ? LONG_REFRESH_MS : REFRESH_MS;
+    const timer = setTimeout(read, Math.max(0, lastRead.current + every - Date.now()));
+    return () => clearTimeout(timer);
+  }, [read, changes, reread]);
 
   const { rows, from, to } = useMemo(
     () => layout(timeline?.attempts ?? [], running ? now : undefined),
