@@ -35,7 +35,11 @@ describe('the farm history with two replicas on PostgreSQL', () => {
       );
       // A round may straddle the end of an interval: then two calls record, each its own.
       const recorded = answers.filter((a) => a !== undefined).map((a) => a.at);
-      assert.equal(new Set(recorded).size, recorded.length, `one call per interval: ${recorded}`);
+      assert.equal(
+        new Set(recorded).size,
+        recorded.length,
+        `one call per interval: ${recorded.join(', ')}`,
+      );
       await sleep(20);
     }
     const [first] = engines;
