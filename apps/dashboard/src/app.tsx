@@ -3,6 +3,7 @@ import { Link, useRoute } from './lib/router.js';
 import type { Route } from './lib/router.js';
 import { JobView } from './views/job/job-view.js';
 import { JobsView } from './views/jobs/jobs-view.js';
+import { OverviewView } from './views/overview/overview-view.js';
 import { SubmitView } from './views/submit/submit-view.js';
 import { WorkersView } from './views/workers/workers-view.js';
 import { SignInView } from './views/signin/signin-view.js';
@@ -11,6 +12,7 @@ import { SchedulesView } from './views/schedules/schedules-view.js';
 import { signOut, useSession } from './lib/session.js';
 
 const NAV = [
+  { to: '/', label: 'Overview', views: ['overview'], admin: false },
   { to: '/jobs', label: 'Jobs', views: ['jobs', 'job'], admin: false },
   { to: '/workers', label: 'Workers', views: ['workers'], admin: false },
   { to: '/submit', label: 'Submit', views: ['submit'], admin: false },
@@ -25,7 +27,7 @@ export function App() {
   return (
     <>
       <nav className="topbar">
-        <Link to="/jobs" className="brand">
+        <Link to="/" className="brand">
           Drover
         </Link>
         {session.state === 'signed-in' &&
@@ -64,6 +66,8 @@ export function App() {
 
 function View({ route }: { route: Route }) {
   switch (route.view) {
+    case 'overview':
+      return <OverviewView />;
     case 'jobs':
       return <JobsView />;
     case 'job':

@@ -37,7 +37,7 @@ export async function until(check, ms, what) {
 
 /**
  * Starts a farm: the server and `workers` worker processes named `w-1`, `w-2`...
- * @param {{ workers?: number, slots?: number, extraWorkerArgs?: string[], env?: Record<string, string>, rateLimitPerMinute?: number }} options
+ * @param {{ workers?: number, slots?: number, extraWorkerArgs?: string[], serverArgs?: string[], env?: Record<string, string>, rateLimitPerMinute?: number }} options
  */
 export async function startFarm(options = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'drover-dashboard-'));
@@ -83,6 +83,7 @@ export async function startFarm(options = {}) {
         String(port),
         '--rate-limit-per-minute',
         String(limit),
+        ...(options.serverArgs ?? []),
       ],
       'server',
     );

@@ -157,6 +157,12 @@ export const Config = z.object({
    * apart); 0 for no limit. @defaultValue 3000
    */
   rateLimitPerMinute: z.coerce.number().int().min(0).max(100_000_000).default(3000),
+  /**
+   * How often the farm's servers record a sample of its history, for the dashboard's overview
+   * (`farm.history`), in ms; one server of the farm records each. 0: this server records none.
+   * @defaultValue 10000
+   */
+  sampleMs: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   /** The group jobs go to. @defaultValue `default` */
   group: z.string().min(1).default('default'),
   /**

@@ -90,6 +90,7 @@ Options: --port (7400) --host (127.0.0.1) --allowed-hosts NAME,... (more names t
   info for server, warn for up)
   --metrics-token-file FILE (a token whose holder reads GET /metrics, for Prometheus; needed off
   a loopback address or behind a proxy, unless the scraper uses an admin token)
+  --sample-ms (10000: how often the farm's history is sampled for the overview; kept 7 days)
   --json. An embedded farm keeps a worker token in <data dir>/worker-token.
 
 Every option can also come from DROVER_<NAME> in the environment or from drover.json
@@ -127,6 +128,7 @@ const OPTIONS = {
   'advertise-url': { type: 'string' },
   'log-level': { type: 'string' },
   'metrics-token-file': { type: 'string' },
+  'sample-ms': { type: 'string' },
   role: { type: 'string' },
   groups: { type: 'string' },
   'task-types': { type: 'string' },

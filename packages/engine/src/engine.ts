@@ -108,6 +108,8 @@ import type { DatabaseLoad } from './database.js';
 import { Schedules } from './schedules.js';
 import { listJobBlocks, setGroupLimits, setTaskTypeLimits, unblockWorkers } from './limits.js';
 import { whyTask } from './why.js';
+import { farmHistory, farmOverview, jobTimeline, recordSample } from './farm.js';
+import type { FarmHistory, FarmOverview, FarmSample, JobTimeline } from '@drover/protocol';
 
 const JobPriority = z.int().min(-1000).max(1000);
 
@@ -631,6 +633,32 @@ export class Engine {
   /** The secret replicas show one another to fetch blobs: servers alone read the database. */
   replicaSecret(): Promise<string> {
     return replicaSecret(this.#db, this.#sql);
+  }
+
+  // The farm's overview (decision 0037).
+
+  /**
+   * Records the farm's sample of the `intervalMs` interval that ended last, unless a server of
+   * the farm did already, and deletes samples older than `keepMs`; resolves to it if recorded here.
+   */
+  recordSample(intervalMs: number, keepMs: number): Promise<FarmSample | undefined> {
+    return recordSample(this.#db, this.#sql, intervalMs, keepMs);
+  }
+
+  /** The samples after `since`, in buckets of at least `stepMs` ms (at most 1,440 buckets). */
+  farmHistory(query: { since: Date; stepMs: number }): Promise<FarmHistory> {
+    return farmHistory(this.#db, this.#sql, query);
+  }
+
+  /** The farm now: queue, running, workers by state, recent outcomes, each worker's tasks. */
+  farmOverview(): Promise<FarmOverview> {
+    return farmOverview(this.#db, this.#sql);
+  }
+
+  /** A job's attempts across workers, the latest `limit` (2,000 unless told) by start. */
+  async jobTimeline(jobId: string, limit = 2000): Promise<JobTimeline> {
+    await this.getJob(jobId);
+    return jobTimeline(this.#db, this.#sql, jobId, clamp(limit, 1, 10_000));
   }
 
   // Events.

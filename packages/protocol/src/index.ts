@@ -141,3 +141,12 @@ export {
   WorkerBlock,
   WorkerBlocked,
 } from './limits.js';
+export {
+  CurrentTask,
+  FarmHistory,
+  FarmOverview,
+  FarmSample,
+  JobTimeline,
+  OverviewWorker,
+  TimelineAttempt,
+} from './farm.js';

@@ -18,6 +18,8 @@ import { JobsApplied, JobsApply, WorkersApplied, WorkersApply } from './bulk.js'
 import { SiteAdd, SiteName, SiteRecord } from './sites.js';
 import { ScheduleAdd, ScheduleName, ScheduleRecord, ScheduleUpdate } from './schedules.js';
 import { GroupLimits, GroupLimitsChange, TaskTypeLimits, TaskWhy, WorkerBlock } from './limits.js';
+import { FarmHistory, FarmOverview, JobTimeline } from './farm.js';
+import { Time } from './records.js';
 
 const Reason = z.string().min(1).max(500);
 
@@ -361,6 +363,37 @@ export const methods = {
     /** Changes what is given; a new expression or time zone moves the next tick. */
     params: ScheduleUpdate,
     result: ScheduleRecord,
+  },
+  // The farm's overview: its figures now, its history, and a job's attempts across workers.
+  'farm.overview': {
+    /**
+     * The farm now: the queue, what runs, the workers by state, the tasks finished in the last
+     * minute and failed in the last hour, and each connected worker with the tasks it runs.
+     */
+    params: z.object({}),
+    result: FarmOverview,
+  },
+  'farm.history': {
+    /**
+     * The samples the servers recorded every few seconds (decision 0037), after `since`, in
+     * buckets of `step` ms, widened so that at most 1,440 come back.
+     */
+    params: z.object({
+      /** @defaultValue an hour ago */
+      since: Time.optional(),
+      /** @defaultValue 10,000 */
+      step: z.int().min(100).max(86_400_000).optional(),
+    }),
+    result: FarmHistory,
+  },
+  'jobs.timeline': {
+    /** The job's attempts, the latest `limit` by start, with their workers' names. */
+    params: z.object({
+      id: JobId,
+      /** @defaultValue 2,000 */
+      limit: z.int().min(1).max(10_000).optional(),
+    }),
+    result: JobTimeline,
   },
 } as const satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
 

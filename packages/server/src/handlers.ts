@@ -51,6 +51,9 @@ async function alreadySubmitted(engine: Engine, submission: unknown): Promise<bo
 }
 
 const DEFAULT_REASON = 'Cancelled by a user.';
+const HOUR_MS = 3_600_000;
+/** The buckets of `farm.history` unless told: the servers' sampling interval by default. */
+const DEFAULT_HISTORY_STEP_MS = 10_000;
 
 function socketOnly(method: string): DroverError {
   return new DroverError(
@@ -200,6 +203,14 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
       return { job: result.job };
     },
     'workers.list': async () => ({ workers: await engine.listWorkers() }),
+    // The farm's overview (decision 0037).
+    'farm.overview': () => engine.farmOverview(),
+    'farm.history': ({ since, step }) =>
+      engine.farmHistory({
+        since: since !== undefined ? new Date(since) : new Date(Date.now() - HOUR_MS),
+        stepMs: step ?? DEFAULT_HISTORY_STEP_MS,
+      }),
+    'jobs.timeline': ({ id, limit }) => engine.jobTimeline(id, limit),
     'workers.disable': ({ id }) => hold(id, 'disabled'),
     'workers.enable': ({ id }) => hold(id, null),
     'workers.drain': ({ id }) => hold(id, 'draining'),

@@ -20,7 +20,7 @@ import { hostChecker, sameOrigin } from './host-check.js';
 import { EventFanout } from './subscriptions.js';
 import { serveSockets } from './socket-server.js';
 import { Authenticator } from './auth/authenticator.js';
-import { Authorizer, signInFirst, visibleGroups } from './auth/authorize.js';
+import { Authorizer, signInFirst, visibleGroups, visibleOverview } from './auth/authorize.js';
 import { authHandlers, connectionGuard, unknownToken } from './auth/connection.js';
 import type { Connection } from './auth/connection.js';
 import { bearerOf, isLease, requestCredential } from './auth/credentials.js';
@@ -40,6 +40,8 @@ import type { LogLevel } from './logging.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { registerMetrics } from './metrics/routes.js';
 import { isLoopback } from './host-check.js';
+import { MetricsSampler } from './metrics-sampler.js';
+import type { SamplerOptions } from './metrics-sampler.js';
 
 export interface ServerOptions {
   engine: Engine;
@@ -130,6 +132,11 @@ export interface ServerOptions {
    * site. @defaultValue 500 ms; 250 ms to 10 s
    */
   sites?: { tickMs?: number; reconnect?: { initialMs?: number; maxMs?: number } };
+  /**
+   * The farm's history for the overview (`farm.history`): how often a sample is recorded and how
+   * long samples are kept. @defaultValue every 10 s, kept 7 days
+   */
+  history?: Omit<SamplerOptions, 'onError'>;
 }
 
 export interface DroverServer {
@@ -193,6 +200,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     onError,
   });
   const siteLinks = new SiteLinks(options.engine, hub.serverId, { ...options.sites, onError });
+  const sampler = new MetricsSampler(options.engine, { ...options.history, onError });
   const clientHandlers = engineHandlers(options.engine, {
     stopTasks: (tasks, reason) => hub.stopTasks(tasks, reason),
     workerChanged: (worker) => hub.workerChanged(worker),
@@ -344,6 +352,8 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
           ? visibleGroups(principal, (await clientHandlers['groups.list'](p)).groups)
           : [],
       }),
+      'farm.overview': async (p: Record<string, never>) =>
+        visibleOverview(principal, await clientHandlers['farm.overview'](p)),
     };
     const rpc = createRpcDispatcher(
       methods,
@@ -470,12 +480,14 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   await hub.announce(options.advertiseUrl ?? advertisedUrl(url, host, port));
   siteLinks.start();
   await ticker.start();
+  sampler.start();
   return {
     url,
     app,
     hub,
     close: async () => {
       await ticker.close();
+      await sampler.close();
       await siteLinks.close();
       await fanout.close();
       await hub.close();

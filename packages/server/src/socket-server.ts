@@ -17,7 +17,7 @@ import type { EventFanout, Subscriber } from './subscriptions.js';
 import { sameOrigin } from './host-check.js';
 import type { Authenticator } from './auth/authenticator.js';
 import type { Authorizer } from './auth/authorize.js';
-import { visibleGroups } from './auth/authorize.js';
+import { visibleGroups, visibleOverview } from './auth/authorize.js';
 import { bearerOf, isLease, requestCredential } from './auth/credentials.js';
 import { admitWorker, authHandlers, connectionGuard, unknownToken } from './auth/connection.js';
 import type { Connection } from './auth/connection.js';
@@ -173,6 +173,8 @@ export function serveSockets(app: FastifyInstance, options: SocketServerOptions)
         const { groups } = await options.clientHandlers['groups.list'](p);
         return { groups: connection.principal ? visibleGroups(connection.principal, groups) : [] };
       },
+      'farm.overview': async (p: Record<string, never>) =>
+        visibleOverview(connection.principal, await options.clientHandlers['farm.overview'](p)),
       'workers.hello': async (hello: Parameters<(typeof hubHandlers)['workers.hello']>[0]) => {
         const helloCredential = { kind: 'token' as const, secret: hello.token };
         const principal = await authenticator.signIn(helloCredential, address);

@@ -6,6 +6,7 @@ import type { AnchorHTMLAttributes, MouseEvent } from 'react';
  * `/jobs/<id>` can be bookmarked and reloaded. Query parameters keep a view's filters.
  */
 export type Route =
+  | { view: 'overview' }
   | { view: 'jobs' }
   | { view: 'job'; id: string }
   | { view: 'workers' }
@@ -37,7 +38,8 @@ export function useLocation(): string {
 
 export function parseRoute(location: string): Route {
   const path = new URL(location, 'http://x').pathname.replace(/\/+$/, '') || '/';
-  if (path === '/' || path === '/jobs') return { view: 'jobs' };
+  if (path === '/') return { view: 'overview' };
+  if (path === '/jobs') return { view: 'jobs' };
   if (path === '/workers') return { view: 'workers' };
   if (path === '/submit') return { view: 'submit' };
   if (path === '/tokens') return { view: 'tokens' };

@@ -67,6 +67,7 @@ export async function serve(
       leaseMs: config.leaseMs,
       secureCookies: config.secureCookies || config.tlsCert !== undefined,
       rateLimitPerMinute: config.rateLimitPerMinute,
+      history: { sampleMs: config.sampleMs },
       trustProxy: config.trustProxy,
       allowedHosts: config.allowedHosts,
       artifactsDir: join(dataDir, 'artifacts'),

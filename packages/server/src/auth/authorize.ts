@@ -1,5 +1,5 @@
 import { DroverError } from '@drover/protocol';
-import type { GroupAccess, GroupRecord, Principal } from '@drover/protocol';
+import type { FarmOverview, GroupAccess, GroupRecord, Principal } from '@drover/protocol';
 import type { GroupRef } from '@drover/engine';
 
 /** What a method asks of the caller. */
@@ -74,6 +74,11 @@ export const RULES: Readonly<Record<string, Rule>> = {
   'tasks.attempts': { kind: 'group', access: 'read', of: task },
   'tasks.cancel': { kind: 'group', access: 'write', of: task },
   'workers.list': { kind: 'viewer' },
+  // The fleet and the farm's figures, as `workers.list`; the overview's tasks are those the
+  // caller may read (see `visibleOverview`).
+  'farm.overview': { kind: 'viewer' },
+  'farm.history': { kind: 'viewer' },
+  'jobs.timeline': { kind: 'group', access: 'read', of: job },
   'workers.disable': { kind: 'admin' },
   'workers.enable': { kind: 'admin' },
   'workers.drain': { kind: 'admin' },
@@ -126,6 +131,30 @@ export function mayAccess(principal: Principal, group: string, access: GroupAcce
 /** The groups a principal may read, of those listed. */
 export function visibleGroups(principal: Principal, groups: GroupRecord[]): GroupRecord[] {
   return groups.filter((g) => mayAccess(principal, g.name, 'read'));
+}
+
+/**
+ * The overview as a principal may see it: the tasks of groups it may not read are left out of
+ * each worker's list and only counted (`hiddenTasks`), so that no job's name or id leaks.
+ */
+export function visibleOverview(
+  principal: Principal | undefined,
+  overview: FarmOverview,
+): FarmOverview {
+  if (principal?.role === 'admin') return overview;
+  return {
+    ...overview,
+    workers: overview.workers.map((worker) => {
+      const tasks = principal
+        ? worker.tasks.filter((t) => mayAccess(principal, t.group, 'read'))
+        : [];
+      return {
+        ...worker,
+        tasks,
+        hiddenTasks: worker.hiddenTasks + worker.tasks.length - tasks.length,
+      };
+    }),
+  };
 }
 
 /** Records' groups never change: this many are remembered. */

@@ -14,6 +14,7 @@ import { Artifacts } from './artifacts.js';
 import { JobActions } from './job-actions.js';
 import { JobBlocklist } from './job-blocklist.js';
 import { JobStore } from './job-store.js';
+import { JobTimeline } from './job-timeline.js';
 import { TaskLog } from './task-log.js';
 import { TaskTable } from './task-table.js';
 import { ThroughputChart } from './throughput-chart.js';
@@ -29,7 +30,7 @@ export function JobView({ id }: { id: string }) {
 function LiveJob({ id }: { id: string }) {
   const client = useDrover();
   const store = useMemo(() => new JobStore(), []);
-  useDeferredVersion(store);
+  const version = useDeferredVersion(store);
   const query = useQuery();
   const selected = query.get('task') ?? undefined;
 
@@ -158,6 +159,14 @@ function LiveJob({ id }: { id: string }) {
       </header>
       <JobActions job={job} onJob={(next) => store.setJob(next)} />
       <JobBlocklist jobId={job.id} />
+      <JobTimeline
+        jobId={job.id}
+        changes={version}
+        running={running}
+        now={now}
+        selected={selected}
+        onSelect={(taskId) => setQuery({ task: taskId })}
+      />
       <div className={`job-body ${task ? 'with-panel' : ''}`}>
         <TaskTable
           tasks={store.tasks}
