@@ -92,6 +92,7 @@ import {
 } from './blob-locations.js';
 import type { BlobHolder } from './blob-locations.js';
 import { Sites } from './sites.js';
+import { Webhooks } from './webhooks.js';
 
 const JobPriority = z.int().min(-1000).max(1000);
 
@@ -117,6 +118,8 @@ export class Engine {
   readonly accounts: Accounts;
   /** The farms this one forwards jobs to, and the state of each job forwarded. */
   readonly sites: Sites;
+  /** Webhooks and their outbox of deliveries. */
+  readonly webhooks: Webhooks;
 
   constructor(
     db: Database,
@@ -133,6 +136,7 @@ export class Engine {
     this.dataDir = dataDir;
     this.accounts = new Accounts(db);
     this.sites = new Sites(db, sql);
+    this.webhooks = new Webhooks(db, sql);
     if (maintenanceIntervalMs > 0) {
       this.#maintenance = setInterval(() => {
         // A failed pass is tried again at the next interval; callers see their own statements

@@ -39,3 +39,5 @@ export { SUBMISSION_DEFAULTS } from './expand.js';
 export type { Database } from './database.js';
 export { Sites, UnmappedSiteTask } from './sites.js';
 export type { RemoteArtifact, SiteAction, SiteJob, SiteLinkTarget, SiteTaskLog } from './sites.js';
+export { MAX_WEBHOOKS, Webhooks, newWebhookSecret } from './webhooks.js';
+export type { DeliveryOutcome, DueDelivery } from './webhooks.js';

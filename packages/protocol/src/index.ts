@@ -117,3 +117,21 @@ export {
   authHttp,
 } from './auth.js';
 export { SiteAdd, SiteName, SiteRecord, SiteUrl, siteIdempotencyKey } from './sites.js';
+export {
+  WEBHOOK_EVENTS,
+  WEBHOOK_EVERY_GROUP,
+  WEBHOOK_PING,
+  WebhookAdd,
+  WebhookDelivery,
+  WebhookDeliveryId,
+  WebhookEvent,
+  WebhookId,
+  WebhookPayload,
+  WebhookRecord,
+  WebhookUpdate,
+  checkWebhookEvents,
+  checkWebhookGroup,
+  checkWebhookUrl,
+  webhookSignatureHeader,
+  webhookSignedText,
+} from './webhooks.js';

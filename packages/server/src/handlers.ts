@@ -8,7 +8,7 @@ import { checkSite, refuseSiteEdit, siteTaskCancel } from './sites/site-handlers
 /** The methods about jobs, tasks, workers and events; signing in and tokens are apart. */
 export type EngineMethod = Exclude<
   MethodName,
-  `auth.${string}` | `tokens.${string}` | `sites.${string}`
+  `auth.${string}` | `tokens.${string}` | `sites.${string}` | `webhooks.${string}`
 >;
 
 /** The implementation of every engine method, given its validated params. */

@@ -32,6 +32,9 @@ import type { ArtifactStore } from './artifacts/index.js';
 import { SiteLinks } from './sites/site-links.js';
 import { siteHandlers } from './sites/site-handlers.js';
 import { proxySiteArtifact } from './sites/site-proxy.js';
+import { WebhookDeliverer } from './webhooks/deliverer.js';
+import type { DelivererOptions } from './webhooks/deliverer.js';
+import { webhookHandlers } from './webhooks/handlers.js';
 
 export interface ServerOptions {
   engine: Engine;
@@ -111,6 +114,8 @@ export interface ServerOptions {
    * site. @defaultValue 500 ms; 250 ms to 10 s
    */
   sites?: { tickMs?: number; reconnect?: { initialMs?: number; maxMs?: number } };
+  /** Webhooks: the receiver's timeout, tries and back-off (see `WebhookDeliverer`). */
+  webhooks?: Omit<DelivererOptions, 'onError'>;
 }
 
 export interface DroverServer {
@@ -161,13 +166,17 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     onError,
   });
   const siteLinks = new SiteLinks(options.engine, hub.serverId, { ...options.sites, onError });
-  const clientHandlers = engineHandlers(options.engine, {
-    stopTasks: (tasks, reason) => hub.stopTasks(tasks, reason),
-    workerChanged: (worker) => hub.workerChanged(worker),
-    tasksQueued: () => hub.queueChanged(),
-    sitesChanged: () => siteLinks.refresh(),
-    onError,
-  });
+  const deliverer = new WebhookDeliverer(options.engine, { ...options.webhooks, onError });
+  const clientHandlers = {
+    ...engineHandlers(options.engine, {
+      stopTasks: (tasks, reason) => hub.stopTasks(tasks, reason),
+      workerChanged: (worker) => hub.workerChanged(worker),
+      tasksQueued: () => hub.queueChanged(),
+      sitesChanged: () => siteLinks.refresh(),
+      onError,
+    }),
+    ...webhookHandlers(options.engine, deliverer, { testWaitMs: deliverer.leaseMs }),
+  };
   const sitesFor = (caller: () => string | undefined) =>
     siteHandlers(options.engine, caller, () => siteLinks.refresh());
   const fanout = new EventFanout(options.engine, {
@@ -405,6 +414,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7400 });
   } catch (error) {
     // The port is taken (or the host unknown): nothing of this server may keep running.
+    await deliverer.close();
     await siteLinks.close();
     await fanout.close();
     await hub.close();
@@ -419,11 +429,13 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   const url = `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   await hub.announce(options.advertiseUrl ?? advertisedUrl(url, host, port));
   siteLinks.start();
+  await deliverer.start();
   return {
     url,
     app,
     hub,
     close: async () => {
+      await deliverer.close();
       await siteLinks.close();
       await fanout.close();
       await hub.close();

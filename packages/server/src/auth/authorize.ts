@@ -97,6 +97,12 @@ export const RULES: Readonly<Record<string, Rule>> = {
   'sites.add': { kind: 'admin' },
   'sites.list': { kind: 'admin' },
   'sites.remove': { kind: 'admin' },
+  'webhooks.add': { kind: 'admin' },
+  'webhooks.list': { kind: 'admin' },
+  'webhooks.update': { kind: 'admin' },
+  'webhooks.remove': { kind: 'admin' },
+  'webhooks.test': { kind: 'admin' },
+  'webhooks.deliveries': { kind: 'admin' },
 };
 
 /** Whether a principal may read (or write) a group's jobs. */
