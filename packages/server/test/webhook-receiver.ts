@@ -12,7 +12,8 @@ export interface Received {
   at: number;
 }
 
-export type Answer = { status: number; headers?: Record<string, string> } | 'hang';
+export type Answer =
+  { status: number; headers?: Record<string, string>; delayMs?: number } | 'hang';
 
 export interface Receiver {
   url: string;
@@ -44,7 +45,10 @@ export async function startReceiver(answers: Answer[] = [{ status: 200 }]): Prom
         hung.add(response);
         return;
       }
-      response.writeHead(answer.status, answer.headers ?? {}).end('ok');
+      setTimeout(
+        () => response.writeHead(answer.status, answer.headers ?? {}).end('ok'),
+        answer.delayMs ?? 0,
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
