@@ -7,6 +7,7 @@ import { SubmitView } from './views/submit/submit-view.js';
 import { WorkersView } from './views/workers/workers-view.js';
 import { SignInView } from './views/signin/signin-view.js';
 import { TokensView } from './views/tokens/tokens-view.js';
+import { WebhooksView } from './views/webhooks/webhooks-view.js';
 import { signOut, useSession } from './lib/session.js';
 
 const NAV = [
@@ -14,6 +15,7 @@ const NAV = [
   { to: '/workers', label: 'Workers', views: ['workers'], admin: false },
   { to: '/submit', label: 'Submit', views: ['submit'], admin: false },
   { to: '/tokens', label: 'Tokens', views: ['tokens'], admin: true },
+  { to: '/webhooks', label: 'Webhooks', views: ['webhooks'], admin: true },
 ] as const;
 
 export function App() {
@@ -72,6 +74,8 @@ function View({ route }: { route: Route }) {
       return <SubmitView />;
     case 'tokens':
       return <TokensView />;
+    case 'webhooks':
+      return <WebhooksView />;
     case 'not-found':
       return (
         <section className="view">

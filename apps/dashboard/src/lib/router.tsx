@@ -11,6 +11,7 @@ export type Route =
   | { view: 'workers' }
   | { view: 'submit' }
   | { view: 'tokens' }
+  | { view: 'webhooks' }
   | { view: 'not-found'; path: string };
 
 const listeners = new Set<() => void>();
@@ -40,6 +41,7 @@ export function parseRoute(location: string): Route {
   if (path === '/workers') return { view: 'workers' };
   if (path === '/submit') return { view: 'submit' };
   if (path === '/tokens') return { view: 'tokens' };
+  if (path === '/webhooks') return { view: 'webhooks' };
   const job = /^\/jobs\/([^/]+)$/.exec(path);
   if (job?.[1]) return { view: 'job', id: decodeURIComponent(job[1]) };
   return { view: 'not-found', path };
