@@ -52,7 +52,10 @@ describe('the Webhooks page', { timeout: 120_000 }, () => {
     const form = page.getByRole('form', { name: 'new webhook' });
     await form.locator('input[name="url"]').fill('ftp://example.org/x');
     await form.getByRole('button', { name: 'Add webhook' }).click();
-    await page.getByRole('alert').getByText(/http:\/\/ or https:\/\//).waitFor();
+    await page
+      .getByRole('alert')
+      .getByText(/http:\/\/ or https:\/\//)
+      .waitFor();
     assert.equal((await farm.rpc('webhooks.list', {})).webhooks.length, 0);
 
     await form.locator('input[name="url"]').fill(receiverUrl);

@@ -43,7 +43,7 @@ describe(`webhooks across a server's crash (${backend})`, () => {
       where = t.dataDir;
       const dir = t.dataDir;
       await t.engine.close();
-      cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+      cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
     }
     const receiver = await startReceiver(['hang', { status: 200 }]);
     cleanups.push(() => receiver.close());

@@ -26,11 +26,11 @@ import type { Receiver } from './webhook-receiver.js';
  * `<t>.<body>` with the secret, compared in constant time, the timestamp within 5 minutes.
  */
 function verify(secret: string, body: string, header: string): boolean {
-  const parts = Object.fromEntries(header.split(',').map((kv) => kv.split('=', 2)));
-  const t = Number(parts.t);
+  const parts = new Map(header.split(',').map((kv) => kv.split('=', 2) as [string, string]));
+  const t = Number(parts.get('t'));
   if (!Number.isInteger(t) || Math.abs(Date.now() / 1000 - t) > 300) return false;
   const expected = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
-  const given = String(parts.v1 ?? '');
+  const given = parts.get('v1') ?? '';
   return (
     given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected))
   );
