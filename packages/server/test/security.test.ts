@@ -31,6 +31,7 @@ describe(`who may do what (${backend})`, () => {
   let artifactId: string;
   let workerId: string;
   let spareTokenId: string;
+  let webhookId: string;
 
   before(async () => {
     t = await openTestEngine();
@@ -69,6 +70,9 @@ describe(`who may do what (${backend})`, () => {
     artifactId = ((await upload.json()) as { id: string }).id;
     workerId = (await t.engine.listWorkers())[0]?.id ?? '';
     spareTokenId = (await t.engine.accounts.createToken({ name: 'spare', role: 'admin' })).token.id;
+    webhookId = (
+      await t.engine.webhooks.add({ url: 'http://127.0.0.1:9/hook', events: ['worker.offline'] })
+    ).webhook.id;
   });
   after(async () => {
     await server.close();
@@ -255,6 +259,20 @@ describe(`who may do what (${backend})`, () => {
     },
     { method: 'sites.list', params: () => ({}), allowed: ['admin'] },
     { method: 'sites.remove', params: () => ({ name: 'matrix' }), allowed: ['admin'] },
+    {
+      method: 'webhooks.add',
+      params: () => ({ url: 'http://127.0.0.1:9/other', events: ['job.failed'] }),
+      allowed: ['admin'],
+    },
+    { method: 'webhooks.list', params: () => ({}), allowed: ['admin'] },
+    {
+      method: 'webhooks.update',
+      params: () => ({ id: webhookId, enabled: false }),
+      allowed: ['admin'],
+    },
+    { method: 'webhooks.test', params: () => ({ id: webhookId }), allowed: ['admin'] },
+    { method: 'webhooks.deliveries', params: () => ({ id: webhookId }), allowed: ['admin'] },
+    { method: 'webhooks.remove', params: () => ({ id: webhookId }), allowed: ['admin'] },
   ];
 
   it('has a row for every client method', () => {
