@@ -167,18 +167,18 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   });
   const siteLinks = new SiteLinks(options.engine, hub.serverId, { ...options.sites, onError });
   const deliverer = new WebhookDeliverer(options.engine, { ...options.webhooks, onError });
-  const clientHandlers = {
-    ...engineHandlers(options.engine, {
-      stopTasks: (tasks, reason) => hub.stopTasks(tasks, reason),
-      workerChanged: (worker) => hub.workerChanged(worker),
-      tasksQueued: () => hub.queueChanged(),
-      sitesChanged: () => siteLinks.refresh(),
-      onError,
-    }),
-    ...webhookHandlers(options.engine, deliverer, { testWaitMs: deliverer.leaseMs }),
-  };
-  const sitesFor = (caller: () => string | undefined) =>
-    siteHandlers(options.engine, caller, () => siteLinks.refresh());
+  const clientHandlers = engineHandlers(options.engine, {
+    stopTasks: (tasks, reason) => hub.stopTasks(tasks, reason),
+    workerChanged: (worker) => hub.workerChanged(worker),
+    tasksQueued: () => hub.queueChanged(),
+    sitesChanged: () => siteLinks.refresh(),
+    onError,
+  });
+  // The admin methods that record who called them: sites and webhooks, per connection.
+  const sitesFor = (caller: () => string | undefined) => ({
+    ...siteHandlers(options.engine, caller, () => siteLinks.refresh()),
+    ...webhookHandlers(options.engine, deliverer, { testWaitMs: deliverer.leaseMs, caller }),
+  });
   const fanout = new EventFanout(options.engine, {
     ...(options.coalesceMs !== undefined && { coalesceMs: options.coalesceMs }),
     onError,

@@ -26,7 +26,9 @@ export interface SocketServerOptions {
   hub: WorkerHub;
   fanout: EventFanout;
   clientHandlers: Handlers;
-  /** The site methods, for one connection: `caller` is the token signed in on it. */
+  /**
+   * The site and webhook methods, for one connection: `caller` is the token signed in on it.
+   */
   siteHandlers: (caller: () => string | undefined) => SiteHandlers;
   authenticator: Authenticator;
   authorizer: Authorizer;

@@ -243,6 +243,7 @@ describe(`webhooks (${backend})`, () => {
     });
     assert.equal(answered, secret);
     assert.equal(webhook.group, '*');
+    assert.match(webhook.createdBy ?? '', /^tok_/, 'the admin token that added it');
     const ping = await call<WebhookDelivery>('webhooks.test', { id: webhook.id });
     assert.equal(ping.event, 'ping');
     assert.equal(ping.state, 'delivered');

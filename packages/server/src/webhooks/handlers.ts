@@ -22,10 +22,14 @@ export type WebhookHandlers = {
 export function webhookHandlers(
   engine: Engine,
   deliverer: WebhookDeliverer,
-  options: { testWaitMs: number },
+  options: {
+    testWaitMs: number;
+    /** The token signed in on the connection, recorded as a webhook's creator. */
+    caller: () => string | undefined;
+  },
 ): WebhookHandlers {
   return {
-    'webhooks.add': (params) => engine.webhooks.add(params),
+    'webhooks.add': (params) => engine.webhooks.add(params, options.caller() ?? null),
     'webhooks.list': async () => ({ webhooks: await engine.webhooks.list() }),
     'webhooks.update': (params) => engine.webhooks.update(params),
     'webhooks.remove': ({ id }) => engine.webhooks.remove(id),
