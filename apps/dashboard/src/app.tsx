@@ -9,6 +9,7 @@ import { WorkersView } from './views/workers/workers-view.js';
 import { SignInView } from './views/signin/signin-view.js';
 import { TokensView } from './views/tokens/tokens-view.js';
 import { SchedulesView } from './views/schedules/schedules-view.js';
+import { WebhooksView } from './views/webhooks/webhooks-view.js';
 import { signOut, useSession } from './lib/session.js';
 
 const NAV = [
@@ -18,6 +19,7 @@ const NAV = [
   { to: '/submit', label: 'Submit', views: ['submit'], admin: false },
   { to: '/schedules', label: 'Schedules', views: ['schedules'], admin: false },
   { to: '/tokens', label: 'Tokens', views: ['tokens'], admin: true },
+  { to: '/webhooks', label: 'Webhooks', views: ['webhooks'], admin: true },
 ] as const;
 
 export function App() {
@@ -80,6 +82,8 @@ function View({ route }: { route: Route }) {
       return <TokensView />;
     case 'schedules':
       return <SchedulesView />;
+    case 'webhooks':
+      return <WebhooksView />;
     case 'not-found':
       return (
         <section className="view">

@@ -15,6 +15,7 @@ import { worker } from './commands/worker.js';
 import { login, tokens } from './commands/tokens.js';
 import { sites } from './commands/sites.js';
 import { schedules } from './commands/schedules.js';
+import { webhooks } from './commands/webhooks.js';
 
 const USAGE = `drover <command> [options]
 
@@ -72,6 +73,14 @@ Who may do what (an admin's token; on the farm's machine <data dir>/admin-token 
 Sites, other farms this one forwards jobs to (submit with --site NAME; an admin's token):
   sites add NAME URL --token-file F     (F: the token the site made for this farm)
   sites [ls | rm NAME]
+
+Webhooks, HTTP POSTs signed with a secret when jobs end or workers are lost (an admin's token;
+the server calls the URL itself, see docs/operations/webhooks.md):
+  webhooks add --url URL --events job.succeeded,job.failed,job.cancelled,worker.offline
+                [--group G (a group's jobs; default: every group)] [--secret-file F]
+                (without --secret-file a secret is made and printed this once)
+  webhooks [ls | rm ID | test ID (sends a ping) | enable ID | disable ID]
+  webhooks deliveries ID [--limit N (100)]   each notification and how its sending went
 
 Options: --port (7400) --host (127.0.0.1) --allowed-hosts NAME,... (more names the server
   answers to in the Host header) --data-dir (./data) --database-url --token-file FILE (the token
@@ -138,6 +147,9 @@ const OPTIONS = {
   wait: { type: 'boolean' },
   'allow-unknown-type': { type: 'boolean' },
   site: { type: 'string' },
+  url: { type: 'string' },
+  events: { type: 'string' },
+  'secret-file': { type: 'string' },
   limit: { type: 'string' },
   all: { type: 'boolean' },
   status: { type: 'string', multiple: true },
@@ -290,6 +302,14 @@ async function main(argv: string[]): Promise<void> {
         file: values.file,
         group: values.group,
         allowUnknownType: values['allow-unknown-type'] ?? false,
+      });
+    case 'webhooks':
+      return webhooks(config, output, rest[0], rest.slice(1), {
+        url: values.url,
+        events: values.events,
+        group: values.group,
+        secretFile: values['secret-file'],
+        limit: parseLimit(values.limit, 100),
       });
     case 'download':
       return download(config, rest[0], values.out ?? '.');

@@ -110,6 +110,7 @@ import { listJobBlocks, setGroupLimits, setTaskTypeLimits, unblockWorkers } from
 import { whyTask } from './why.js';
 import { farmHistory, farmOverview, jobTimeline, recordSample } from './farm.js';
 import type { FarmHistory, FarmOverview, FarmSample, JobTimeline } from '@drover/protocol';
+import { Webhooks } from './webhooks.js';
 
 const JobPriority = z.int().min(-1000).max(1000);
 
@@ -137,6 +138,8 @@ export class Engine {
   readonly sites: Sites;
   /** Jobs submitted again at each tick of a cron expression. */
   readonly schedules: Schedules;
+  /** Webhooks and their outbox of deliveries. */
+  readonly webhooks: Webhooks;
 
   constructor(
     db: Database,
@@ -154,6 +157,7 @@ export class Engine {
     this.accounts = new Accounts(db);
     this.sites = new Sites(db, sql);
     this.schedules = new Schedules(db, sql);
+    this.webhooks = new Webhooks(db, sql);
     if (maintenanceIntervalMs > 0) {
       this.#maintenance = setInterval(() => {
         // A failed pass is tried again at the next interval; callers see their own statements

@@ -42,3 +42,5 @@ export { Sites, UnmappedSiteTask } from './sites.js';
 export type { RemoteArtifact, SiteAction, SiteJob, SiteLinkTarget, SiteTaskLog } from './sites.js';
 export { MISSED_AFTER_MS, Schedules } from './schedules.js';
 export type { TickResult } from './schedules.js';
+export { MAX_WEBHOOKS, Webhooks, newWebhookSecret } from './webhooks.js';
+export type { DeliveryOutcome, DueDelivery } from './webhooks.js';

@@ -201,6 +201,32 @@ export const errorCatalogue = {
     message:
       'There is no such time zone. Give an IANA name such as Europe/Paris, America/New_York or UTC.',
   },
+  DROVER_E_WEBHOOK_URL: {
+    rpc: -32070,
+    retryable: false,
+    message: 'A webhook calls an http:// or https:// URL only. Give such a URL.',
+  },
+  DROVER_E_WEBHOOK_EVENT: {
+    rpc: -32071,
+    retryable: false,
+    message:
+      'No webhook hears that event: the events are job.succeeded, job.failed, job.cancelled and worker.offline.',
+  },
+  DROVER_E_WEBHOOK_GROUP: {
+    rpc: -32072,
+    retryable: false,
+    message: "A webhook's group is a group's name, or * for every group.",
+  },
+  DROVER_E_WEBHOOK_NOT_FOUND: {
+    rpc: -32073,
+    retryable: false,
+    message: 'There is no such webhook: list them with drover webhooks ls.',
+  },
+  DROVER_E_WEBHOOK_LIMIT: {
+    rpc: -32074,
+    retryable: false,
+    message: 'This farm has as many webhooks as it keeps (100): remove one first.',
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

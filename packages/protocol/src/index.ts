@@ -150,3 +150,21 @@ export {
   OverviewWorker,
   TimelineAttempt,
 } from './farm.js';
+export {
+  WEBHOOK_EVENTS,
+  WEBHOOK_EVERY_GROUP,
+  WEBHOOK_PING,
+  WebhookAdd,
+  WebhookDelivery,
+  WebhookDeliveryId,
+  WebhookEvent,
+  WebhookId,
+  WebhookPayload,
+  WebhookRecord,
+  WebhookUpdate,
+  checkWebhookEvents,
+  checkWebhookGroup,
+  checkWebhookUrl,
+  webhookSignatureHeader,
+  webhookSignedText,
+} from './webhooks.js';

@@ -20,6 +20,13 @@ import { ScheduleAdd, ScheduleName, ScheduleRecord, ScheduleUpdate } from './sch
 import { GroupLimits, GroupLimitsChange, TaskTypeLimits, TaskWhy, WorkerBlock } from './limits.js';
 import { FarmHistory, FarmOverview, JobTimeline } from './farm.js';
 import { Time } from './records.js';
+import {
+  WebhookAdd,
+  WebhookDelivery,
+  WebhookId,
+  WebhookRecord,
+  WebhookUpdate,
+} from './webhooks.js';
 
 const Reason = z.string().min(1).max(500);
 
@@ -394,6 +401,37 @@ export const methods = {
       limit: z.int().min(1).max(10_000).optional(),
     }),
     result: JobTimeline,
+  },
+  // Webhooks: HTTP POSTs to a receiver when a job ends or a worker is lost (decision 0038).
+  'webhooks.add': {
+    /** Admin. The secret is in the answer and nowhere else afterwards: keep it for the receiver. */
+    params: WebhookAdd,
+    result: z.object({ webhook: WebhookRecord, secret: z.string() }),
+  },
+  'webhooks.list': {
+    /** Admin. Every webhook with its newest delivery's outcome; never the secrets. */
+    params: z.object({}),
+    result: z.object({ webhooks: z.array(WebhookRecord) }),
+  },
+  'webhooks.update': {
+    /** Admin. Changes the URL, the events or whether it is enabled; the secret stays. */
+    params: WebhookUpdate,
+    result: WebhookRecord,
+  },
+  'webhooks.remove': {
+    /** Admin. Its deliveries still pending are never sent. */
+    params: z.object({ id: WebhookId }),
+    result: WebhookRecord,
+  },
+  'webhooks.test': {
+    /** Admin. Queues a `ping` to the webhook (enabled or not) and answers once it was tried. */
+    params: z.object({ id: WebhookId }),
+    result: WebhookDelivery,
+  },
+  'webhooks.deliveries': {
+    /** Admin. The webhook's deliveries, newest first (kept 7 days after they end). */
+    params: z.object({ id: WebhookId, limit: z.int().min(1).max(1000).optional() }),
+    result: z.object({ deliveries: z.array(WebhookDelivery) }),
   },
 } as const satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
 

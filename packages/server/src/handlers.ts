@@ -15,7 +15,11 @@ import { checkSite, refuseSiteEdit, siteTaskCancel } from './sites/site-handlers
 /** The methods about jobs, tasks, workers and events; signing in and tokens are apart. */
 export type EngineMethod = Exclude<
   MethodName,
-  `auth.${string}` | `tokens.${string}` | `sites.${string}` | `schedules.${string}`
+  | `auth.${string}`
+  | `tokens.${string}`
+  | `sites.${string}`
+  | `schedules.${string}`
+  | `webhooks.${string}`
 >;
 
 /** The implementation of every engine method, given its validated params. */

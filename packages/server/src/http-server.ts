@@ -42,6 +42,9 @@ import { registerMetrics } from './metrics/routes.js';
 import { isLoopback } from './host-check.js';
 import { MetricsSampler } from './metrics-sampler.js';
 import type { SamplerOptions } from './metrics-sampler.js';
+import { WebhookDeliverer } from './webhooks/deliverer.js';
+import type { DelivererOptions } from './webhooks/deliverer.js';
+import { webhookHandlers } from './webhooks/handlers.js';
 
 export interface ServerOptions {
   engine: Engine;
@@ -137,6 +140,8 @@ export interface ServerOptions {
    * long samples are kept. @defaultValue every 10 s, kept 7 days
    */
   history?: Omit<SamplerOptions, 'onError'>;
+  /** Webhooks: the receiver's timeout, tries and back-off (see `WebhookDeliverer`). */
+  webhooks?: Omit<DelivererOptions, 'onError'>;
 }
 
 export interface DroverServer {
@@ -201,6 +206,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   });
   const siteLinks = new SiteLinks(options.engine, hub.serverId, { ...options.sites, onError });
   const sampler = new MetricsSampler(options.engine, { ...options.history, onError });
+  const deliverer = new WebhookDeliverer(options.engine, { ...options.webhooks, onError });
   const clientHandlers = engineHandlers(options.engine, {
     stopTasks: (tasks, reason) => hub.stopTasks(tasks, reason),
     workerChanged: (worker) => hub.workerChanged(worker),
@@ -217,7 +223,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     onError,
   });
   const paramsCheck = new ParamsCheck(options.engine, onError);
-  /** The methods that act as the caller: sites (admins), schedules (by group). */
+  /** The methods that act as the caller: sites and webhooks (admins), schedules (by group). */
   const callerHandlers = (caller: () => Principal | undefined) => ({
     ...siteHandlers(
       options.engine,
@@ -227,6 +233,10 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     ...scheduleHandlers(options.engine, paramsCheck, caller, {
       submitted,
       changed: () => ticker.wake(),
+    }),
+    ...webhookHandlers(options.engine, deliverer, {
+      testWaitMs: deliverer.leaseMs,
+      caller: () => caller()?.tokenId,
     }),
   });
   const fanout = new EventFanout(options.engine, {
@@ -465,6 +475,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7400 });
   } catch (error) {
     // The port is taken (or the host unknown): nothing of this server may keep running.
+    await deliverer.close();
     await siteLinks.close();
     await fanout.close();
     await hub.close();
@@ -481,6 +492,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   siteLinks.start();
   await ticker.start();
   sampler.start();
+  await deliverer.start();
   return {
     url,
     app,
@@ -488,6 +500,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     close: async () => {
       await ticker.close();
       await sampler.close();
+      await deliverer.close();
       await siteLinks.close();
       await fanout.close();
       await hub.close();

@@ -11,6 +11,7 @@ import type { RpcDispatcher } from './rpc.js';
 import type { Handlers } from './handlers.js';
 import type { SiteHandlers } from './sites/site-handlers.js';
 import type { ScheduleHandlers } from './schedules/schedule-handlers.js';
+import type { WebhookHandlers } from './webhooks/handlers.js';
 import { WorkerSession } from './worker-session.js';
 import type { WorkerHub } from './worker-hub.js';
 import type { EventFanout, Subscriber } from './subscriptions.js';
@@ -28,8 +29,12 @@ export interface SocketServerOptions {
   hub: WorkerHub;
   fanout: EventFanout;
   clientHandlers: Handlers;
-  /** The site and schedule methods, for one connection: `caller` is who is signed in on it. */
-  callerHandlers: (caller: () => Principal | undefined) => SiteHandlers & ScheduleHandlers;
+  /**
+   * The site, schedule and webhook methods, for one connection: `caller` is who is signed in on it.
+   */
+  callerHandlers: (
+    caller: () => Principal | undefined,
+  ) => SiteHandlers & ScheduleHandlers & WebhookHandlers;
   authenticator: Authenticator;
   authorizer: Authorizer;
   maxMessageBytes: number;

@@ -57,3 +57,12 @@ export function spawnWorker(
 export function spawnReplica(schema: string, leaseMs: number): Promise<TestProcess> {
   return startProcess(replicaFixture, [schema, String(leaseMs)], 'listening');
 }
+
+/**
+ * A server process whose webhooks give a receiver 1 s (fixtures/webhook-server-process), on a
+ * PGlite data directory or a PostgreSQL schema; `said` is its URL.
+ */
+export function spawnWebhookServer(where: string, port = 0): Promise<TestProcess> {
+  const fixture = new URL('./fixtures/webhook-server-process.js', import.meta.url).pathname;
+  return startProcess(fixture, [where, String(port)], 'listening');
+}

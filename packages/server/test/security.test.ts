@@ -31,6 +31,7 @@ describe(`who may do what (${backend})`, () => {
   let artifactId: string;
   let workerId: string;
   let spareTokenId: string;
+  let webhookId: string;
 
   before(async () => {
     t = await openTestEngine();
@@ -74,6 +75,9 @@ describe(`who may do what (${backend})`, () => {
     await t.engine.schedules.add({ name: 'alpha-nightly', cron: '0 2 * * *', job: scheduled });
     for (let i = 0; i < EVERYONE.length; i++)
       await t.engine.schedules.add({ name: `alpha-rm-${i}`, cron: '0 2 * * *', job: scheduled });
+    webhookId = (
+      await t.engine.webhooks.add({ url: 'http://127.0.0.1:9/hook', events: ['worker.offline'] })
+    ).webhook.id;
   });
   after(async () => {
     await server.close();
@@ -308,6 +312,20 @@ describe(`who may do what (${backend})`, () => {
       allowed: writers,
       denied: hidden,
     },
+    {
+      method: 'webhooks.add',
+      params: () => ({ url: 'http://127.0.0.1:9/other', events: ['job.failed'] }),
+      allowed: ['admin'],
+    },
+    { method: 'webhooks.list', params: () => ({}), allowed: ['admin'] },
+    {
+      method: 'webhooks.update',
+      params: () => ({ id: webhookId, enabled: false }),
+      allowed: ['admin'],
+    },
+    { method: 'webhooks.test', params: () => ({ id: webhookId }), allowed: ['admin'] },
+    { method: 'webhooks.deliveries', params: () => ({ id: webhookId }), allowed: ['admin'] },
+    { method: 'webhooks.remove', params: () => ({ id: webhookId }), allowed: ['admin'] },
   ];
 
   it('has a row for every client method', () => {

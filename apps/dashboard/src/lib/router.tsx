@@ -13,6 +13,7 @@ export type Route =
   | { view: 'submit' }
   | { view: 'tokens' }
   | { view: 'schedules' }
+  | { view: 'webhooks' }
   | { view: 'not-found'; path: string };
 
 const listeners = new Set<() => void>();
@@ -44,6 +45,7 @@ export function parseRoute(location: string): Route {
   if (path === '/submit') return { view: 'submit' };
   if (path === '/tokens') return { view: 'tokens' };
   if (path === '/schedules') return { view: 'schedules' };
+  if (path === '/webhooks') return { view: 'webhooks' };
   const job = /^\/jobs\/([^/]+)$/.exec(path);
   if (job?.[1]) return { view: 'job', id: decodeURIComponent(job[1]) };
   return { view: 'not-found', path };

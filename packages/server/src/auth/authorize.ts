@@ -118,6 +118,12 @@ export const RULES: Readonly<Record<string, Rule>> = {
   'schedules.remove': { kind: 'viewer' },
   'schedules.runNow': { kind: 'viewer' },
   'schedules.update': { kind: 'viewer' },
+  'webhooks.add': { kind: 'admin' },
+  'webhooks.list': { kind: 'admin' },
+  'webhooks.update': { kind: 'admin' },
+  'webhooks.remove': { kind: 'admin' },
+  'webhooks.test': { kind: 'admin' },
+  'webhooks.deliveries': { kind: 'admin' },
 };
 
 /** Whether a principal may read (or write) a group's jobs. */
