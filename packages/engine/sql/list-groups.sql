@@ -1,6 +1,7 @@
--- Every group with jobs or paused (or only the group $1, when given), as the protocol's
--- GroupRecord: its jobs counted by status, its newest submission, whether it is paused, and its
--- tasks over all its jobs counted by status, with the share of their work done.
+-- Every group with jobs, paused or with a retention of its own (or only the group $1, when given),
+-- as the protocol's GroupRecord: its jobs counted by status, its newest submission, whether it is
+-- paused, its tasks over all its jobs counted by status with the share of their work done, and
+-- its retention.
 WITH g AS (
   SELECT group_name, count(*) AS jobs,
     count(*) FILTER (WHERE status = 'queued') AS queued,
@@ -19,6 +20,8 @@ WITH g AS (
   SELECT group_name FROM g
   UNION
   SELECT group_name FROM paused_groups WHERE $1::text IS NULL OR group_name = $1
+  UNION
+  SELECT group_name FROM group_settings WHERE $1::text IS NULL OR group_name = $1
 )
 SELECT jsonb_build_object(
   'name', n.group_name, 'jobs', coalesce(g.jobs, 0),
@@ -35,8 +38,12 @@ SELECT jsonb_build_object(
     'cancelled', coalesce(g.t_cancelled, 0)),
   'progress', CASE WHEN coalesce(g.task_count, 0) = 0 THEN 0
                    ELSE least(1, greatest(0, round((g.progress_sum / g.task_count)::numeric, 6))) END,
-  'lastSubmittedAt', g.last_submitted_at) AS "group"
+  'lastSubmittedAt', g.last_submitted_at,
+  'retention', CASE WHEN r.group_name IS NULL THEN to_jsonb('default'::text)
+                    WHEN r.retention_ms IS NULL THEN to_jsonb('off'::text)
+                    ELSE to_jsonb(r.retention_ms) END) AS "group"
 FROM named n
 LEFT JOIN g ON g.group_name = n.group_name
 LEFT JOIN paused_groups p ON p.group_name = n.group_name
+LEFT JOIN group_settings r ON r.group_name = n.group_name
 ORDER BY n.group_name

@@ -4,6 +4,8 @@ import type {
   ArtifactRecord,
   Assignment,
   GroupRecord,
+  GroupRetention,
+  PruneReport,
   TaskTypeRecord,
   AttemptRecord,
   HostStats,
@@ -69,9 +71,15 @@ import {
 import type { Registered, WorkerRegistration } from './workers.js';
 import { heartbeatServer, registerServer, sweepServers, unregisterServer } from './servers.js';
 import type { ServerRegistration, SweepResult } from './servers.js';
-import { applyRetention } from './retention.js';
+import {
+  applyRetention,
+  previewRetention,
+  RetentionHold,
+  runRetentionPass,
+  setGroupRetention,
+} from './retention.js';
 import { runMaintenance } from './maintenance.js';
-import type { RetentionPolicy } from './retention.js';
+import type { RetentionPass, RetentionPolicy, RetentionRules } from './retention.js';
 import {
   authorizeArtifact,
   getArtifact,
@@ -117,6 +125,8 @@ export class Engine {
   readonly accounts: Accounts;
   /** The farms this one forwards jobs to, and the state of each job forwarded. */
   readonly sites: Sites;
+  /** Which replica runs the farm's scheduled retention pass, and the passes' record. */
+  readonly retentionHold: RetentionHold;
 
   constructor(
     db: Database,
@@ -133,6 +143,7 @@ export class Engine {
     this.dataDir = dataDir;
     this.accounts = new Accounts(db);
     this.sites = new Sites(db, sql);
+    this.retentionHold = new RetentionHold(db, sql);
     if (maintenanceIntervalMs > 0) {
       this.#maintenance = setInterval(() => {
         // A failed pass is tried again at the next interval; callers see their own statements
@@ -610,6 +621,32 @@ export class Engine {
     return applyRetention(this.#db, this.#sql, policy);
   }
 
+  /**
+   * One retention pass (see `RetentionRules`): finished jobs past their group's retention, or the
+   * farm's, go in batches with everything of theirs, and `job.removed` tells their topics. The
+   * blobs it left unreferenced are in `freed`, for the artifact stores to delete.
+   */
+  runRetentionPass(
+    rules: RetentionRules,
+    beforeBatch?: () => Promise<void>,
+  ): Promise<RetentionPass> {
+    return runRetentionPass(this.#db, this.#sql, rules, beforeBatch);
+  }
+
+  /** What `runRetentionPass` would delete with these rules, deleting nothing. */
+  previewRetention(rules: RetentionRules): Promise<PruneReport> {
+    return previewRetention(this.#db, this.#sql, rules);
+  }
+
+  /** A group's own retention in ms, `off` (kept forever) or `default` (the farm's). */
+  async setGroupRetention(group: string, retention: GroupRetention): Promise<GroupRecord> {
+    await setGroupRetention(this.#db, this.#sql, group, retention);
+    const [row] = await this.#db.query<{ group: GroupRecord }>(this.#sql.get('list-groups'), [
+      group,
+    ]);
+    return row?.group ?? emptyGroup(group);
+  }
+
   async close(): Promise<void> {
     clearInterval(this.#maintenance);
     await this.#maintaining?.catch(() => undefined);
@@ -619,6 +656,22 @@ export class Engine {
       this.#lock?.release();
     }
   }
+}
+
+/** A group with no jobs, not paused, with the farm's retention: as a group it is not listed. */
+function emptyGroup(name: string): GroupRecord {
+  const counts = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+  return {
+    name,
+    jobs: 0,
+    counts,
+    paused: false,
+    taskCount: 0,
+    taskCounts: { ...counts, blocked: 0, leased: 0 },
+    progress: 0,
+    lastSubmittedAt: null,
+    retention: 'default',
+  };
 }
 
 function clamp(value: number, min: number, max: number): number {

@@ -117,3 +117,12 @@ export {
   authHttp,
 } from './auth.js';
 export { SiteAdd, SiteName, SiteRecord, SiteUrl, siteIdempotencyKey } from './sites.js';
+export {
+  GroupRetention,
+  MAX_RETENTION_MS,
+  PruneReport,
+  PruneRequest,
+  RetentionMs,
+  formatDuration,
+  parseDuration,
+} from './retention.js';

@@ -1,6 +1,14 @@
 import { DroverError } from '@drover/protocol';
 import { ParamsCheck } from './params-check.js';
-import type { MethodName, MethodResult, WorkerRecord, WorkerHold, methods } from '@drover/protocol';
+import type {
+  MethodName,
+  MethodResult,
+  PruneReport,
+  PruneRequest,
+  WorkerRecord,
+  WorkerHold,
+  methods,
+} from '@drover/protocol';
 import type { Engine, TaskToStop } from '@drover/engine';
 import type { z } from 'zod';
 import { checkSite, refuseSiteEdit, siteTaskCancel } from './sites/site-handlers.js';
@@ -30,6 +38,8 @@ export interface HandlerHooks {
   onError: (error: unknown, where: string) => void;
   /** A site job was submitted, cancelled or retried: the site links look for work now. */
   sitesChanged?: () => void;
+  /** `retention.prune`: a retention pass now (see `Retention`). */
+  prune: (request: PruneRequest) => Promise<PruneReport>;
 }
 
 async function alreadySubmitted(engine: Engine, submission: unknown): Promise<boolean> {
@@ -149,6 +159,8 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
       hooks.tasksQueued();
       return result;
     },
+    'groups.setRetention': ({ name, retention }) => engine.setGroupRetention(name, retention),
+    'retention.prune': (request) => hooks.prune(request),
     'taskTypes.list': async () => ({ taskTypes: await engine.listTaskTypes() }),
     'groups.list': async () => ({ groups: await engine.listGroups() }),
     'tasks.get': ({ id }) => engine.getTask(id),

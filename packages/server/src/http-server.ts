@@ -32,6 +32,8 @@ import type { ArtifactStore } from './artifacts/index.js';
 import { SiteLinks } from './sites/site-links.js';
 import { siteHandlers } from './sites/site-handlers.js';
 import { proxySiteArtifact } from './sites/site-proxy.js';
+import { Retention } from './retention.js';
+import type { RetentionOptions } from './retention.js';
 
 export interface ServerOptions {
   engine: Engine;
@@ -107,6 +109,12 @@ export interface ServerOptions {
   /** Serve the dashboard built in this directory at `/` (`apps/dashboard/dist`). @defaultValue none */
   dashboardDir?: string;
   /**
+   * How long finished jobs are kept (`farmMs`, null: forever, unless their group has a retention
+   * of its own) and how often the farm prunes them, on one replica at a time (see `Retention`).
+   * @defaultValue 30 days, every hour
+   */
+  retention?: RetentionOptions;
+  /**
    * Sites: how often a site link looks for work, and its back-off between reconnects to its
    * site. @defaultValue 500 ms; 250 ms to 10 s
    */
@@ -166,6 +174,8 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     workerChanged: (worker) => hub.workerChanged(worker),
     tasksQueued: () => hub.queueChanged(),
     sitesChanged: () => siteLinks.refresh(),
+    // Called once the server serves, by which time the retention below exists.
+    prune: (request) => retention.prune(request),
     onError,
   });
   const sitesFor = (caller: () => string | undefined) =>
@@ -363,6 +373,14 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     },
     onError,
   });
+  const retention = new Retention(
+    options.engine,
+    hub.serverId,
+    peers ?? local,
+    options.retention ?? {},
+    onError,
+  );
+  app.addHook('onClose', () => retention.close());
   registerLogin(app, {
     accounts,
     authenticator,
@@ -419,11 +437,13 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   const url = `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   await hub.announce(options.advertiseUrl ?? advertisedUrl(url, host, port));
   siteLinks.start();
+  retention.start();
   return {
     url,
     app,
     hub,
     close: async () => {
+      await retention.close();
       await siteLinks.close();
       await fanout.close();
       await hub.close();
