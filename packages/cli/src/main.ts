@@ -13,6 +13,7 @@ import { up } from './commands/up.js';
 import { worker } from './commands/worker.js';
 import { login, tokens } from './commands/tokens.js';
 import { sites } from './commands/sites.js';
+import { groupRetention, prune } from './commands/retention.js';
 
 const USAGE = `drover <command> [options]
 
@@ -32,6 +33,10 @@ write in <data dir>/server.json, else 127.0.0.1:--port; --json for scripts):
   submit <task type> [--param k=v ...] [--file job.json] [--group g] [--wait] [--site NAME]
                      [--allow-unknown-type: queue for a task type no worker has offered yet]
   groups [ls | pause <name> | resume <name>]   every group with jobs, counted by status
+  groups retention <name> 7d|12h|off|default   how long the group keeps its finished jobs
+                     (off: forever; default: the farm's --retention; an admin's token)
+  prune --older-than 7d [--group g] [--dry-run]   delete now the finished jobs that ended longer
+                     ago, with their tasks, events, logs and files, and print what went (admin)
   jobs [ls | show <id> | cancel <id> | retry <id> | rm <id> ...] [--group g] [--limit N (100) | --all]
   jobs cancel|retry|rm --status S[,S] [--search TEXT] [--created-before TIME] [--group g]
                      every job of the group these select (--all: every one the verb applies to)
@@ -68,6 +73,9 @@ Options: --port (7400) --host (127.0.0.1) --allowed-hosts NAME,... (more names t
   per token, over every server; 0: none)
   --advertise-url URL (where the farm's other servers reach this one for its files; default: its
   address, the host's name on 0.0.0.0)
+  --retention 30d|off (server: how long finished jobs are kept in groups without their own
+  retention; checked every hour, pruned on one server of the farm at a time; durations are a
+  whole number and d, h, m or s)
   --json. An embedded farm keeps a worker token in <data dir>/worker-token.
 
 Every option can also come from DROVER_<NAME> in the environment or from drover.json
@@ -103,6 +111,9 @@ const OPTIONS = {
   'ca-file': { type: 'string' },
   'rate-limit-per-minute': { type: 'string' },
   'advertise-url': { type: 'string' },
+  retention: { type: 'string' },
+  'older-than': { type: 'string' },
+  'dry-run': { type: 'boolean' },
   role: { type: 'string' },
   groups: { type: 'string' },
   'task-types': { type: 'string' },
@@ -215,7 +226,14 @@ async function main(argv: string[]): Promise<void> {
       );
     }
     case 'groups':
+      if (rest[0] === 'retention') return groupRetention(config, output, rest.slice(1));
       return groups(config, output, rest[0], rest.slice(1));
+    case 'prune':
+      return prune(config, output, {
+        olderThan: values['older-than'],
+        group: values.group,
+        dryRun: values['dry-run'] ?? false,
+      });
     case 'tasks':
       return tasks(config, output, rest);
     case 'workers':

@@ -69,6 +69,7 @@ export async function serve(
       artifactsDir: join(dataDir, 'artifacts'),
       ...(config.advertiseUrl !== undefined && { advertiseUrl: config.advertiseUrl }),
       dashboardDir: dashboardDir(),
+      retention: { farmMs: config.retention },
     });
     if (!isLoopbackHost(config.host) && config.tlsCert === undefined)
       console.error(exposedWarning(config.host, config.port));
