@@ -186,7 +186,7 @@ describe(`retention (${backend})`, () => {
     assert.equal((await t.engine.runRetentionPass({ farmMs: 300 * DAY })).jobs, 1);
     assert.equal(await exists(kept.jobId), false);
     await assert.rejects(
-      t.engine.setGroupRetention(g('kept'), 0 as never),
+      t.engine.setGroupRetention(g('kept'), 0),
       (e: unknown) => e instanceof DroverError && e.code === 'DROVER_E_INVALID_PARAMS',
     );
   });

@@ -107,8 +107,16 @@ export class Retention {
       batch: this.#batch,
     };
     if (request.dryRun) return this.#engine.previewRetention(rules);
-    const { freed: _freed, ...report } = await this.#pass(rules, false);
-    return report;
+    const pass = await this.#pass(rules, false);
+    return {
+      jobs: pass.jobs,
+      tasks: pass.tasks,
+      events: pass.events,
+      artifacts: pass.artifacts,
+      blobs: pass.blobs,
+      bytes: pass.bytes,
+      dryRun: false,
+    };
   }
 
   async #tick(): Promise<void> {
