@@ -10,8 +10,8 @@
 -- Rows are locked SKIP LOCKED: passes running at once (a prune beside the schedule, or two
 -- replicas' prunes) each take other jobs, and a job retried or extended meanwhile (finished no
 -- more) is left alone. Reports what went: jobs, tasks, events, artifacts, and the distinct
--- sha256s of the artifacts' bytes with their sizes, for the caller to see which blobs no artifact
--- references any more.
+-- sha256s of the artifacts' bytes with their sizes (not a site job's: its bytes are the site's),
+-- for the caller to see which blobs no artifact references any more.
 WITH doomed AS (
   SELECT j.id FROM jobs j
   LEFT JOIN group_settings s ON s.group_name = j.group_name
@@ -31,7 +31,7 @@ WITH doomed AS (
     (SELECT count(*) FROM artifacts a WHERE a.job_id IN (SELECT id FROM doomed)) AS artifacts,
     (SELECT coalesce(jsonb_object_agg(b.sha256, b.size), '{}') FROM (
        SELECT DISTINCT ON (a.sha256) a.sha256, a.size FROM artifacts a
-       WHERE a.job_id IN (SELECT id FROM doomed)) b) AS blobs
+       WHERE a.job_id IN (SELECT id FROM doomed) AND a.site IS NULL) b) AS blobs
 ), removed AS (
   DELETE FROM jobs j USING doomed d WHERE j.id = d.id
   RETURNING j.id, j.group_name, j.task_count

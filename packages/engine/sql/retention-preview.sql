@@ -1,8 +1,8 @@
--- What a retention pass with these rules ($1 the farm's retention, $2 the group, $3 a prune's
--- age: as $1, $3 and $4 of retention-delete-jobs.sql) would delete, deleting nothing (a prune's --dry-run):
--- the jobs retention-delete-jobs.sql would select (the same conditions, without a limit), their
--- tasks, events and artifacts, the blobs no other job's artifact references with their total size,
--- and the events outside any job older than $4 ms (NULL: none).
+-- What a retention pass would delete, deleting nothing (a prune's --dry-run): $1 the farm's
+-- retention, $2 the group, $3 a prune's age (as $1, $3 and $4 of retention-delete-jobs.sql, whose
+-- conditions are repeated here without the limit). Counts the jobs, their tasks, events and
+-- artifacts, the blobs no other job's artifact references with their total size, and the events
+-- outside any job older than $4 ms (NULL: none).
 WITH doomed AS MATERIALIZED (
   SELECT j.id, j.task_count FROM jobs j
   LEFT JOIN group_settings s ON s.group_name = j.group_name
@@ -15,7 +15,7 @@ WITH doomed AS MATERIALIZED (
                                         * interval '1 millisecond' FROM group_settings)
 ), blobs AS (
   SELECT DISTINCT ON (a.sha256) a.sha256, a.size FROM artifacts a
-  WHERE a.job_id IN (SELECT id FROM doomed)
+  WHERE a.job_id IN (SELECT id FROM doomed) AND a.site IS NULL
 ), freed AS (
   SELECT b.sha256, b.size FROM blobs b
   WHERE NOT EXISTS (SELECT 1 FROM artifacts o WHERE o.sha256 = b.sha256

@@ -613,6 +613,17 @@ export class Engine {
   }
 
   /**
+   * After deleting much (a retention pass): vacuums as `maintain` does, so the next rows reuse the
+   * space, then on PGlite checkpoints, so the write-ahead log of the deletions is recycled rather
+   * than left to grow the data directory. On PostgreSQL autovacuum and checkpoints do this alone.
+   */
+  async reclaimSpace(): Promise<void> {
+    if (this.#db.kind !== 'embedded') return;
+    await this.maintain();
+    await this.#db.exec('CHECKPOINT');
+  }
+
+  /**
    * Deletes finished jobs past the cut-off with their stages, tasks, attempts, events and
    * artifact records; returns how many jobs went. The artifacts' bytes are left to the server's
    * store sweep, which deletes a blob once `unreferencedBlobs` says nothing refers to it.

@@ -172,7 +172,7 @@ export class Retention {
         this.#seenPass = Math.max(this.#seenPass, id);
       // PGlite reuses the space of deleted rows once they are vacuumed; PostgreSQL's autovacuum
       // does this by itself.
-      if (this.#engine.kind === 'embedded') await this.#engine.maintain();
+      await this.#engine.reclaimSpace();
     }
     return pass;
   }
