@@ -255,6 +255,16 @@ describe(`who may do what (${backend})`, () => {
     },
     { method: 'sites.list', params: () => ({}), allowed: ['admin'] },
     { method: 'sites.remove', params: () => ({ name: 'matrix' }), allowed: ['admin'] },
+    {
+      method: 'groups.setRetention',
+      params: () => ({ name: 'alpha', retention: 'default' }),
+      allowed: ['admin'],
+    },
+    {
+      method: 'retention.prune',
+      params: () => ({ olderThanMs: 3650 * 86_400_000, group: 'alpha', dryRun: true }),
+      allowed: ['admin'],
+    },
   ];
 
   it('has a row for every client method', () => {
