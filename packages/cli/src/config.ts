@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { DroverError, parseOrThrow } from '@drover/protocol';
+import { DroverError, parseDuration, parseOrThrow } from '@drover/protocol';
 import { readAddress } from './farm-address.js';
 import type { LogLevel } from '@drover/server';
 
@@ -183,6 +183,28 @@ export const Config = z.object({
    * uses an admin token.
    */
   metricsTokenFile: z.string().min(1).optional(),
+  /**
+   * How long a server keeps finished jobs in the groups without a retention of their own
+   * (`drover groups retention`): a whole number and d, h, m or s, or `off` to keep them.
+   * @defaultValue `30d`
+   */
+  retention: z
+    .string()
+    .default('30d')
+    .transform((text, context) => {
+      if (text === 'off') return null;
+      try {
+        const ms = parseDuration(text, 'retention');
+        if (ms > 0) return ms;
+      } catch {
+        // Told below.
+      }
+      context.addIssue({
+        code: 'custom',
+        message: `a duration such as 30d, 12h, 30m or 90s (at least 1s), or off, not ${JSON.stringify(text)}`,
+      });
+      return z.NEVER;
+    }),
 });
 /** The configuration, with the servers to talk to resolved (see `server` above). */
 export type Config = Omit<z.output<typeof Config>, 'server'> & {

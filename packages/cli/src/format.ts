@@ -1,4 +1,11 @@
-import type { GroupRecord, JobRecord, TaskRecord, WorkerRecord } from '@drover/protocol';
+import { formatDuration } from '@drover/protocol';
+import type {
+  GroupRecord,
+  GroupRetention,
+  JobRecord,
+  TaskRecord,
+  WorkerRecord,
+} from '@drover/protocol';
 
 /** A plain text table, columns padded to their widest cell. */
 export function table(headers: string[], rows: string[][]): string {
@@ -54,6 +61,7 @@ export function groupsTable(groups: GroupRecord[]): string {
       'TASKS DONE',
       'LAST SUBMITTED',
       'LIMITS',
+      'KEEPS FINISHED',
     ],
     groups.map((g) => [
       g.paused ? `${g.name} (paused)` : g.name,
@@ -66,6 +74,7 @@ export function groupsTable(groups: GroupRecord[]): string {
       `${g.taskCounts.succeeded}/${g.taskCount} ${percent(g.progress)}`,
       g.lastSubmittedAt === null ? 'never' : `${age(g.lastSubmittedAt)} ago`,
       limitsText(g.limits),
+      retentionText(g.retention),
     ]),
   );
 }
@@ -143,4 +152,23 @@ export function limitsText(limits: GroupRecord['limits']): string {
     ...(limits.weight !== 1 ? [`weight ${limits.weight}`] : []),
   ];
   return parts.length ? parts.join(', ') : '-';
+}
+
+/** A group's retention as people read it: `7d`, `forever`, `farm's`. */
+export function retentionText(retention: GroupRetention): string {
+  if (retention === 'default') return "farm's";
+  if (retention === 'off') return 'forever';
+  return formatDuration(retention);
+}
+
+/** A count of bytes: `1.2 MB`. */
+export function bytesText(bytes: number): string {
+  const units = ['bytes', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return unit === 0 ? `${bytes} bytes` : `${value.toFixed(1)} ${units[unit]}`;
 }

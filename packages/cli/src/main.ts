@@ -16,6 +16,7 @@ import { login, tokens } from './commands/tokens.js';
 import { sites } from './commands/sites.js';
 import { schedules } from './commands/schedules.js';
 import { webhooks } from './commands/webhooks.js';
+import { groupRetention, prune } from './commands/retention.js';
 
 const USAGE = `drover <command> [options]
 
@@ -40,6 +41,10 @@ write in <data dir>/server.json, else 127.0.0.1:--port; --json for scripts):
                      at most N of its tasks running at once, N started a minute; groups
                      waiting together share the slots by weight (an admin's token)
   types [ls | limit <task type> --max-running N|none]   task types, and a limit across groups
+  groups retention <name> 7d|12h|off|default   how long the group keeps its finished jobs
+                     (off: forever; default: the farm's --retention; an admin's token)
+  prune --older-than 7d [--group g] [--dry-run]   delete now the finished jobs that ended longer
+                     ago, with their tasks, events, logs and files, and print what went (admin)
   jobs [ls | show <id> | cancel <id> | retry <id> | rm <id> ...] [--group g] [--limit N (100) | --all]
   jobs cancel|retry|rm --status S[,S] [--search TEXT] [--created-before TIME] [--group g]
                      every job of the group these select (--all: every one the verb applies to)
@@ -100,6 +105,9 @@ Options: --port (7400) --host (127.0.0.1) --allowed-hosts NAME,... (more names t
   --metrics-token-file FILE (a token whose holder reads GET /metrics, for Prometheus; needed off
   a loopback address or behind a proxy, unless the scraper uses an admin token)
   --sample-ms (10000: how often the farm's history is sampled for the overview; kept 7 days)
+  --retention 30d|off (server: how long finished jobs are kept in groups without their own
+  retention; checked every hour, pruned on one server of the farm at a time; durations are a
+  whole number and d, h, m or s)
   --json. An embedded farm keeps a worker token in <data dir>/worker-token.
 
 Every option can also come from DROVER_<NAME> in the environment or from drover.json
@@ -138,6 +146,9 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   'metrics-token-file': { type: 'string' },
   'sample-ms': { type: 'string' },
+  retention: { type: 'string' },
+  'older-than': { type: 'string' },
+  'dry-run': { type: 'boolean' },
   role: { type: 'string' },
   groups: { type: 'string' },
   'task-types': { type: 'string' },
@@ -265,9 +276,16 @@ async function main(argv: string[]): Promise<void> {
       );
     }
     case 'groups':
+      if (rest[0] === 'retention') return groupRetention(config, output, rest.slice(1));
       return groups(config, output, rest[0], rest.slice(1), limitOptions);
     case 'types':
       return types(config, output, rest[0], rest.slice(1), limitOptions);
+    case 'prune':
+      return prune(config, output, {
+        olderThan: values['older-than'],
+        group: values.group,
+        dryRun: values['dry-run'] ?? false,
+      });
     case 'tasks':
       return tasks(config, output, rest);
     case 'workers':

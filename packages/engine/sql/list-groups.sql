@@ -1,7 +1,7 @@
--- Every group with jobs or paused (or only the group $1, when given), as the protocol's
--- GroupRecord: its jobs counted by status, its newest submission, whether it is paused, and its
--- tasks over all its jobs counted by status, with the share of their work done, and its limits
--- and weight (groups.setLimits; a group with limits is listed before its first job).
+-- Every group with jobs, paused, with limits or with a retention of its own (or only the group
+-- $1, when given), as the protocol's GroupRecord: its jobs counted by status, its newest
+-- submission, whether it is paused, its tasks over all its jobs counted by status with the share
+-- of their work done, its limits and weight (groups.setLimits) and its retention.
 WITH g AS (
   SELECT group_name, count(*) AS jobs,
     count(*) FILTER (WHERE status = 'queued') AS queued,
@@ -22,6 +22,8 @@ WITH g AS (
   SELECT group_name FROM paused_groups WHERE $1::text IS NULL OR group_name = $1
   UNION
   SELECT group_name FROM group_limits WHERE $1::text IS NULL OR group_name = $1
+  UNION
+  SELECT group_name FROM group_settings WHERE $1::text IS NULL OR group_name = $1
 )
 SELECT jsonb_build_object(
   'name', n.group_name, 'jobs', coalesce(g.jobs, 0),
@@ -40,9 +42,13 @@ SELECT jsonb_build_object(
                    ELSE least(1, greatest(0, round((g.progress_sum / g.task_count)::numeric, 6))) END,
   'lastSubmittedAt', g.last_submitted_at,
   'limits', jsonb_build_object('maxRunning', l.max_running, 'ratePerMinute', l.rate_per_minute,
-                               'weight', coalesce(l.weight, 1))) AS "group"
+                               'weight', coalesce(l.weight, 1)),
+  'retention', CASE WHEN r.group_name IS NULL THEN to_jsonb('default'::text)
+                    WHEN r.retention_ms IS NULL THEN to_jsonb('off'::text)
+                    ELSE to_jsonb(r.retention_ms) END) AS "group"
 FROM named n
 LEFT JOIN g ON g.group_name = n.group_name
 LEFT JOIN paused_groups p ON p.group_name = n.group_name
 LEFT JOIN group_limits l ON l.group_name = n.group_name
+LEFT JOIN group_settings r ON r.group_name = n.group_name
 ORDER BY n.group_name

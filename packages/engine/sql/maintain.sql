@@ -4,5 +4,6 @@ VACUUM (ANALYZE) tasks;
 VACUUM (ANALYZE) attempts;
 VACUUM (ANALYZE) jobs;
 VACUUM (ANALYZE) job_stages;
+VACUUM (ANALYZE) artifacts;
 VACUUM (ANALYZE) workers;
 VACUUM (ANALYZE) events

@@ -14,6 +14,8 @@ import type {
   ArtifactRecord,
   Assignment,
   GroupRecord,
+  GroupRetention,
+  PruneReport,
   TaskTypeRecord,
   AttemptRecord,
   HostStats,
@@ -79,9 +81,15 @@ import {
 import type { Registered, WorkerRegistration } from './workers.js';
 import { heartbeatServer, registerServer, sweepServers, unregisterServer } from './servers.js';
 import type { ServerRegistration, SweepResult } from './servers.js';
-import { applyRetention } from './retention.js';
+import {
+  applyRetention,
+  previewRetention,
+  RetentionHold,
+  runRetentionPass,
+  setGroupRetention,
+} from './retention.js';
 import { runMaintenance } from './maintenance.js';
-import type { RetentionPolicy } from './retention.js';
+import type { RetentionPass, RetentionPolicy, RetentionRules } from './retention.js';
 import {
   authorizeArtifact,
   getArtifact,
@@ -140,6 +148,8 @@ export class Engine {
   readonly schedules: Schedules;
   /** Webhooks and their outbox of deliveries. */
   readonly webhooks: Webhooks;
+  /** Which replica runs the farm's scheduled retention pass, and the passes' record. */
+  readonly retentionHold: RetentionHold;
 
   constructor(
     db: Database,
@@ -158,6 +168,7 @@ export class Engine {
     this.sites = new Sites(db, sql);
     this.schedules = new Schedules(db, sql);
     this.webhooks = new Webhooks(db, sql);
+    this.retentionHold = new RetentionHold(db, sql);
     if (maintenanceIntervalMs > 0) {
       this.#maintenance = setInterval(() => {
         // A failed pass is tried again at the next interval; callers see their own statements
@@ -702,12 +713,49 @@ export class Engine {
   }
 
   /**
+   * After deleting much (a retention pass): vacuums as `maintain` does, so the next rows reuse the
+   * space, then on PGlite checkpoints, so the write-ahead log of the deletions is recycled rather
+   * than left to grow the data directory. On PostgreSQL autovacuum and checkpoints do this alone.
+   */
+  async reclaimSpace(): Promise<void> {
+    if (this.#db.kind !== 'embedded') return;
+    await this.maintain();
+    await this.#db.exec('CHECKPOINT');
+  }
+
+  /**
    * Deletes finished jobs past the cut-off with their stages, tasks, attempts, events and
    * artifact records; returns how many jobs went. The artifacts' bytes are left to the server's
    * store sweep, which deletes a blob once `unreferencedBlobs` says nothing refers to it.
    */
   applyRetention(policy: RetentionPolicy): Promise<number> {
     return applyRetention(this.#db, this.#sql, policy);
+  }
+
+  /**
+   * One retention pass (see `RetentionRules`): finished jobs past their group's retention, or the
+   * farm's, go in batches with everything of theirs, and `job.removed` tells their topics. The
+   * blobs it left unreferenced are in `freed`, for the artifact stores to delete.
+   */
+  runRetentionPass(
+    rules: RetentionRules,
+    beforeBatch?: () => Promise<void>,
+  ): Promise<RetentionPass> {
+    return runRetentionPass(this.#db, this.#sql, rules, beforeBatch);
+  }
+
+  /** What `runRetentionPass` would delete with these rules, deleting nothing. */
+  previewRetention(rules: RetentionRules): Promise<PruneReport> {
+    return previewRetention(this.#db, this.#sql, rules);
+  }
+
+  /** A group's own retention in ms, `off` (kept forever) or `default` (the farm's). */
+  async setGroupRetention(group: string, retention: GroupRetention): Promise<GroupRecord> {
+    await setGroupRetention(this.#db, this.#sql, group, retention);
+    const [row] = await this.#db.query<{ group: GroupRecord }>(this.#sql.get('list-groups'), [
+      group,
+    ]);
+    return row?.group ?? emptyGroup(group);
   }
 
   async close(): Promise<void> {
@@ -719,6 +767,22 @@ export class Engine {
       this.#lock?.release();
     }
   }
+}
+
+/** A group with no jobs, not paused, with the farm's retention: as a group it is not listed. */
+function emptyGroup(name: string): GroupRecord {
+  const counts = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+  return {
+    name,
+    jobs: 0,
+    counts,
+    paused: false,
+    taskCount: 0,
+    taskCounts: { ...counts, blocked: 0, leased: 0 },
+    progress: 0,
+    lastSubmittedAt: null,
+    retention: 'default',
+  };
 }
 
 function clamp(value: number, min: number, max: number): number {

@@ -168,3 +168,12 @@ export {
   webhookSignatureHeader,
   webhookSignedText,
 } from './webhooks.js';
+export {
+  GroupRetention,
+  MAX_RETENTION_MS,
+  PruneReport,
+  PruneRequest,
+  RetentionMs,
+  formatDuration,
+  parseDuration,
+} from './retention.js';

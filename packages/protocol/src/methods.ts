@@ -27,6 +27,7 @@ import {
   WebhookRecord,
   WebhookUpdate,
 } from './webhooks.js';
+import { GroupRetention, PruneReport, PruneRequest } from './retention.js';
 
 const Reason = z.string().min(1).max(500);
 
@@ -130,6 +131,14 @@ export const methods = {
     /** Lifts the group's pause; jobs paused on their own (`jobs.pause`) stay paused. */
     params: z.object({ name: GroupName }),
     result: z.object({ group: GroupRecord, changed: z.int() }),
+  },
+  'groups.setRetention': {
+    /**
+     * Admin. How long the group keeps its finished jobs, for every replica: its own age (ms),
+     * `off` (forever) or `default` (the farm's). Its jobs go at the next retention pass.
+     */
+    params: z.object({ name: GroupName, retention: GroupRetention }),
+    result: GroupRecord,
   },
   'taskTypes.list': {
     params: z.object({}),
@@ -308,6 +317,16 @@ export const methods = {
     /** Disables, enables or drains every worker the filter selects, in one statement. */
     params: WorkersApply,
     result: WorkersApplied,
+  },
+  'retention.prune': {
+    /**
+     * Admin. Deletes now the finished jobs older than `olderThanMs` (of one group, or every
+     * group's) with their tasks, attempts, events, logs and artifact records, and the artifacts'
+     * bytes no job references any more; `dryRun` counts and deletes nothing. Answers with what
+     * went.
+     */
+    params: PruneRequest,
+    result: PruneReport,
   },
   // Sites: other farms this one forwards jobs to (`site` on a submission).
   'sites.add': {

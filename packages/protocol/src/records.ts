@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AttemptId, GroupName, JobId, LeaseToken, TaskId, WorkerId } from './ids.js';
 import { AttemptStatus, JobStatus, TaskStatus, WorkerHold, WorkerState } from './statuses.js';
 import { JsonObject } from './submission.js';
+import { GroupRetention } from './retention.js';
 
 /** A moment, as ISO 8601 with its offset. */
 export const Time = z.iso.datetime({ offset: true });
@@ -87,6 +88,11 @@ export const GroupRecord = z.object({
   progress: z.number().min(0).max(1),
   /** Null for a group paused before any job was submitted into it. */
   lastSubmittedAt: Time.nullable(),
+  /**
+   * How long the group keeps its finished jobs: `default` the farm's, `off` forever, or its own
+   * (`groups.setRetention`), in milliseconds.
+   */
+  retention: GroupRetention.default('default'),
 });
 export type GroupRecord = z.infer<typeof GroupRecord>;
 

@@ -4,6 +4,8 @@ import type {
   JobRecord,
   MethodName,
   MethodResult,
+  PruneReport,
+  PruneRequest,
   WorkerRecord,
   WorkerHold,
   methods,
@@ -43,6 +45,8 @@ export interface HandlerHooks {
   sitesChanged?: () => void;
   /** A job was submitted (not found under its idempotency key): counted in the metrics. */
   submitted?: (job: JobRecord) => void;
+  /** `retention.prune`: a retention pass now (see `Retention`). */
+  prune: (request: PruneRequest) => Promise<PruneReport>;
 }
 
 async function alreadySubmitted(engine: Engine, submission: unknown): Promise<boolean> {
@@ -171,6 +175,8 @@ export function engineHandlers(engine: Engine, hooks: HandlerHooks): Handlers {
       hooks.tasksQueued();
       return result;
     },
+    'groups.setRetention': ({ name, retention }) => engine.setGroupRetention(name, retention),
+    'retention.prune': (request) => hooks.prune(request),
     'taskTypes.list': async () => ({ taskTypes: await engine.listTaskTypes() }),
     // A limit raised or lifted may let tasks start: this server's dispatcher looks at once.
     'groups.setLimits': async (change) => {

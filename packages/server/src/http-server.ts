@@ -45,6 +45,8 @@ import type { SamplerOptions } from './metrics-sampler.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 import type { DelivererOptions } from './webhooks/deliverer.js';
 import { webhookHandlers } from './webhooks/handlers.js';
+import { Retention } from './retention.js';
+import type { RetentionOptions } from './retention.js';
 
 export interface ServerOptions {
   engine: Engine;
@@ -131,6 +133,12 @@ export interface ServerOptions {
   /** Serve the dashboard built in this directory at `/` (`apps/dashboard/dist`). @defaultValue none */
   dashboardDir?: string;
   /**
+   * How long finished jobs are kept (`farmMs`, null: forever, unless their group has a retention
+   * of its own) and how often the farm prunes them, on one replica at a time (see `Retention`).
+   * @defaultValue 30 days, every hour
+   */
+  retention?: RetentionOptions;
+  /**
    * Sites: how often a site link looks for work, and its back-off between reconnects to its
    * site. @defaultValue 500 ms; 250 ms to 10 s
    */
@@ -213,6 +221,8 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     tasksQueued: () => hub.queueChanged(),
     sitesChanged: () => siteLinks.refresh(),
     submitted: (job) => metrics.submitted(job),
+    // Called once the server serves, by which time the retention below exists.
+    prune: (request) => retention.prune(request),
     onError,
   });
   const submitted = (site: string | null | undefined) =>
@@ -434,6 +444,14 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
     },
     onError,
   });
+  const retention = new Retention(
+    options.engine,
+    hub.serverId,
+    peers ?? local,
+    options.retention ?? {},
+    onError,
+  );
+  app.addHook('onClose', () => retention.close());
   registerLogin(app, {
     accounts,
     authenticator,
@@ -493,6 +511,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
   await ticker.start();
   sampler.start();
   await deliverer.start();
+  retention.start();
   return {
     url,
     app,
@@ -501,6 +520,7 @@ export async function startServer(options: ServerOptions): Promise<DroverServer>
       await ticker.close();
       await sampler.close();
       await deliverer.close();
+      await retention.close();
       await siteLinks.close();
       await fanout.close();
       await hub.close();

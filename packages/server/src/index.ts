@@ -5,6 +5,8 @@ export type { RpcDispatcher } from './rpc.js';
 export { engineHandlers } from './handlers.js';
 export type { HandlerHooks, Handlers, StopTasks } from './handlers.js';
 export { WorkerHub } from './worker-hub.js';
+export { DEFAULT_RETENTION_MS, Retention } from './retention.js';
+export type { RetentionOptions } from './retention.js';
 export type { HubOptions } from './worker-hub.js';
 export {
   DEFAULT_MAX_ARTIFACT_BYTES,

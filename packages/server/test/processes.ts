@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import type { RetentionOptions } from '../src/index.js';
 
 const workerFixture = new URL('./fixtures/worker-process.js', import.meta.url).pathname;
 const replicaFixture = new URL('./fixtures/replica-process.js', import.meta.url).pathname;
@@ -54,8 +55,13 @@ export function spawnWorker(
 }
 
 /** A server replica process on a test schema of PostgreSQL; `said` is its URL. */
-export function spawnReplica(schema: string, leaseMs: number): Promise<TestProcess> {
-  return startProcess(replicaFixture, [schema, String(leaseMs)], 'listening');
+export function spawnReplica(
+  schema: string,
+  leaseMs: number,
+  retention?: RetentionOptions,
+): Promise<TestProcess> {
+  const args = [schema, String(leaseMs), ...(retention ? [JSON.stringify(retention)] : [])];
+  return startProcess(replicaFixture, args, 'listening');
 }
 
 /**

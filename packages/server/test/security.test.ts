@@ -326,6 +326,16 @@ describe(`who may do what (${backend})`, () => {
     { method: 'webhooks.test', params: () => ({ id: webhookId }), allowed: ['admin'] },
     { method: 'webhooks.deliveries', params: () => ({ id: webhookId }), allowed: ['admin'] },
     { method: 'webhooks.remove', params: () => ({ id: webhookId }), allowed: ['admin'] },
+    {
+      method: 'groups.setRetention',
+      params: () => ({ name: 'alpha', retention: 'default' }),
+      allowed: ['admin'],
+    },
+    {
+      method: 'retention.prune',
+      params: () => ({ olderThanMs: 3650 * 86_400_000, group: 'alpha', dryRun: true }),
+      allowed: ['admin'],
+    },
   ];
 
   it('has a row for every client method', () => {

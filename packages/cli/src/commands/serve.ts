@@ -75,6 +75,7 @@ export async function serve(
       dashboardDir: dashboardDir(),
       logLevel: config.logLevel ?? logLevel,
       ...(scraperToken !== undefined && { metricsToken: scraperToken }),
+      retention: { farmMs: config.retention },
     });
     if (!isLoopbackHost(config.host) && config.tlsCert === undefined)
       console.error(exposedWarning(config.host, config.port));

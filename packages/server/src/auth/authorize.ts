@@ -105,6 +105,9 @@ export const RULES: Readonly<Record<string, Rule>> = {
     of: (p) => ({ group: str((p.filter as Params | undefined)?.group) }),
   },
   'workers.apply': { kind: 'admin' },
+  // Retention: how long finished work is kept is the farm's, an admin's to set.
+  'groups.setRetention': { kind: 'admin' },
+  'retention.prune': { kind: 'admin' },
   'sites.add': { kind: 'admin' },
   'sites.list': { kind: 'admin' },
   'sites.remove': { kind: 'admin' },

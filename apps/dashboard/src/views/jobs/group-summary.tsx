@@ -6,6 +6,7 @@ import { ProgressBar, TaskCountsView } from '../../components/status.js';
 import { useDrover } from '../../lib/drover.js';
 import { useLiveTopic } from '../../lib/live.js';
 import { describeError, isRetryable } from '../../lib/retry.js';
+import { GroupRetentionView } from './group-retention.js';
 
 /** How often, at most, the group's totals are read again while its jobs change. */
 const REFRESH_MS = 1000;
@@ -13,7 +14,7 @@ const REFRESH_MS = 1000;
 /**
  * A group's progress over all its jobs (every task of every job, done or not), live: read again
  * at most once a second while the group's jobs change. And its pause: the group's jobs, and those
- * submitted into it, start no task until it is resumed.
+ * submitted into it, start no task until it is resumed. And how long it keeps its finished jobs.
  */
 /** The group's limits and weight (`drover groups limit`), when it has any. */
 function GroupLimitsText({ limits }: { limits: GroupRecord['limits'] }) {
@@ -113,6 +114,7 @@ export function GroupSummary({ group }: { group: string }) {
       >
         {record.paused ? 'Resume group' : 'Pause group'}
       </button>
+      <GroupRetentionView record={record} onChange={setRecord} />
       {error && (
         <span className="error-text" role="status">
           {error}
