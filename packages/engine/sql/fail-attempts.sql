@@ -16,10 +16,6 @@ WITH r AS (
   FROM r, tasks t
   WHERE a.id = r.attempt_id AND a.token = r.token AND a.status IS NOT DISTINCT FROM 'active' AND t.id = a.task_id
   RETURNING a.id, r.token, a.task_id, a.worker_id, a.status, r.error, r.retry
-), struck AS (
-  -- A failure by the task's own error counts against its worker for the job (the blocklist).
-  SELECT count_worker_failures(array_agg(e.task_id), array_agg(e.worker_id)) AS done
-  FROM ended e WHERE e.status = 'failed'
 ), applied AS (
   -- The next status is computed from the row being updated, not from the statement's snapshot: a
   -- cancel that committed while this waited for the row's lock must win.
@@ -34,6 +30,12 @@ WITH r AS (
                        THEN NULL ELSE now() END
   FROM (SELECT e.task_id, e.error, e.retry FROM ended e) AS e WHERE t.id = e.task_id
   RETURNING t.id
+), struck AS (
+  -- A failure by the task's own error counts against its worker for the job (the blocklist).
+  -- Read through `applied`, so the tasks are locked before the job's row is (when this blocks a
+  -- worker): the order every other statement takes them in, which keeps it out of deadlocks.
+  SELECT count_worker_failures(array_agg(e.task_id), array_agg(e.worker_id)) AS done
+  FROM ended e JOIN applied d ON d.id = e.task_id WHERE e.status = 'failed'
 ), outcome AS MATERIALIZED (
   -- A join, not a subquery per report: a batch of a thousand must not cost a million comparisons.
   SELECT r.attempt_id, e.id IS NOT NULL AS accepted

@@ -38,8 +38,9 @@ WITH due AS (
   RETURNING t.id
 ), struck AS (
   -- A timeout counts against the worker for the job (the blocklist); a lost lease does not.
+  -- Read through `applied`, so the tasks are locked before the job's row (see fail-attempts.sql).
   SELECT count_worker_failures(array_agg(e.task_id), array_agg(e.worker_id)) AS done
-  FROM ended e WHERE e.status = 'timed_out'
+  FROM ended e JOIN applied d ON d.id = e.task_id WHERE e.status = 'timed_out'
 )
 SELECT e.id::text AS attempt_id, e.task_id::text AS task_id, e.worker_id::text AS worker_id, e.status
 FROM ended e CROSS JOIN struck ORDER BY e.id
