@@ -50,14 +50,18 @@ export async function farmHistory(
 
 /** The farm now, with its connected workers and the tasks each runs. */
 export async function farmOverview(db: Database, sql: Statements): Promise<FarmOverview> {
-  const [figures, workers] = await Promise.all([
-    db.query<{ overview: Omit<FarmOverview, 'workers' | 'workersTruncated'> }>(
-      sql.get('farm-overview'),
-    ),
-    db.query<{ worker: Omit<OverviewWorker, 'hiddenTasks'> }>(sql.get('overview-workers'), [
-      MAX_OVERVIEW_WORKERS + 1,
-    ]),
-  ]);
+  // One snapshot for both reads: the figures count the very attempts the workers list shows.
+  const [figures, workers] = await db.transaction(async (tx) => {
+    await tx.exec('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    const figures = await tx.query<{
+      overview: Omit<FarmOverview, 'workers' | 'workersTruncated'>;
+    }>(sql.get('farm-overview'));
+    const workers = await tx.query<{ worker: Omit<OverviewWorker, 'hiddenTasks'> }>(
+      sql.get('overview-workers'),
+      [MAX_OVERVIEW_WORKERS + 1],
+    );
+    return [figures, workers] as const;
+  });
   const overview = figures[0]?.overview;
   if (!overview) throw new Error('farm-overview answered no row');
   return {

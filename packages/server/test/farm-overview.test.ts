@@ -101,7 +101,14 @@ describe(`the farm's overview over JSON-RPC (${backend})`, () => {
     assert.ok(row);
     assert.equal(row.tasks[0]?.jobId, job.id);
     assert.equal(row.tasks[0]?.jobName, 'slow frames');
-    assert.ok(overview.running >= 1 && overview.workersBusy === 1);
+    assert.ok(
+      overview.running >= 1 && overview.workersBusy === 1,
+      JSON.stringify({
+        running: overview.running,
+        busy: overview.workersBusy,
+        workers: overview.workers,
+      }),
+    );
     assert.equal(overview.workerStates.online, 1);
 
     // A reader of the group sees the same; a member of another group sees the worker busy, but
