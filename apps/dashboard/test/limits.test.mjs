@@ -1,14 +1,19 @@
 // Why a task waits and the workers blocked for a job, in a real browser against a real farm: a
-// group at its limit says so in the task panel; a job whose tasks time out on the farm's only
+// group at its limit says so in the task panel; a job whose task fails on the farm's only
 // worker blocks it, the job page lists it, the task panel says every worker is blocked, and the
 // Unblock button lifts it. Run with `npm run test:browser` (after `npm run build`).
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { launchBrowser, startFarm, until } from './farm.mjs';
 
 const VIEW = { xa: -1.6, xb: 1.6, ya: -1.2, yb: 1.2 };
 /** About 0.5 s a task. */
 const MEDIUM = { ...VIEW, cr: -0.4, ci: 0.6, width: 320, height: 240, iterations: 4000 };
+/** A shell task that always fails: what a broken worker does to every task of a job. */
+const FAILING = [{ name: 'test.fails', argv: ['sh', '-c', 'echo "no GPU here" >&2; exit 3'] }];
 
 describe('why a task waits, and blocked workers, in the dashboard', { timeout: 240_000 }, () => {
   let farm;
@@ -17,7 +22,13 @@ describe('why a task waits, and blocked workers, in the dashboard', { timeout: 2
   const pageErrors = [];
 
   before(async () => {
-    farm = await startFarm({ workers: 1, slots: 2 });
+    const tasksFile = join(mkdtempSync(join(tmpdir(), 'drover-limits-')), 'failing-tasks.json');
+    writeFileSync(tasksFile, JSON.stringify(FAILING));
+    farm = await startFarm({
+      workers: 1,
+      slots: 2,
+      extraWorkerArgs: ['--shell-tasks', tasksFile],
+    });
     browser = await launchBrowser();
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
     page.setDefaultTimeout(30_000);
@@ -55,9 +66,8 @@ describe('why a task waits, and blocked workers, in the dashboard', { timeout: 2
   it('lists the worker blocked for a job, says so for its task, and unblocks it', async () => {
     const { job } = await farm.rpc('jobs.submit', {
       group: 'blocked-browser',
-      name: 'Too slow for its timeout',
-      taskType: 'demo.shell',
-      timeoutMs: 200,
+      name: 'Fails on its only worker',
+      taskType: 'test.fails',
       maxAttempts: 10,
       backoff: { initialMs: 100, maxMs: 100 },
     });
@@ -73,7 +83,7 @@ describe('why a task waits, and blocked workers, in the dashboard', { timeout: 2
     await page.screenshot({
       path: process.env.DROVER_SCREENSHOT_BLOCKED ?? '/tmp/drover-blocked.png',
     });
-    // Cancelled first, so that it does not time out on the worker again once unblocked.
+    // Cancelled first, so that it does not fail on the worker again once unblocked.
     await farm.rpc('jobs.cancel', { id: job.id });
     await page.getByRole('button', { name: 'Unblock' }).click();
     await list.waitFor({ state: 'detached' });
